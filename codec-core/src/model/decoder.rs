@@ -1,0 +1,81 @@
+//! Synthesis transform: code `[B, C, h, w]` → image `[B, 3, 16h, 16w]` (values ≈ `0..1`).
+
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::tensor::{Tensor, backend::Backend};
+
+use super::layers::conv::same_conv;
+use super::layers::gdn::Gdn;
+use super::layers::mean_shift::{MeanShift, ShiftDirection};
+use super::layers::pixel_shuffle::pixel_shuffle;
+use super::layers::residual::{BlockOptions, ResidualGroup};
+use crate::config::{CvqnConfig, DecoderConfig};
+
+/// One decoder stage: conv → residual group → (inverse GDN) → pixel shuffle.
+#[derive(Module, Debug)]
+pub struct DecoderStage<B: Backend> {
+    conv: Conv2d<B>,
+    group: ResidualGroup<B>,
+    gdn: Option<Gdn<B>>,
+}
+
+/// The decoder (×16 up-sampling).
+#[derive(Module, Debug)]
+pub struct Decoder<B: Backend> {
+    head: Conv2d<B>,
+    stages: Vec<DecoderStage<B>>,
+    tail: Conv2d<B>,
+    add_mean: MeanShift,
+}
+
+/// Block options of a decoder.
+pub fn decoder_block_options(cfg: &DecoderConfig) -> BlockOptions {
+    BlockOptions {
+        activation: cfg.activation,
+        attention: cfg.attention,
+        reduction: cfg.attention_reduction,
+        res_scale: cfg.res_scale,
+    }
+}
+
+/// `(in, width, blocks)` of each decoder stage: conv `in = F_t → width = 4·F_{t+1}`
+/// (`4·F_3` for the last stage), residual group on `width` channels.
+pub fn decoder_stage_widths(cfg: &DecoderConfig) -> [(usize, usize, usize); 4] {
+    let f = cfg.features;
+    std::array::from_fn(|t| (f[t], 4 * f[(t + 1).min(3)], cfg.blocks[t]))
+}
+
+impl<B: Backend> Decoder<B> {
+    /// A freshly initialised decoder for `cfg` (assumed validated).
+    pub fn new(cfg: &CvqnConfig, device: &B::Device) -> Self {
+        let dec = &cfg.decoder;
+        let opt = decoder_block_options(dec);
+        let stages = decoder_stage_widths(dec)
+            .into_iter()
+            .map(|(c_in, n, blocks)| DecoderStage {
+                conv: same_conv(c_in, n, 3, device),
+                group: ResidualGroup::new(n, blocks, opt, device),
+                gdn: dec.gdn.then(|| Gdn::new(n, true, device)),
+            })
+            .collect();
+        Self {
+            head: same_conv(cfg.code_channels, dec.features[0], 3, device),
+            stages,
+            tail: same_conv(dec.features[3], 3, 3, device),
+            add_mean: MeanShift::new(cfg.rgb_mean, cfg.rgb_std, ShiftDirection::Add),
+        }
+    }
+
+    /// `[B, C, h, w] → [B, 3, 16h, 16w]`.
+    pub fn forward(&self, code: Tensor<B, 4>) -> Tensor<B, 4> {
+        let x = self.head.forward(code);
+        let x = self.stages.iter().fold(x, |x, stage| {
+            let mut x = stage.group.forward(stage.conv.forward(x));
+            if let Some(gdn) = &stage.gdn {
+                x = gdn.forward(x);
+            }
+            pixel_shuffle(x, 2)
+        });
+        self.add_mean.forward(self.tail.forward(x))
+    }
+}

@@ -1,0 +1,67 @@
+//! Channel attention (CA): a per-channel gate computed from globally pooled features.
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{Tensor, activation, backend::Backend};
+
+use crate::config::AttentionKind;
+
+/// Channel attention over `C` channels: `[B, C, H, W] → [B, C, H, W]` (`x · gate(x)`).
+///
+/// The 1×1 convolutions of the seed act on a `[B, C, 1, 1]` pooled tensor, so they
+/// are implemented as linear layers with identical parameter counts.
+#[derive(Module, Debug)]
+pub struct ChannelAttention<B: Backend> {
+    layers: Vec<Linear<B>>,
+    softmax: bool,
+}
+
+impl<B: Backend> ChannelAttention<B> {
+    /// Builds the `kind` variant for `channels` with reduction `reduction`.
+    pub fn new(kind: AttentionKind, channels: usize, reduction: usize, device: &B::Device) -> Self {
+        let layers = attention_widths(kind, channels, reduction)
+            .into_iter()
+            .map(|(i, o)| LinearConfig::new(i, o).init(device))
+            .collect();
+        Self {
+            layers,
+            softmax: kind == AttentionKind::DeepSoftmax,
+        }
+    }
+
+    /// Applies the gate.
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let [b, c, _, _] = x.dims();
+        let mut y = x.clone().mean_dim(3).mean_dim(2).reshape([b, c]);
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            y = layer.forward(y);
+            if i < last {
+                y = activation::relu(y);
+            }
+        }
+        let gate = if self.softmax {
+            activation::softmax(y, 1)
+        } else {
+            activation::sigmoid(y)
+        };
+        x * gate.reshape([b, c, 1, 1])
+    }
+}
+
+/// `(in, out)` widths of the linear layers of each variant.
+pub fn attention_widths(kind: AttentionKind, c: usize, reduction: usize) -> Vec<(usize, usize)> {
+    let m = c / reduction;
+    match kind {
+        AttentionKind::Sigmoid => vec![(c, m), (m, c)],
+        AttentionKind::DeepSoftmax => vec![(c, m), (m, m), (m, c), (c, c)],
+    }
+}
+
+/// Parameters of a channel attention block.
+pub fn attention_params(kind: AttentionKind, c: usize, reduction: usize) -> usize {
+    attention_widths(kind, c, reduction)
+        .into_iter()
+        .map(|(i, o)| i * o + o)
+        .sum()
+}

@@ -1,0 +1,94 @@
+//! Residual channel-attention block (RCAB) and residual group.
+
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::tensor::{Tensor, backend::Backend};
+
+use super::activation;
+use super::attention::{ChannelAttention, attention_params};
+use super::conv::{same_conv, same_conv_macs, same_conv_params};
+use crate::config::{Activation, AttentionKind};
+
+/// Options shared by all blocks of a transform.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockOptions {
+    /// Activation between the two convolutions.
+    pub activation: Activation,
+    /// Channel attention variant.
+    pub attention: AttentionKind,
+    /// Channel attention reduction.
+    pub reduction: usize,
+    /// Residual scale.
+    pub res_scale: f64,
+}
+
+/// RCAB on `n` channels: `x + s · CA(conv(act(conv(x))))`, `[B, n, H, W] → [B, n, H, W]`.
+///
+/// (The seed evaluates its body twice; it is evaluated once here, as intended.)
+#[derive(Module, Debug)]
+pub struct Rcab<B: Backend> {
+    conv1: Conv2d<B>,
+    conv2: Conv2d<B>,
+    attention: ChannelAttention<B>,
+    activation: Activation,
+    res_scale: f64,
+}
+
+impl<B: Backend> Rcab<B> {
+    /// New block with fresh weights.
+    pub fn new(n: usize, opt: BlockOptions, device: &B::Device) -> Self {
+        Self {
+            conv1: same_conv(n, n, 3, device),
+            conv2: same_conv(n, n, 3, device),
+            attention: ChannelAttention::new(opt.attention, n, opt.reduction, device),
+            activation: opt.activation,
+            res_scale: opt.res_scale,
+        }
+    }
+
+    /// Forward pass.
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let y = self.conv1.forward(x.clone());
+        let y = self.conv2.forward(activation::apply(self.activation, y));
+        let y = self.attention.forward(y);
+        x + y.mul_scalar(self.res_scale)
+    }
+}
+
+/// Residual group: `x + conv(RCAB_B(…RCAB_1(x)))`, `[B, n, H, W] → [B, n, H, W]`.
+#[derive(Module, Debug)]
+pub struct ResidualGroup<B: Backend> {
+    blocks: Vec<Rcab<B>>,
+    conv: Conv2d<B>,
+}
+
+impl<B: Backend> ResidualGroup<B> {
+    /// A group of `blocks` RCABs on `n` channels.
+    pub fn new(n: usize, blocks: usize, opt: BlockOptions, device: &B::Device) -> Self {
+        Self {
+            blocks: (0..blocks).map(|_| Rcab::new(n, opt, device)).collect(),
+            conv: same_conv(n, n, 3, device),
+        }
+    }
+
+    /// Forward pass.
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let y = self
+            .blocks
+            .iter()
+            .fold(x.clone(), |y, block| block.forward(y));
+        x + self.conv.forward(y)
+    }
+}
+
+/// Parameters of a residual group.
+pub fn residual_group_params(n: usize, blocks: usize, opt: &BlockOptions) -> usize {
+    let rcab = 2 * same_conv_params(n, n, 3) + attention_params(opt.attention, n, opt.reduction);
+    blocks * rcab + same_conv_params(n, n, 3)
+}
+
+/// Multiply-accumulates per pixel of a residual group (the attention's pooled linear
+/// layers run once per image and are not counted; its gating multiply is).
+pub fn residual_group_macs(n: usize, blocks: usize) -> usize {
+    blocks * (2 * same_conv_macs(n, n, 3) + n) + same_conv_macs(n, n, 3)
+}

@@ -1,0 +1,236 @@
+//! The CVQN model: encoder → channel importance → split → GMM quantizers → 3D context
+//! entropy models → merge → decoder. Backend-agnostic (any Burn `Backend`).
+//!
+//! Shapes for an input batch `[B, 3, H, W]` (`H`, `W` multiples of 16):
+//! latent `[B, C, H/16, W/16]`; group `g` `[B, C_g, H/16, W/16]` with `L_g` levels;
+//! context logits `[B, L_g, C_g, H/16, W/16]`; reconstruction `[B, 3, H, W]`.
+
+pub mod context3d;
+pub mod decoder;
+pub mod encoder;
+pub mod importance;
+pub mod layers;
+pub mod quantizer;
+pub mod split_merge;
+
+use burn::module::Module;
+use burn::tensor::{Int, Tensor, backend::Backend};
+
+use crate::config::{ConfigError, CvqnConfig, ImportanceKind};
+use context3d::{ContextModel3d, symbol_nll};
+use decoder::Decoder;
+use encoder::Encoder;
+use importance::SeImportance;
+use quantizer::GmmQuantizer;
+use split_merge::{ChannelGroups, order_tensor, permute_channels, unpermute_channels};
+
+/// The full codec model.
+#[derive(Module, Debug)]
+pub struct Cvqn<B: Backend> {
+    /// Analysis transform.
+    pub encoder: Encoder<B>,
+    /// Synthesis transform.
+    pub decoder: Decoder<B>,
+    /// One GMM quantizer per group (least important group first).
+    pub quantizers: Vec<GmmQuantizer<B>>,
+    /// One 3D context model per group.
+    pub entropy: Vec<ContextModel3d<B>>,
+    /// SE importance head (only with [`ImportanceKind::Se`]).
+    pub se: Option<SeImportance<B>>,
+    /// Fixed channel order `[C]` (identity for predefined importance, measured for RE).
+    pub order: Tensor<B, 1, Int>,
+    group_sizes: Vec<usize>,
+    se_importance: bool,
+}
+
+/// One group's share of a forward pass.
+#[derive(Debug, Clone)]
+pub struct GroupOutput<B: Backend> {
+    /// Straight-through quantized values `[B, C_g, h, w]`.
+    pub values: Tensor<B, 4>,
+    /// Symbols `[B, C_g, h, w]`, each in `0..L_g`.
+    pub symbols: Tensor<B, 4, Int>,
+    /// Negative log-likelihood (nats) of each symbol under the context model `[B, C_g, h, w]`.
+    pub nll: Tensor<B, 4>,
+}
+
+/// Everything the quantization stage produces.
+#[derive(Debug, Clone)]
+pub struct QuantizedCode<B: Backend> {
+    /// Encoder output `[B, C, h, w]` (before quantization).
+    pub latent: Tensor<B, 4>,
+    /// Channel order used (least → most important), `[C]`.
+    pub order: Tensor<B, 1, Int>,
+    /// Per-group quantized values and symbols (permuted channel order).
+    pub groups: Vec<(Tensor<B, 4>, Tensor<B, 4, Int>)>,
+    /// Quantized code in the original channel order `[B, C, h, w]`: the decoder input.
+    pub code: Tensor<B, 4>,
+}
+
+/// Output of [`Cvqn::forward`].
+#[derive(Debug, Clone)]
+pub struct CvqnOutput<B: Backend> {
+    /// Reconstruction `[B, 3, H, W]` (≈ `0..1`, not clamped).
+    pub reconstruction: Tensor<B, 4>,
+    /// Encoder output `[B, C, h, w]`.
+    pub latent: Tensor<B, 4>,
+    /// Channel order used, `[C]`.
+    pub order: Tensor<B, 1, Int>,
+    /// Per-group results.
+    pub groups: Vec<GroupOutput<B>>,
+    /// Pixels per image `H·W`.
+    pub pixels: usize,
+}
+
+impl<B: Backend> CvqnOutput<B> {
+    /// The seed's rate term: mean over groups of the mean cross-entropy (nats/symbol), `[1]`.
+    pub fn rate_ce(&self) -> Tensor<B, 1> {
+        let n = self.groups.len() as f64;
+        Tensor::cat(self.groups.iter().map(|g| g.nll.clone().mean()).collect(), 0)
+            .sum()
+            .div_scalar(n)
+    }
+
+    /// Estimated bits per pixel of the batch: `Σ nll / ln 2 / (B·H·W)`, `[1]`.
+    pub fn bpp(&self) -> Tensor<B, 1> {
+        let batch = self.reconstruction.dims()[0];
+        let bits = Tensor::cat(self.groups.iter().map(|g| g.nll.clone().sum()).collect(), 0)
+            .sum()
+            .div_scalar(std::f64::consts::LN_2);
+        bits.div_scalar((batch * self.pixels) as f64)
+    }
+}
+
+impl<B: Backend> Cvqn<B> {
+    /// Builds a freshly initialised model; the config is validated first.
+    pub fn new(cfg: &CvqnConfig, device: &B::Device) -> Result<Self, ConfigError> {
+        cfg.validate()?;
+        let group_sizes = cfg.group_channels();
+        let quantizers = cfg
+            .levels
+            .iter()
+            .map(|&l| GmmQuantizer::new(l, cfg.quantizer_sigma_init, device))
+            .collect();
+        let entropy = cfg
+            .levels
+            .iter()
+            .zip(&cfg.entropy_features)
+            .map(|(&l, &f)| ContextModel3d::new(l, f, device))
+            .collect();
+        let se_importance = cfg.importance == ImportanceKind::Se;
+        let identity: Vec<usize> = (0..cfg.code_channels).collect();
+        Ok(Self {
+            encoder: Encoder::new(cfg, device),
+            decoder: Decoder::new(cfg, device),
+            quantizers,
+            entropy,
+            se: se_importance.then(|| SeImportance::new(cfg.code_channels, cfg.se_reduction, device)),
+            order: order_tensor(&identity, device),
+            group_sizes,
+            se_importance,
+        })
+    }
+
+    /// Latent channel count `C`.
+    pub fn code_channels(&self) -> usize {
+        self.group_sizes.iter().sum()
+    }
+
+    /// The channel groups (least important first).
+    pub fn groups(&self) -> ChannelGroups {
+        ChannelGroups::new(self.group_sizes.clone())
+    }
+
+    /// Replaces the fixed channel order (RE importance); `order` must be a permutation of
+    /// `0..C`.
+    pub fn set_order(&mut self, order: &[usize]) {
+        assert_eq!(order.len(), self.code_channels(), "order length");
+        self.order = order_tensor(order, &self.order.device());
+    }
+
+    /// Channel order for a latent: the SE head's per-batch order, else the fixed order.
+    pub fn channel_order(&self, latent: &Tensor<B, 4>) -> Tensor<B, 1, Int> {
+        match (&self.se, self.se_importance) {
+            (Some(se), true) => order_tensor(&se.order(latent.clone()), &latent.device()),
+            _ => self.order.clone(),
+        }
+    }
+
+    /// Encoder + quantizers: image `[B, 3, H, W]` → quantized code.
+    pub fn quantize(&self, image: Tensor<B, 4>) -> QuantizedCode<B> {
+        let latent = self.encoder.forward(image);
+        let order = self.channel_order(&latent);
+        let parts = self.groups().split(permute_channels(latent.clone(), order.clone()));
+        let groups: Vec<_> = parts
+            .into_iter()
+            .zip(&self.quantizers)
+            .map(|(part, q)| {
+                let out = q.forward(part);
+                (out.values, out.symbols)
+            })
+            .collect();
+        let merged = self.groups().merge(groups.iter().map(|(v, _)| v.clone()).collect());
+        let code = unpermute_channels(merged, order.clone());
+        QuantizedCode {
+            latent,
+            order,
+            groups,
+            code,
+        }
+    }
+
+    /// Full training / evaluation pass.
+    pub fn forward(&self, image: Tensor<B, 4>) -> CvqnOutput<B> {
+        let [_, _, h, w] = image.dims();
+        let q = self.quantize(image);
+        let groups = q
+            .groups
+            .into_iter()
+            .zip(&self.entropy)
+            .map(|((values, symbols), model)| {
+                let logits = model.forward(values.clone());
+                let nll = symbol_nll(logits, symbols.clone());
+                GroupOutput {
+                    values,
+                    symbols,
+                    nll,
+                }
+            })
+            .collect();
+        CvqnOutput {
+            reconstruction: self.decoder.forward(q.code),
+            latent: q.latent,
+            order: q.order,
+            groups,
+            pixels: h * w,
+        }
+    }
+
+    /// Decodes symbols (one `[B, C_g, h, w]` tensor per group, permuted order) with the
+    /// channel order `order` back to an image `[B, 3, 16h, 16w]`.
+    pub fn decode_symbols(
+        &self,
+        symbols: Vec<Tensor<B, 4, Int>>,
+        order: Tensor<B, 1, Int>,
+    ) -> Tensor<B, 4> {
+        let values = symbols
+            .into_iter()
+            .zip(&self.quantizers)
+            .map(|(s, q)| q.dequantize(s))
+            .collect();
+        let code = unpermute_channels(self.groups().merge(values), order);
+        self.decoder.forward(code)
+    }
+
+    /// Mean GMM prior loss over groups for a latent `[B, C, h, w]` (`L_GMM`, optional term).
+    pub fn gmm_prior(&self, latent: Tensor<B, 4>, order: Tensor<B, 1, Int>) -> Tensor<B, 1> {
+        let parts = self.groups().split(permute_channels(latent, order));
+        let n = parts.len() as f64;
+        let terms = parts
+            .into_iter()
+            .zip(&self.quantizers)
+            .map(|(p, q)| q.prior_nll(p))
+            .collect();
+        Tensor::cat(terms, 0).sum().div_scalar(n)
+    }
+}

@@ -1,0 +1,245 @@
+//! Model-level tests on the CPU (NdArray) backend: shapes for every preset, parameter
+//! formulas, quantizer behaviour, context-model causality, importance, and a small
+//! overfitting run.
+
+use burn::backend::{Autodiff, NdArray};
+use burn::module::{Module, Param};
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use codec_core::complexity::complexity;
+use codec_core::config::{CvqnConfig, ImportanceKind, Preset};
+use codec_core::loss::{Distortion, RateDistortionLoss};
+use codec_core::model::Cvqn;
+use codec_core::model::context3d::ContextModel3d;
+use codec_core::model::importance::re_importance;
+use codec_core::model::quantizer::GmmQuantizer;
+use codec_core::model::split_merge::order_from_importance;
+use proptest::prelude::*;
+
+type B = NdArray<f32>;
+type AB = Autodiff<NdArray<f32>>;
+
+fn seeded(seed: u64) {
+    <B as burn::tensor::backend::Backend>::seed(&Default::default(), seed);
+}
+
+/// Encoder → quantizer → decoder shapes and parameter counts, for every preset.
+#[test]
+fn every_preset_has_consistent_shapes_and_parameter_counts() {
+    let device = Default::default();
+    for preset in Preset::ALL {
+        let cfg = CvqnConfig::preset(preset);
+        let model = Cvqn::<B>::new(&cfg, &device).unwrap();
+        let cost = complexity(&cfg);
+        assert_eq!(model.encoder.num_params(), cost.encoder.params, "{preset:?} encoder");
+        assert_eq!(model.decoder.num_params(), cost.decoder.params, "{preset:?} decoder");
+        let entropy: usize = model.entropy.iter().map(|m| m.num_params()).sum();
+        assert_eq!(entropy, cost.entropy.params, "{preset:?} entropy");
+        let quant: usize = model.quantizers.iter().map(|m| m.num_params()).sum();
+        assert_eq!(quant, cost.quantizers.params, "{preset:?} quantizers");
+
+        let x = Tensor::<B, 4>::random([1, 3, 32, 48], Distribution::Default, &device);
+        let out = model.forward(x);
+        assert_eq!(out.latent.dims(), [1, cfg.code_channels, 2, 3]);
+        assert_eq!(out.reconstruction.dims(), [1, 3, 32, 48]);
+        for ((g, &c), &l) in out.groups.iter().zip(&cfg.group_channels()).zip(&cfg.levels) {
+            assert_eq!(g.symbols.dims(), [1, c, 2, 3]);
+            assert_eq!(g.nll.dims(), [1, c, 2, 3]);
+            let max = g.symbols.clone().max().into_scalar();
+            assert!((0..l as i64).contains(&max), "{preset:?}");
+        }
+        let bpp = out.bpp().into_scalar();
+        assert!(bpp.is_finite() && bpp > 0.0, "{preset:?} bpp {bpp}");
+    }
+}
+
+#[test]
+fn decoding_symbols_reproduces_the_forward_reconstruction() {
+    seeded(3);
+    let device = Default::default();
+    let cfg = CvqnConfig::preset(Preset::Small);
+    let model = Cvqn::<B>::new(&cfg, &device).unwrap();
+    let x = Tensor::<B, 4>::random([2, 3, 32, 32], Distribution::Default, &device);
+    let out = model.forward(x);
+    let symbols = out.groups.iter().map(|g| g.symbols.clone()).collect();
+    let decoded = model.decode_symbols(symbols, out.order.clone());
+    decoded
+        .into_data()
+        .assert_approx_eq::<f32>(&out.reconstruction.into_data(), Default::default());
+}
+
+#[test]
+fn quantizer_symbols_in_range_and_straight_through_gradient() {
+    let device = Default::default();
+    for levels in [2usize, 3, 5, 7] {
+        let q = GmmQuantizer::<AB>::new(levels, 0.7072, &device);
+        let z = Tensor::<AB, 4>::random([2, 4, 3, 3], Distribution::Normal(0.0, 3.0), &device)
+            .require_grad();
+        let out = q.forward(z.clone());
+        let s = out.symbols.clone().into_data().convert::<i64>().into_vec::<i64>().unwrap();
+        assert!(s.iter().all(|&k| (0..levels as i64).contains(&k)));
+        // forward value is exactly the mean of the chosen level
+        out.values
+            .clone()
+            .into_data()
+            .assert_approx_eq::<f32>(&q.dequantize(out.symbols).into_data(), Default::default());
+        let grads = out.values.sum().backward();
+        let gz = z.grad(&grads).expect("gradient reaches the input");
+        let gz: Vec<f32> = gz.into_data().convert::<f32>().into_vec().unwrap();
+        assert!(gz.iter().all(|g| g.is_finite()));
+        assert!(gz.iter().any(|g| *g != 0.0), "soft path gives a non-zero gradient");
+        let gm = q.mean.grad(&grads).expect("means are trained");
+        assert!(gm.into_data().convert::<f32>().iter::<f32>().any(|g| g != 0.0));
+    }
+}
+
+#[test]
+fn quantizer_picks_nearest_mean_with_equal_mixture() {
+    let device = Default::default();
+    let q = GmmQuantizer::<B>::new(5, 0.7072, &device); // means -2..2
+    let z = Tensor::<B, 1>::from_floats([-3.0, -1.4, 0.2, 0.6, 2.7, 1.49], &device).reshape([1, 1, 1, 6]);
+    let s = q.forward(z).symbols.into_data().convert::<i64>().into_vec::<i64>().unwrap();
+    assert_eq!(s, vec![0, 1, 2, 3, 4, 3]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Changing the symbol at raster position p never changes the logits at positions ≤ p.
+    #[test]
+    fn context_model_is_causal(
+        c in 1usize..4, h in 1usize..5, w in 1usize..5,
+        pos_frac in 0.0f64..1.0, seed in 0u64..1000, new_value in -3.0f32..3.0,
+    ) {
+        seeded(seed);
+        let device = Default::default();
+        let model = ContextModel3d::<B>::new(5, 6, &device);
+        let n = c * h * w;
+        let values = Tensor::<B, 4>::random([1, c, h, w], Distribution::Uniform(-2.0, 2.0), &device);
+        let p = ((pos_frac * n as f64) as usize).min(n - 1);
+        let mut flat: Vec<f32> = values.clone().into_data().convert::<f32>().into_vec().unwrap();
+        prop_assume!(flat[p] != new_value);
+        flat[p] = new_value;
+        let changed = Tensor::<B, 4>::from_data(TensorData::new(flat, [1, c, h, w]), &device);
+        let a: Vec<f32> = model.forward(values).into_data().convert::<f32>().into_vec().unwrap();
+        let b: Vec<f32> = model.forward(changed).into_data().convert::<f32>().into_vec().unwrap();
+        // logits [1, L, c, h, w]: position q of level l at l*n + q
+        for l in 0..5 {
+            for q in 0..=p {
+                prop_assert_eq!(a[l * n + q], b[l * n + q], "level {} position {} (changed {})", l, q, p);
+            }
+        }
+    }
+}
+
+#[test]
+fn context_model_depends_on_the_past() {
+    // Sanity check against a trivially causal (constant) model: later positions do react.
+    seeded(7);
+    let device = Default::default();
+    let model = ContextModel3d::<B>::new(3, 8, &device);
+    let values = Tensor::<B, 4>::zeros([1, 1, 3, 3], &device);
+    let changed = values.clone().slice_assign([0..1, 0..1, 0..1, 0..1], Tensor::ones([1, 1, 1, 1], &device));
+    let a = model.forward(values).into_data().convert::<f32>().into_vec::<f32>().unwrap();
+    let b = model.forward(changed).into_data().convert::<f32>().into_vec::<f32>().unwrap();
+    // position 1 (right neighbour) must see position 0
+    assert!((0..3).any(|l| a[l * 9 + 1] != b[l * 9 + 1]));
+}
+
+#[test]
+fn se_importance_orders_each_batch() {
+    seeded(11);
+    let device = Default::default();
+    let cfg = CvqnConfig::preset(Preset::Small).with_importance(ImportanceKind::Se);
+    let model = Cvqn::<B>::new(&cfg, &device).unwrap();
+    let x = Tensor::<B, 4>::random([1, 3, 32, 32], Distribution::Default, &device);
+    let out = model.forward(x.clone());
+    let mut order: Vec<i64> = out.order.clone().into_data().convert::<i64>().into_vec().unwrap();
+    order.sort();
+    assert_eq!(order, (0..32).collect::<Vec<i64>>());
+    // the SE scores decide the order
+    let latent = model.encoder.forward(x);
+    let scores: Vec<f32> = model.se.as_ref().unwrap().scores(latent).into_data().convert::<f32>().into_vec().unwrap();
+    let expected: Vec<i64> = order_from_importance(&scores).into_iter().map(|i| i as i64).collect();
+    let got: Vec<i64> = out.order.into_data().convert::<i64>().into_vec().unwrap();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn re_importance_scores_every_channel() {
+    seeded(5);
+    let device = Default::default();
+    let mut cfg = CvqnConfig::preset(Preset::Small).with_importance(ImportanceKind::Re);
+    cfg.code_channels = 8;
+    let mut model = Cvqn::<B>::new(&cfg, &device).unwrap();
+    // A freshly initialised encoder gives latents near 0, which all quantize to the 0.0
+    // level; shift the levels so that every channel carries a non-zero code.
+    for q in &mut model.quantizers {
+        q.mean = Param::from_tensor(q.mean.val().add_scalar(0.5));
+    }
+    let x = Tensor::<B, 4>::random([1, 3, 176, 176], Distribution::Default, &device);
+    let scores = re_importance(&model, &[x.clone()]).unwrap();
+    assert_eq!(scores.len(), 8);
+    assert!(scores.iter().all(|s| s.is_finite() && *s >= -1e-3), "{scores:?}");
+    assert!(scores.iter().any(|s| *s > 0.0), "zeroing a channel changes the output");
+    let order = order_from_importance(&scores);
+    model.set_order(&order);
+    let out = model.forward(x);
+    let got: Vec<i64> = out.order.into_data().convert::<i64>().into_vec().unwrap();
+    assert_eq!(got, order.iter().map(|&i| i as i64).collect::<Vec<_>>());
+    // too small for MS-SSIM: typed error, no panic
+    let small = Tensor::<B, 4>::random([1, 3, 32, 32], Distribution::Default, &device);
+    assert!(re_importance(&model, &[small]).is_err());
+}
+
+/// Loads a 64×64 crop of a Kodak image as `[1, 3, 64, 64]` in 0..1.
+fn kodak_crop(device: &burn::tensor::Device<AB>) -> Tensor<AB, 4> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/kodak/kodim23.png");
+    let img = image::open(path).expect("Kodak image").to_rgb8();
+    let mut data = vec![0f32; 3 * 64 * 64];
+    for y in 0..64 {
+        for x in 0..64 {
+            let p = img.get_pixel(300 + x as u32, 200 + y as u32);
+            for c in 0..3 {
+                data[c * 4096 + y * 64 + x] = p[c] as f32 / 255.0;
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [1, 3, 64, 64]), device)
+}
+
+#[test]
+fn small_preset_overfits_one_crop() {
+    seeded(1);
+    let device = Default::default();
+    let cfg = CvqnConfig::preset(Preset::Small);
+    let mut model = Cvqn::<AB>::new(&cfg, &device).unwrap();
+    let x = kodak_crop(&device);
+    let loss_fn = RateDistortionLoss {
+        distortion: Distortion::Mse { lambda: 0.01 },
+        gmm_beta: 0.0,
+    };
+    let mut optim = AdamConfig::new().init();
+    let mut losses = Vec::new();
+    for _ in 0..40 {
+        let out = model.forward(x.clone());
+        let terms = loss_fn.evaluate(&model, x.clone(), &out).unwrap();
+        losses.push(terms.total.clone().into_scalar());
+        let grads = GradientsParams::from_grads(terms.total.backward(), &model);
+        model = optim.step(1e-3, model, grads);
+    }
+    let first = losses[..5].iter().sum::<f32>() / 5.0;
+    let last = losses[losses.len() - 5..].iter().sum::<f32>() / 5.0;
+    assert!(losses.iter().all(|l| l.is_finite()));
+    assert!(last < 0.5 * first, "loss should fall by half: {losses:?}");
+}
+
+#[test]
+fn int_symbols_decode_for_se_order() {
+    // dequantize handles arbitrary symbol tensors of the right range
+    let device = Default::default();
+    let q = GmmQuantizer::<B>::new(3, 0.7072, &device);
+    let s = Tensor::<B, 1, Int>::from_ints([0, 1, 2, 1], &device).reshape([1, 1, 2, 2]);
+    let v: Vec<f32> = q.dequantize(s).into_data().convert::<f32>().into_vec().unwrap();
+    assert_eq!(v, vec![-1.0, 0.0, 1.0, 0.0]);
+}

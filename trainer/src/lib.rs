@@ -1,0 +1,4 @@
+//! Library behind the `cvq` and `cvq-train` binaries (the binaries only parse arguments).
+#![forbid(unsafe_code)]
+
+pub mod info;
