@@ -7,6 +7,7 @@
 //! parameter formulas are checked against the instantiated modules by tests.
 
 use crate::config::CvqnConfig;
+use crate::config::ImportanceKind;
 use crate::model::context3d::{context_model_macs_per_symbol, context_model_params};
 use crate::model::decoder::{decoder_block_options, decoder_stage_widths};
 use crate::model::encoder::{encoder_block_options, encoder_stage_widths};
@@ -14,7 +15,6 @@ use crate::model::importance::se_params;
 use crate::model::layers::conv::{same_conv_macs, same_conv_params};
 use crate::model::layers::gdn::{gdn_macs, gdn_params};
 use crate::model::layers::residual::{residual_group_macs, residual_group_params};
-use crate::config::ImportanceKind;
 
 /// Size and cost of one sub-network.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]

@@ -157,7 +157,12 @@ pub enum Preset {
 
 impl Preset {
     /// All presets, in display order.
-    pub const ALL: [Preset; 4] = [Preset::Paper, Preset::Thesis, Preset::Baseline, Preset::Small];
+    pub const ALL: [Preset; 4] = [
+        Preset::Paper,
+        Preset::Thesis,
+        Preset::Baseline,
+        Preset::Small,
+    ];
 
     /// The preset's command-line name.
     pub fn name(self) -> &'static str {
@@ -394,14 +399,21 @@ impl CvqnConfig {
                 width: self.code_channels,
             });
         }
-        if self.quantizer_sigma_init.is_nan() || self.quantizer_sigma_init <= 0.0 || self.quantizer_sigma_init.is_infinite() {
+        if self.quantizer_sigma_init.is_nan()
+            || self.quantizer_sigma_init <= 0.0
+            || self.quantizer_sigma_init.is_infinite()
+        {
             return Err(ConfigError::OutOfRange {
                 field: "quantizer_sigma_init",
                 value: self.quantizer_sigma_init,
                 expected: "finite and > 0",
             });
         }
-        if let Some(&s) = self.rgb_std.iter().find(|s| s.is_nan() || **s <= 0.0 || s.is_infinite()) {
+        if let Some(&s) = self
+            .rgb_std
+            .iter()
+            .find(|s| s.is_nan() || **s <= 0.0 || s.is_infinite())
+        {
             return Err(ConfigError::OutOfRange {
                 field: "rgb_std",
                 value: s,
@@ -461,7 +473,10 @@ mod tests {
         for p in Preset::ALL {
             let cfg = CvqnConfig::preset(p);
             cfg.validate().unwrap();
-            assert_eq!(cfg.group_channels().iter().sum::<usize>(), cfg.code_channels);
+            assert_eq!(
+                cfg.group_channels().iter().sum::<usize>(),
+                cfg.code_channels
+            );
             assert_eq!(p.name().parse::<Preset>().unwrap(), p);
         }
         assert_eq!(
@@ -475,13 +490,22 @@ mod tests {
         let base = CvqnConfig::preset(Preset::Small);
         let mut c = base.clone();
         c.levels = vec![1, 5, 7];
-        assert!(matches!(c.validate(), Err(ConfigError::Levels { group: 0, levels: 1 })));
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Levels {
+                group: 0,
+                levels: 1
+            })
+        ));
         let mut c = base.clone();
         c.group_ratios = vec![0.5, 0.5, 0.5];
         assert!(matches!(c.validate(), Err(ConfigError::Ratios { .. })));
         let mut c = base.clone();
         c.entropy_features.pop();
-        assert!(matches!(c.validate(), Err(ConfigError::GroupLengths { .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::GroupLengths { .. })
+        ));
         let mut c = base.clone();
         c.code_channels = 2;
         assert!(matches!(c.validate(), Err(ConfigError::EmptyGroup { .. })));

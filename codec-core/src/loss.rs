@@ -69,7 +69,11 @@ impl RateDistortionLoss {
             Distortion::MsSsim { alpha } => {
                 let x = round_to_8bit(image).detach();
                 let y = round_to_8bit(out.reconstruction.clone());
-                ms_ssim_tensor(x, y)?.mean().neg().add_scalar(1.0).mul_scalar(alpha)
+                ms_ssim_tensor(x, y)?
+                    .mean()
+                    .neg()
+                    .add_scalar(1.0)
+                    .mul_scalar(alpha)
             }
             Distortion::Mse { lambda } => (out.reconstruction.clone() - image)
                 .powi_scalar(2)
@@ -77,7 +81,8 @@ impl RateDistortionLoss {
                 .mul_scalar(lambda * 255.0 * 255.0),
         };
         let rate = out.rate_ce();
-        let gmm = (self.gmm_beta > 0.0).then(|| model.gmm_prior(out.latent.clone(), out.order.clone()));
+        let gmm =
+            (self.gmm_beta > 0.0).then(|| model.gmm_prior(out.latent.clone(), out.order.clone()));
         let mut total = distortion.clone() + rate.clone();
         if let Some(g) = &gmm {
             total = total + g.clone().mul_scalar(self.gmm_beta);

@@ -1,7 +1,7 @@
 //! Checks the metrics against reference values produced by `pytorch_msssim`
 //! 1.0.0 (float64) on PNG fixtures in `shared/fixtures/metrics` (read-only).
 
-use burn::backend::NdArray;
+use burn::backend::Flex;
 use burn::tensor::{Tensor, TensorData};
 use codec_core::metrics::{
     ms_ssim_rgb8, ms_ssim_tensor, mse_rgb8, psnr_rgb8, psnr_tensor, ssim_rgb8,
@@ -61,7 +61,7 @@ fn cases() -> Vec<Case> {
 }
 
 /// Interleaved RGB8 -> `[1, 3, H, W]` float tensor in `0..=255`.
-fn to_tensor(rgb: &[u8], w: usize, h: usize) -> Tensor<NdArray<f32>, 4> {
+fn to_tensor(rgb: &[u8], w: usize, h: usize) -> Tensor<Flex, 4> {
     let mut planar = vec![0f32; rgb.len()];
     for (i, px) in rgb.chunks_exact(3).enumerate() {
         for c in 0..3 {

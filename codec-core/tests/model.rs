@@ -1,8 +1,8 @@
-//! Model-level tests on the CPU (NdArray) backend: shapes for every preset, parameter
+//! Model-level tests on the CPU (Flex) backend: shapes for every preset, parameter
 //! formulas, quantizer behaviour, context-model causality, importance, and a small
 //! overfitting run.
 
-use burn::backend::{Autodiff, NdArray};
+use burn::backend::{Autodiff, Flex};
 use burn::module::{Module, Param};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
@@ -16,8 +16,8 @@ use codec_core::model::quantizer::GmmQuantizer;
 use codec_core::model::split_merge::order_from_importance;
 use proptest::prelude::*;
 
-type B = NdArray<f32>;
-type AB = Autodiff<NdArray<f32>>;
+type B = Flex;
+type AB = Autodiff<Flex>;
 
 fn seeded(seed: u64) {
     <B as burn::tensor::backend::Backend>::seed(&Default::default(), seed);
@@ -31,8 +31,16 @@ fn every_preset_has_consistent_shapes_and_parameter_counts() {
         let cfg = CvqnConfig::preset(preset);
         let model = Cvqn::<B>::new(&cfg, &device).unwrap();
         let cost = complexity(&cfg);
-        assert_eq!(model.encoder.num_params(), cost.encoder.params, "{preset:?} encoder");
-        assert_eq!(model.decoder.num_params(), cost.decoder.params, "{preset:?} decoder");
+        assert_eq!(
+            model.encoder.num_params(),
+            cost.encoder.params,
+            "{preset:?} encoder"
+        );
+        assert_eq!(
+            model.decoder.num_params(),
+            cost.decoder.params,
+            "{preset:?} decoder"
+        );
         let entropy: usize = model.entropy.iter().map(|m| m.num_params()).sum();
         assert_eq!(entropy, cost.entropy.params, "{preset:?} entropy");
         let quant: usize = model.quantizers.iter().map(|m| m.num_params()).sum();
@@ -42,10 +50,15 @@ fn every_preset_has_consistent_shapes_and_parameter_counts() {
         let out = model.forward(x);
         assert_eq!(out.latent.dims(), [1, cfg.code_channels, 2, 3]);
         assert_eq!(out.reconstruction.dims(), [1, 3, 32, 48]);
-        for ((g, &c), &l) in out.groups.iter().zip(&cfg.group_channels()).zip(&cfg.levels) {
+        for ((g, &c), &l) in out
+            .groups
+            .iter()
+            .zip(&cfg.group_channels())
+            .zip(&cfg.levels)
+        {
             assert_eq!(g.symbols.dims(), [1, c, 2, 3]);
             assert_eq!(g.nll.dims(), [1, c, 2, 3]);
-            let max = g.symbols.clone().max().into_scalar();
+            let max = g.symbols.clone().max().into_scalar() as i64;
             assert!((0..l as i64).contains(&max), "{preset:?}");
         }
         let bpp = out.bpp().into_scalar();
@@ -76,7 +89,13 @@ fn quantizer_symbols_in_range_and_straight_through_gradient() {
         let z = Tensor::<AB, 4>::random([2, 4, 3, 3], Distribution::Normal(0.0, 3.0), &device)
             .require_grad();
         let out = q.forward(z.clone());
-        let s = out.symbols.clone().into_data().convert::<i64>().into_vec::<i64>().unwrap();
+        let s = out
+            .symbols
+            .clone()
+            .into_data()
+            .convert::<i64>()
+            .into_vec::<i64>()
+            .unwrap();
         assert!(s.iter().all(|&k| (0..levels as i64).contains(&k)));
         // forward value is exactly the mean of the chosen level
         out.values
@@ -87,9 +106,17 @@ fn quantizer_symbols_in_range_and_straight_through_gradient() {
         let gz = z.grad(&grads).expect("gradient reaches the input");
         let gz: Vec<f32> = gz.into_data().convert::<f32>().into_vec().unwrap();
         assert!(gz.iter().all(|g| g.is_finite()));
-        assert!(gz.iter().any(|g| *g != 0.0), "soft path gives a non-zero gradient");
+        assert!(
+            gz.iter().any(|g| *g != 0.0),
+            "soft path gives a non-zero gradient"
+        );
         let gm = q.mean.grad(&grads).expect("means are trained");
-        assert!(gm.into_data().convert::<f32>().iter::<f32>().any(|g| g != 0.0));
+        assert!(
+            gm.into_data()
+                .convert::<f32>()
+                .iter::<f32>()
+                .any(|g| g != 0.0)
+        );
     }
 }
 
@@ -97,8 +124,15 @@ fn quantizer_symbols_in_range_and_straight_through_gradient() {
 fn quantizer_picks_nearest_mean_with_equal_mixture() {
     let device = Default::default();
     let q = GmmQuantizer::<B>::new(5, 0.7072, &device); // means -2..2
-    let z = Tensor::<B, 1>::from_floats([-3.0, -1.4, 0.2, 0.6, 2.7, 1.49], &device).reshape([1, 1, 1, 6]);
-    let s = q.forward(z).symbols.into_data().convert::<i64>().into_vec::<i64>().unwrap();
+    let z = Tensor::<B, 1>::from_floats([-3.0, -1.4, 0.2, 0.6, 2.7, 1.49], &device)
+        .reshape([1, 1, 1, 6]);
+    let s = q
+        .forward(z)
+        .symbols
+        .into_data()
+        .convert::<i64>()
+        .into_vec::<i64>()
+        .unwrap();
     assert_eq!(s, vec![0, 1, 2, 3, 4, 3]);
 }
 
@@ -139,9 +173,22 @@ fn context_model_depends_on_the_past() {
     let device = Default::default();
     let model = ContextModel3d::<B>::new(3, 8, &device);
     let values = Tensor::<B, 4>::zeros([1, 1, 3, 3], &device);
-    let changed = values.clone().slice_assign([0..1, 0..1, 0..1, 0..1], Tensor::ones([1, 1, 1, 1], &device));
-    let a = model.forward(values).into_data().convert::<f32>().into_vec::<f32>().unwrap();
-    let b = model.forward(changed).into_data().convert::<f32>().into_vec::<f32>().unwrap();
+    let changed = values.clone().slice_assign(
+        [0..1, 0..1, 0..1, 0..1],
+        Tensor::ones([1, 1, 1, 1], &device),
+    );
+    let a = model
+        .forward(values)
+        .into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .unwrap();
+    let b = model
+        .forward(changed)
+        .into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .unwrap();
     // position 1 (right neighbour) must see position 0
     assert!((0..3).any(|l| a[l * 9 + 1] != b[l * 9 + 1]));
 }
@@ -154,13 +201,30 @@ fn se_importance_orders_each_batch() {
     let model = Cvqn::<B>::new(&cfg, &device).unwrap();
     let x = Tensor::<B, 4>::random([1, 3, 32, 32], Distribution::Default, &device);
     let out = model.forward(x.clone());
-    let mut order: Vec<i64> = out.order.clone().into_data().convert::<i64>().into_vec().unwrap();
+    let mut order: Vec<i64> = out
+        .order
+        .clone()
+        .into_data()
+        .convert::<i64>()
+        .into_vec()
+        .unwrap();
     order.sort();
     assert_eq!(order, (0..32).collect::<Vec<i64>>());
     // the SE scores decide the order
     let latent = model.encoder.forward(x);
-    let scores: Vec<f32> = model.se.as_ref().unwrap().scores(latent).into_data().convert::<f32>().into_vec().unwrap();
-    let expected: Vec<i64> = order_from_importance(&scores).into_iter().map(|i| i as i64).collect();
+    let scores: Vec<f32> = model
+        .se
+        .as_ref()
+        .unwrap()
+        .scores(latent)
+        .into_data()
+        .convert::<f32>()
+        .into_vec()
+        .unwrap();
+    let expected: Vec<i64> = order_from_importance(&scores)
+        .into_iter()
+        .map(|i| i as i64)
+        .collect();
     let got: Vec<i64> = out.order.into_data().convert::<i64>().into_vec().unwrap();
     assert_eq!(got, expected);
 }
@@ -180,8 +244,14 @@ fn re_importance_scores_every_channel() {
     let x = Tensor::<B, 4>::random([1, 3, 176, 176], Distribution::Default, &device);
     let scores = re_importance(&model, &[x.clone()]).unwrap();
     assert_eq!(scores.len(), 8);
-    assert!(scores.iter().all(|s| s.is_finite() && *s >= -1e-3), "{scores:?}");
-    assert!(scores.iter().any(|s| *s > 0.0), "zeroing a channel changes the output");
+    assert!(
+        scores.iter().all(|s| s.is_finite() && *s >= -1e-3),
+        "{scores:?}"
+    );
+    assert!(
+        scores.iter().any(|s| *s > 0.0),
+        "zeroing a channel changes the output"
+    );
     let order = order_from_importance(&scores);
     model.set_order(&order);
     let out = model.forward(x);
@@ -194,7 +264,10 @@ fn re_importance_scores_every_channel() {
 
 /// Loads a 64×64 crop of a Kodak image as `[1, 3, 64, 64]` in 0..1.
 fn kodak_crop(device: &burn::tensor::Device<AB>) -> Tensor<AB, 4> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/kodak/kodim23.png");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/kodak/kodim23.png"
+    );
     let img = image::open(path).expect("Kodak image").to_rgb8();
     let mut data = vec![0f32; 3 * 64 * 64];
     for y in 0..64 {
@@ -240,6 +313,11 @@ fn int_symbols_decode_for_se_order() {
     let device = Default::default();
     let q = GmmQuantizer::<B>::new(3, 0.7072, &device);
     let s = Tensor::<B, 1, Int>::from_ints([0, 1, 2, 1], &device).reshape([1, 1, 2, 2]);
-    let v: Vec<f32> = q.dequantize(s).into_data().convert::<f32>().into_vec().unwrap();
+    let v: Vec<f32> = q
+        .dequantize(s)
+        .into_data()
+        .convert::<f32>()
+        .into_vec()
+        .unwrap();
     assert_eq!(v, vec![-1.0, 0.0, 1.0, 0.0]);
 }

@@ -14,7 +14,10 @@ pub fn render_table(cfg: &CvqnConfig) -> String {
         cfg.levels,
         cfg.importance
     );
-    out += &format!("{:<12} {:>14} {:>16}\n", "sub-network", "parameters", "MAC / pixel");
+    out += &format!(
+        "{:<12} {:>14} {:>16}\n",
+        "sub-network", "parameters", "MAC / pixel"
+    );
     let rows: [(&str, SubnetCost); 5] = [
         ("encoder", c.encoder),
         ("decoder", c.decoder),

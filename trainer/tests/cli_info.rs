@@ -12,7 +12,10 @@ fn info_prints_every_preset() {
             .unwrap();
         assert!(out.status.success());
         let text = String::from_utf8(out.stdout).unwrap();
-        assert!(text.contains("decoder") && text.contains("MAC / pixel"), "{text}");
+        assert!(
+            text.contains("decoder") && text.contains("MAC / pixel"),
+            "{text}"
+        );
     }
 }
 

@@ -29,7 +29,9 @@ mod tests {
     #[test]
     fn preset_info_describes_the_small_decoder() {
         let v: serde_json::Value = serde_json::from_str(&preset_info("small").unwrap()).unwrap();
-        let macs = v["complexity"]["decoder"]["macs_per_pixel"].as_f64().unwrap();
+        let macs = v["complexity"]["decoder"]["macs_per_pixel"]
+            .as_f64()
+            .unwrap();
         assert!(macs > 0.0 && macs <= 60_000.0, "{macs}");
         assert_eq!(preset_names().len(), 4);
     }

@@ -176,9 +176,9 @@ fn downsample<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::{Autodiff, NdArray};
+    use burn::backend::{Autodiff, Flex};
 
-    type B = NdArray<f32>;
+    type B = Flex;
 
     fn ramp<Bk: Backend>(h: usize, w: usize, seed: f32, device: &Bk::Device) -> Tensor<Bk, 4> {
         let data: Vec<f32> = (0..3 * h * w)

@@ -13,7 +13,9 @@
 use burn::module::Module;
 use burn::nn::PaddingConfig3d;
 use burn::nn::conv::{Conv3d, Conv3dConfig};
-use burn::tensor::{Int, Tensor, TensorData, activation, backend::Backend, module::conv3d, ops::ConvOptions};
+use burn::tensor::{
+    Int, Tensor, TensorData, activation, backend::Backend, module::conv3d, ops::ConvOptions,
+};
 
 /// Which positions of the 3×3×3 kernel a masked convolution may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +29,11 @@ pub enum MaskType {
 /// The 27 mask values in `(z, y, x)` raster order.
 pub fn mask_values(kind: MaskType) -> [f32; 27] {
     let centre = 13;
-    let limit = if kind == MaskType::Solid { centre + 1 } else { centre };
+    let limit = if kind == MaskType::Solid {
+        centre + 1
+    } else {
+        centre
+    };
     std::array::from_fn(|i| if i < limit { 1.0 } else { 0.0 })
 }
 
@@ -45,7 +51,10 @@ impl<B: Backend> MaskedConv3d<B> {
         let conv = Conv3dConfig::new([c_in, c_out], [3, 3, 3])
             .with_padding(PaddingConfig3d::Explicit(1, 1, 1))
             .init(device);
-        let mask = Tensor::from_data(TensorData::new(mask_values(kind).to_vec(), [1, 1, 3, 3, 3]), device);
+        let mask = Tensor::from_data(
+            TensorData::new(mask_values(kind).to_vec(), [1, 1, 3, 3, 3]),
+            device,
+        );
         Self { conv, mask }
     }
 

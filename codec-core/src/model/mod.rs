@@ -86,9 +86,12 @@ impl<B: Backend> CvqnOutput<B> {
     /// The seed's rate term: mean over groups of the mean cross-entropy (nats/symbol), `[1]`.
     pub fn rate_ce(&self) -> Tensor<B, 1> {
         let n = self.groups.len() as f64;
-        Tensor::cat(self.groups.iter().map(|g| g.nll.clone().mean()).collect(), 0)
-            .sum()
-            .div_scalar(n)
+        Tensor::cat(
+            self.groups.iter().map(|g| g.nll.clone().mean()).collect(),
+            0,
+        )
+        .sum()
+        .div_scalar(n)
     }
 
     /// Estimated bits per pixel of the batch: `Σ nll / ln 2 / (B·H·W)`, `[1]`.
@@ -124,7 +127,8 @@ impl<B: Backend> Cvqn<B> {
             decoder: Decoder::new(cfg, device),
             quantizers,
             entropy,
-            se: se_importance.then(|| SeImportance::new(cfg.code_channels, cfg.se_reduction, device)),
+            se: se_importance
+                .then(|| SeImportance::new(cfg.code_channels, cfg.se_reduction, device)),
             order: order_tensor(&identity, device),
             group_sizes,
             se_importance,
@@ -160,7 +164,9 @@ impl<B: Backend> Cvqn<B> {
     pub fn quantize(&self, image: Tensor<B, 4>) -> QuantizedCode<B> {
         let latent = self.encoder.forward(image);
         let order = self.channel_order(&latent);
-        let parts = self.groups().split(permute_channels(latent.clone(), order.clone()));
+        let parts = self
+            .groups()
+            .split(permute_channels(latent.clone(), order.clone()));
         let groups: Vec<_> = parts
             .into_iter()
             .zip(&self.quantizers)
@@ -169,7 +175,9 @@ impl<B: Backend> Cvqn<B> {
                 (out.values, out.symbols)
             })
             .collect();
-        let merged = self.groups().merge(groups.iter().map(|(v, _)| v.clone()).collect());
+        let merged = self
+            .groups()
+            .merge(groups.iter().map(|(v, _)| v.clone()).collect());
         let code = unpermute_channels(merged, order.clone());
         QuantizedCode {
             latent,

@@ -68,7 +68,12 @@ impl<B: Backend> GmmQuantizer<B> {
     /// `ln w_j = ln π_j − ½ ln(2π(σ_j² + 1e-3))` with π normalised, shape `[L]`.
     fn log_weight(&self) -> Tensor<B, 1> {
         let log_pi = activation::log_softmax(self.log_pi.val(), 0);
-        log_pi - self.variance().mul_scalar(2.0 * std::f64::consts::PI).log().mul_scalar(0.5)
+        log_pi
+            - self
+                .variance()
+                .mul_scalar(2.0 * std::f64::consts::PI)
+                .log()
+                .mul_scalar(0.5)
     }
 
     /// `d_j` for every element: `[B, C, H, W] → [B, C, H, W, L]`.

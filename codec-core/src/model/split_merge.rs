@@ -80,10 +80,10 @@ pub fn order_tensor<B: Backend>(order: &[usize], device: &B::Device) -> Tensor<B
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::NdArray;
+    use burn::backend::Flex;
     use burn::tensor::Distribution;
 
-    type B = NdArray<f32>;
+    type B = Flex;
 
     #[test]
     fn permute_split_merge_unpermute_is_identity() {
@@ -94,16 +94,19 @@ mod tests {
         let o = order_tensor::<B>(&order, &device);
         let groups = ChannelGroups::new(vec![2, 4, 2]);
         let parts = groups.split(permute_channels(x.clone(), o.clone()));
-        assert_eq!(parts.iter().map(|p| p.dims()[1]).collect::<Vec<_>>(), vec![2, 4, 2]);
+        assert_eq!(
+            parts.iter().map(|p| p.dims()[1]).collect::<Vec<_>>(),
+            vec![2, 4, 2]
+        );
         // first group holds the two least important channels, 7 and 1
-        parts[0]
-            .clone()
-            .into_data()
-            .assert_eq(
-                &Tensor::cat(vec![x.clone().narrow(1, 7, 1), x.clone().narrow(1, 1, 1)], 1)
-                    .into_data(),
-                true,
-            );
+        parts[0].clone().into_data().assert_eq(
+            &Tensor::cat(
+                vec![x.clone().narrow(1, 7, 1), x.clone().narrow(1, 1, 1)],
+                1,
+            )
+            .into_data(),
+            true,
+        );
         let back = unpermute_channels(groups.merge(parts), o);
         back.into_data().assert_eq(&x.into_data(), true);
     }

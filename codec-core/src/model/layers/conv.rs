@@ -12,7 +12,12 @@ pub fn same_conv<B: Backend>(
     device: &B::Device,
 ) -> Conv2d<B> {
     Conv2dConfig::new([c_in, c_out], [kernel, kernel])
-        .with_padding(PaddingConfig2d::Explicit(kernel / 2, kernel / 2, kernel / 2, kernel / 2))
+        .with_padding(PaddingConfig2d::Explicit(
+            kernel / 2,
+            kernel / 2,
+            kernel / 2,
+            kernel / 2,
+        ))
         .init(device)
 }
 

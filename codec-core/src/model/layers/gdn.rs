@@ -87,10 +87,10 @@ pub const fn gdn_macs(c: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::NdArray;
+    use burn::backend::Flex;
     use burn::tensor::{Distribution, TensorData};
 
-    type B = NdArray<f32>;
+    type B = Flex;
 
     #[test]
     fn gdn_matches_formula_and_inverse_undoes_it() {
@@ -99,7 +99,8 @@ mod tests {
         let gdn = Gdn::<B>::new(4, false, &device);
         let y = gdn.forward(x.clone());
         // With β = 1, γ = 0.1·I: y = x / sqrt(1 + 0.1 x²).
-        let expected = x.clone() / (x.clone().powi_scalar(2).mul_scalar(0.1).add_scalar(1.0)).sqrt();
+        let expected =
+            x.clone() / (x.clone().powi_scalar(2).mul_scalar(0.1).add_scalar(1.0)).sqrt();
         y.clone()
             .into_data()
             .assert_approx_eq::<f32>(&expected.into_data(), Default::default());

@@ -36,8 +36,10 @@ impl MeanShift {
     /// Applies the map.
     pub fn forward<B: Backend>(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let device = x.device();
-        let mean = Tensor::<B, 1>::from_data(TensorData::from(self.mean), &device).reshape([1, 3, 1, 1]);
-        let std = Tensor::<B, 1>::from_data(TensorData::from(self.std), &device).reshape([1, 3, 1, 1]);
+        let mean =
+            Tensor::<B, 1>::from_data(TensorData::from(self.mean), &device).reshape([1, 3, 1, 1]);
+        let std =
+            Tensor::<B, 1>::from_data(TensorData::from(self.std), &device).reshape([1, 3, 1, 1]);
         if self.subtract {
             (x - mean) / std
         } else {
