@@ -242,7 +242,7 @@ fn re_importance_scores_every_channel() {
         q.mean = Param::from_tensor(q.mean.val().add_scalar(0.5));
     }
     let x = Tensor::<B, 4>::random([1, 3, 176, 176], Distribution::Default, &device);
-    let scores = re_importance(&model, &[x.clone()]).unwrap();
+    let scores = re_importance(&model, std::slice::from_ref(&x)).unwrap();
     assert_eq!(scores.len(), 8);
     assert!(
         scores.iter().all(|s| s.is_finite() && *s >= -1e-3),
