@@ -3,6 +3,7 @@
 //! overfitting run.
 
 use burn::backend::{Autodiff, Flex};
+use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{Module, Param};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
@@ -19,13 +20,21 @@ use proptest::prelude::*;
 type B = Flex;
 type AB = Autodiff<Flex>;
 
-fn seeded(seed: u64) {
+/// Burn's backend RNG is global and tests run in parallel threads: every test that seeds
+/// and then draws weights or inputs holds this lock, so each sees its own seeded stream.
+static RNG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[must_use]
+fn seeded(seed: u64) -> std::sync::MutexGuard<'static, ()> {
+    let guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     <B as burn::tensor::backend::Backend>::seed(&Default::default(), seed);
+    guard
 }
 
 /// Encoder → quantizer → decoder shapes and parameter counts, for every preset.
 #[test]
 fn every_preset_has_consistent_shapes_and_parameter_counts() {
+    let _rng = seeded(0);
     let device = Default::default();
     for preset in Preset::ALL {
         let cfg = CvqnConfig::preset(preset);
@@ -68,7 +77,7 @@ fn every_preset_has_consistent_shapes_and_parameter_counts() {
 
 #[test]
 fn decoding_symbols_reproduces_the_forward_reconstruction() {
-    seeded(3);
+    let _rng = seeded(3);
     let device = Default::default();
     let cfg = CvqnConfig::preset(Preset::Small);
     let model = Cvqn::<B>::new(&cfg, &device).unwrap();
@@ -83,6 +92,7 @@ fn decoding_symbols_reproduces_the_forward_reconstruction() {
 
 #[test]
 fn quantizer_symbols_in_range_and_straight_through_gradient() {
+    let _rng = seeded(2);
     let device = Default::default();
     for levels in [2usize, 3, 5, 7] {
         let q = GmmQuantizer::<AB>::new(levels, 0.7072, &device);
@@ -145,7 +155,7 @@ proptest! {
         c in 1usize..4, h in 1usize..5, w in 1usize..5,
         pos_frac in 0.0f64..1.0, seed in 0u64..1000, new_value in -3.0f32..3.0,
     ) {
-        seeded(seed);
+        let _rng = seeded(seed);
         let device = Default::default();
         let model = ContextModel3d::<B>::new(5, 6, &device);
         let n = c * h * w;
@@ -169,7 +179,7 @@ proptest! {
 #[test]
 fn context_model_depends_on_the_past() {
     // Sanity check against a trivially causal (constant) model: later positions do react.
-    seeded(7);
+    let _rng = seeded(7);
     let device = Default::default();
     let model = ContextModel3d::<B>::new(3, 8, &device);
     let values = Tensor::<B, 4>::zeros([1, 1, 3, 3], &device);
@@ -195,7 +205,7 @@ fn context_model_depends_on_the_past() {
 
 #[test]
 fn se_importance_orders_each_batch() {
-    seeded(11);
+    let _rng = seeded(11);
     let device = Default::default();
     let cfg = CvqnConfig::preset(Preset::Small).with_importance(ImportanceKind::Se);
     let model = Cvqn::<B>::new(&cfg, &device).unwrap();
@@ -231,7 +241,7 @@ fn se_importance_orders_each_batch() {
 
 #[test]
 fn re_importance_scores_every_channel() {
-    seeded(5);
+    let _rng = seeded(5);
     let device = Default::default();
     let mut cfg = CvqnConfig::preset(Preset::Small).with_importance(ImportanceKind::Re);
     cfg.code_channels = 8;
@@ -283,7 +293,7 @@ fn kodak_crop(device: &burn::tensor::Device<AB>) -> Tensor<AB, 4> {
 
 #[test]
 fn small_preset_overfits_one_crop() {
-    seeded(1);
+    let _rng = seeded(1);
     let device = Default::default();
     let cfg = CvqnConfig::preset(Preset::Small);
     let mut model = Cvqn::<AB>::new(&cfg, &device).unwrap();
@@ -292,18 +302,24 @@ fn small_preset_overfits_one_crop() {
         distortion: Distortion::Mse { lambda: 0.01 },
         gmm_beta: 0.0,
     };
-    let mut optim = AdamConfig::new().init();
+    let mut optim = AdamConfig::new()
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
+        .init();
     let mut losses = Vec::new();
     for _ in 0..40 {
         let out = model.forward(x.clone());
         let terms = loss_fn.evaluate(&model, x.clone(), &out).unwrap();
         losses.push(terms.total.clone().into_scalar());
         let grads = GradientsParams::from_grads(terms.total.backward(), &model);
-        model = optim.step(1e-3, model, grads);
+        model = optim.step(5e-4, model, grads);
     }
+    // Single steps spike when quantizer symbols flip, so compare robust statistics: the
+    // median of the last 10 steps against the mean of the first 5.
     let first = losses[..5].iter().sum::<f32>() / 5.0;
-    let last = losses[losses.len() - 5..].iter().sum::<f32>() / 5.0;
-    eprintln!("overfit: mean loss of first 5 steps {first:.4}, of last 5 steps {last:.4}");
+    let mut tail = losses[losses.len() - 10..].to_vec();
+    tail.sort_by(f32::total_cmp);
+    let last = (tail[4] + tail[5]) / 2.0;
+    eprintln!("overfit: mean loss of first 5 steps {first:.4}, median of last 10 steps {last:.4}");
     assert!(losses.iter().all(|l| l.is_finite()));
     assert!(last < 0.5 * first, "loss should fall by half: {losses:?}");
 }
