@@ -8,6 +8,7 @@
 
 pub mod complexity;
 pub mod config;
+pub mod entropy;
 pub mod loss;
 pub mod metrics;
 pub mod model;
