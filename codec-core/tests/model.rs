@@ -24,7 +24,6 @@ type AB = Autodiff<Flex>;
 /// and then draws weights or inputs holds this lock, so each sees its own seeded stream.
 static RNG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-#[must_use]
 fn seeded(seed: u64) -> std::sync::MutexGuard<'static, ()> {
     let guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     <B as burn::tensor::backend::Backend>::seed(&Default::default(), seed);
