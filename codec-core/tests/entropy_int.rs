@@ -295,23 +295,3 @@ fn golden_payload() {
     assert_eq!(golden, expected, "golden payload changed");
     assert_eq!(decode_group(&model, &payload, c, h, w).unwrap(), symbols);
 }
-
-/// Decode throughput for F = 32, L = 5 (run with `--ignored --nocapture`).
-#[test]
-#[ignore]
-fn decode_speed() {
-    let float = float_model(5, 32, 1, 1.0);
-    let model = export_context_model(&float, &means(5)).unwrap();
-    let (c, h, w) = (8, 32, 32);
-    let symbols = random_symbols(&mut Rng(3), c * h * w, 5);
-    let payload = encode_group(&model, &symbols, c, h, w).unwrap();
-    let t = std::time::Instant::now();
-    let back = decode_group(&model, &payload, c, h, w).unwrap();
-    let secs = t.elapsed().as_secs_f64();
-    assert_eq!(back, symbols);
-    println!(
-        "decode: {} symbols in {secs:.3} s = {:.0} symbols/s",
-        symbols.len(),
-        symbols.len() as f64 / secs
-    );
-}
