@@ -7,6 +7,7 @@
 //! parameter formulas are checked against the instantiated modules by tests.
 
 use crate::config::CvqnConfig;
+use crate::config::EntropyKind;
 use crate::config::ImportanceKind;
 use crate::model::context3d::{context_model_macs_per_symbol, context_model_params};
 use crate::model::decoder::{decoder_block_options, decoder_stage_widths};
@@ -15,6 +16,7 @@ use crate::model::importance::se_params;
 use crate::model::layers::conv::{same_conv_macs, same_conv_params};
 use crate::model::layers::gdn::{gdn_macs, gdn_params};
 use crate::model::layers::residual::{residual_group_macs, residual_group_params};
+use crate::model::parallel::{parallel_model_macs_per_position, parallel_model_params};
 
 /// Size and cost of one sub-network.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -119,10 +121,26 @@ fn entropy_cost(cfg: &CvqnConfig) -> SubnetCost {
     let sizes = cfg.group_channels();
     let mut params = 0;
     let mut macs = 0.0;
-    for ((&l, &f), &c) in cfg.levels.iter().zip(&cfg.entropy_features).zip(&sizes) {
-        params += context_model_params(l, f);
-        // c symbols per 16×16 pixel block
-        macs += context_model_macs_per_symbol(l, f) as f64 * c as f64 / 256.0;
+    for (g, ((&l, &f), &c)) in cfg
+        .levels
+        .iter()
+        .zip(&cfg.entropy_features)
+        .zip(&sizes)
+        .enumerate()
+    {
+        match cfg.entropy {
+            EntropyKind::Context3d => {
+                params += context_model_params(l, f);
+                // c symbols per 16×16 pixel block
+                macs += context_model_macs_per_symbol(l, f) as f64 * c as f64 / 256.0;
+            }
+            EntropyKind::Parallel => {
+                let prior: usize = sizes[g + 1..].iter().sum();
+                params += parallel_model_params(l, c, prior, f);
+                // one evaluation per 16×16 pixel block
+                macs += parallel_model_macs_per_position(l, c, prior, f) as f64 / 256.0;
+            }
+        }
     }
     SubnetCost {
         params,

@@ -57,6 +57,17 @@ pub enum ImportanceKind {
     Re,
 }
 
+/// Which entropy model codes the symbols (see `cvq_entropy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntropyKind {
+    /// The seed's 3D masked context model per group: exact but sequential (one
+    /// network evaluation per symbol when decoding).
+    Context3d,
+    /// Parallel-decodable: each group conditioned on the more important groups and a
+    /// two-pass checkerboard inside the group (two evaluations per group).
+    Parallel,
+}
+
 /// Encoder (analysis transform, ×16 down-sampling) architecture.
 #[derive(Config, Debug, PartialEq)]
 pub struct EncoderConfig {
@@ -123,8 +134,11 @@ pub struct CvqnConfig {
     pub levels: Vec<usize>,
     /// Fraction of the `C` channels in each group (same length as `levels`, sums to 1).
     pub group_ratios: Vec<f64>,
-    /// Hidden width of each group's 3D context model (same length as `levels`).
+    /// Hidden width of each group's entropy model (same length as `levels`).
     pub entropy_features: Vec<usize>,
+    /// Entropy model kind (the seed's 3D context model, or the parallel default).
+    #[config(default = "EntropyKind::Context3d")]
+    pub entropy: EntropyKind,
     /// How channel importance (the channel order) is decided.
     #[config(default = "ImportanceKind::Predefined")]
     pub importance: ImportanceKind,
@@ -153,15 +167,18 @@ pub enum Preset {
     Baseline,
     /// Small model for the web: decoder ≈ 36k MAC/pixel.
     Small,
+    /// Tiny model for fixtures and CI smoke runs (8 latent channels); not for real use.
+    Tiny,
 }
 
 impl Preset {
     /// All presets, in display order.
-    pub const ALL: [Preset; 4] = [
+    pub const ALL: [Preset; 5] = [
         Preset::Paper,
         Preset::Thesis,
         Preset::Baseline,
         Preset::Small,
+        Preset::Tiny,
     ];
 
     /// The preset's command-line name.
@@ -171,6 +188,7 @@ impl Preset {
             Preset::Thesis => "thesis",
             Preset::Baseline => "baseline",
             Preset::Small => "small",
+            Preset::Tiny => "tiny",
         }
     }
 }
@@ -189,8 +207,8 @@ impl std::str::FromStr for Preset {
 /// A configuration that cannot be built.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ConfigError {
-    /// The preset name is not one of `paper`, `thesis`, `baseline`, `small`.
-    #[error("unknown preset `{0}` (expected one of: paper, thesis, baseline, small)")]
+    /// The preset name is not one of `paper`, `thesis`, `baseline`, `small`, `tiny`.
+    #[error("unknown preset `{0}` (expected one of: paper, thesis, baseline, small, tiny)")]
     UnknownPreset(String),
     /// The model name is empty, too long or not printable ASCII.
     #[error("model name {0:?} must be 1..=32 printable ASCII characters")]
@@ -300,7 +318,18 @@ impl CvqnConfig {
                 vec![3, 5, 7],
                 vec![0.25, 0.5, 0.25],
                 vec![32, 32, 32],
-            ),
+            )
+            .with_entropy(EntropyKind::Parallel),
+            Preset::Tiny => CvqnConfig::new(
+                "cvq-tiny".into(),
+                8,
+                EncoderConfig::new([8, 8, 16, 16], [0, 0, 0, 1]).with_attention_reduction(4),
+                DecoderConfig::new([16, 16, 8, 8], [1, 0, 0, 0]).with_attention_reduction(4),
+                vec![3, 5, 7],
+                vec![0.25, 0.5, 0.25],
+                vec![8, 8, 8],
+            )
+            .with_entropy(EntropyKind::Parallel),
         }
     }
 

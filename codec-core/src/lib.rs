@@ -6,6 +6,7 @@
 //! [`metrics`] (PSNR, MS-SSIM in plain Rust and as Burn tensor ops).
 #![forbid(unsafe_code)]
 
+pub mod codec;
 pub mod complexity;
 pub mod config;
 pub mod entropy;

@@ -1,20 +1,43 @@
-//! Float ([`ContextModel3d`]) → integer ([`IntContextModel3d`]) export.
+//! Float (Burn) → integer ([`cvq_entropy`]) export of the entropy models. The
+//! quantization rule is [`cvq_entropy::fixed::quantize_layer`]; the result depends
+//! only on the float weights.
 
+use burn::nn::conv::Conv2d;
 use burn::tensor::backend::Backend;
+use cvq_entropy::fixed::{QuantizedLayer, quantize_act, quantize_layer};
+use cvq_entropy::{
+    EntropyError, EntropyModel, GroupModel, IntContextModel3d, IntConv2d, IntMaskedConv3d,
+    IntParallelGroupModel, MaskKind, ParallelLayers,
+};
 
-use super::EntropyError;
-use super::fixed::{ACT_FRAC, BIAS_MAX, MAX_WEIGHT_SHIFT, WEIGHT_MAX, quantize_act};
-use super::int_context3d::{IntContextModel3d, IntMaskedConv3d, MaskKind};
+use crate::model::Cvqn;
 use crate::model::context3d::{ContextModel3d, MaskedConv3d};
+use crate::model::parallel::ParallelContextModel;
 
-/// Quantizes a trained float context model and its quantizer means `μ` (one per
+fn to_f32_vec(data: burn::tensor::TensorData) -> Result<Vec<f32>, EntropyError> {
+    data.convert::<f32>()
+        .into_vec::<f32>()
+        .map_err(|e| EntropyError::InvalidModel(format!("reading float weights: {e:?}")))
+}
+
+fn level_values(level_means: &[f32], levels: usize) -> Result<Vec<i32>, EntropyError> {
+    if level_means.len() != levels {
+        return Err(EntropyError::InvalidModel(format!(
+            "{} level means for a model with {levels} levels",
+            level_means.len()
+        )));
+    }
+    if level_means.iter().any(|m| !m.is_finite()) {
+        return Err(EntropyError::InvalidModel("non-finite level mean".into()));
+    }
+    Ok(level_means
+        .iter()
+        .map(|&m| quantize_act(f64::from(m)))
+        .collect())
+}
+
+/// Quantizes a trained float 3D context model and its quantizer means `μ` (one per
 /// level) into the integer model.
-///
-/// Per output channel `o`, the shift is the largest `s ≤ 30` with
-/// `round(max_i |w_o,i| · 2^s) ≤ 32767`; weights become `round(w · 2^s)`, biases
-/// `round(b · 2^(12 + s))` (round half away from zero, in `f64`, which is exact
-/// for the power-of-two scaling), and the means `round(μ · 2^12)`. The result
-/// depends only on the float weights.
 ///
 /// # Errors
 ///
@@ -32,36 +55,18 @@ pub fn export_context_model<B: Backend>(
     ];
     let mut layers = Vec::with_capacity(4);
     for (layer, kind) in model.layers().into_iter().zip(kinds) {
-        layers.push(export_layer(layer, kind)?);
+        layers.push(export_masked_layer(layer, kind)?);
     }
     let features = layers[0].c_out();
     let levels = layers[3].c_out();
-    if level_means.len() != levels {
-        return Err(EntropyError::InvalidModel(format!(
-            "{} level means for a model with {levels} levels",
-            level_means.len()
-        )));
-    }
-    if level_means.iter().any(|m| !m.is_finite()) {
-        return Err(EntropyError::InvalidModel("non-finite level mean".into()));
-    }
-    let level_values = level_means
-        .iter()
-        .map(|&m| quantize_act(f64::from(m)))
-        .collect();
+    let values = level_values(level_means, levels)?;
     let layers: [IntMaskedConv3d; 4] = layers
         .try_into()
         .map_err(|_| EntropyError::InvalidModel("expected four layers".into()))?;
-    IntContextModel3d::new(levels, features, layers, level_values)
+    IntContextModel3d::new(levels, features, layers, values)
 }
 
-fn to_f32_vec(data: burn::tensor::TensorData) -> Result<Vec<f32>, EntropyError> {
-    data.convert::<f32>()
-        .into_vec::<f32>()
-        .map_err(|e| EntropyError::InvalidModel(format!("reading float weights: {e:?}")))
-}
-
-fn export_layer<B: Backend>(
+fn export_masked_layer<B: Backend>(
     layer: &MaskedConv3d<B>,
     kind: MaskKind,
 ) -> Result<IntMaskedConv3d, EntropyError> {
@@ -75,41 +80,100 @@ fn export_layer<B: Backend>(
         Some(b) => to_f32_vec(b.into_data())?,
         None => vec![0.0; c_out],
     };
-    if bias.len() != c_out || w.iter().chain(&bias).any(|v| !v.is_finite()) {
-        return Err(EntropyError::InvalidModel(
-            "bias shape or non-finite parameter".into(),
-        ));
-    }
+    // [c_out][c_in][27] → [c_out][taps][c_in], keeping the unmasked taps.
     let taps = kind.taps();
-    let mut weights = Vec::with_capacity(c_out * taps * c_in);
-    let mut shifts = Vec::with_capacity(c_out);
-    let mut qbias = Vec::with_capacity(c_out);
+    let mut reordered = Vec::with_capacity(c_out * taps * c_in);
     for o in 0..c_out {
-        let at = |i: usize, t: usize| f64::from(w[(o * c_in + i) * 27 + t]);
-        let max = (0..c_in)
-            .flat_map(|i| (0..taps).map(move |t| (i, t)))
-            .map(|(i, t)| at(i, t).abs())
-            .fold(0.0f64, f64::max);
-        let mut shift = MAX_WEIGHT_SHIFT;
-        while shift > 0 && libm::round(max * pow2(shift)) > f64::from(WEIGHT_MAX) {
-            shift -= 1;
-        }
-        let scale = pow2(shift);
         for t in 0..taps {
             for i in 0..c_in {
-                let q = libm::round(at(i, t) * scale)
-                    .clamp(-f64::from(WEIGHT_MAX), f64::from(WEIGHT_MAX));
-                weights.push(q as i16);
+                reordered.push(w[(o * c_in + i) * 27 + t]);
             }
         }
-        let b = libm::round(f64::from(bias[o]) * pow2(shift + ACT_FRAC as u8))
-            .clamp(-(BIAS_MAX as f64), BIAS_MAX as f64);
-        shifts.push(shift);
-        qbias.push(b as i64);
     }
-    IntMaskedConv3d::new(kind, c_in, c_out, weights, shifts, qbias)
+    let QuantizedLayer {
+        weights,
+        shifts,
+        bias,
+    } = quantize_layer(&reordered, &bias, c_out)?;
+    IntMaskedConv3d::new(kind, c_in, c_out, weights, shifts, bias)
 }
 
-fn pow2(e: u8) -> f64 {
-    (1u64 << e) as f64
+fn export_conv2d<B: Backend>(conv: &Conv2d<B>) -> Result<IntConv2d, EntropyError> {
+    let weight = conv.weight.val();
+    let [c_out, c_in, kh, kw] = weight.dims();
+    if kh != kw {
+        return Err(EntropyError::InvalidModel("non-square kernel".into()));
+    }
+    let w = to_f32_vec(weight.into_data())?;
+    let bias = match &conv.bias {
+        Some(b) => to_f32_vec(b.val().into_data())?,
+        None => vec![0.0; c_out],
+    };
+    // [c_out][c_in][k·k] → [c_out][k·k][c_in]
+    let kk = kh * kw;
+    let mut reordered = Vec::with_capacity(w.len());
+    for o in 0..c_out {
+        for t in 0..kk {
+            for i in 0..c_in {
+                reordered.push(w[(o * c_in + i) * kk + t]);
+            }
+        }
+    }
+    let QuantizedLayer {
+        weights,
+        shifts,
+        bias,
+    } = quantize_layer(&reordered, &bias, c_out)?;
+    IntConv2d::new(c_in, c_out, kh, weights, shifts, bias)
+}
+
+/// Quantizes a trained float parallel context model of one group and its quantizer
+/// means (one per level) into the integer model.
+///
+/// # Errors
+///
+/// [`EntropyError::InvalidModel`] on shape mismatches or non-finite parameters.
+pub fn export_parallel_model<B: Backend>(
+    model: &ParallelContextModel<B>,
+    level_means: &[f32],
+) -> Result<IntParallelGroupModel, EntropyError> {
+    let prior = model.prior.as_ref().map(export_conv2d).transpose()?;
+    let prior_channels = prior.as_ref().map_or(0, IntConv2d::c_in);
+    let layers = ParallelLayers {
+        prior,
+        context: export_conv2d(&model.context)?,
+        hidden: export_conv2d(&model.hidden)?,
+        out: export_conv2d(&model.out)?,
+    };
+    let values = level_values(level_means, model.levels())?;
+    IntParallelGroupModel::new(
+        model.levels(),
+        model.channels(),
+        prior_channels,
+        layers,
+        values,
+    )
+}
+
+/// Exports the entropy model of a whole [`Cvqn`] (every group, with its quantizer's
+/// means).
+///
+/// # Errors
+///
+/// As [`export_context_model`] / [`export_parallel_model`].
+pub fn export_entropy_model<B: Backend>(model: &Cvqn<B>) -> Result<EntropyModel, EntropyError> {
+    let sizes = model.groups().sizes().to_vec();
+    let mut groups = Vec::with_capacity(sizes.len());
+    for (g, q) in model.quantizers.iter().enumerate() {
+        let means = to_f32_vec(q.mean.val().into_data())?;
+        groups.push(if model.parallel.is_empty() {
+            GroupModel::Context3d {
+                channels: sizes[g],
+                model: export_context_model(&model.entropy[g], &means)?,
+            }
+        } else {
+            GroupModel::Parallel(export_parallel_model(&model.parallel[g], &means)?)
+        });
+    }
+    EntropyModel::new(groups)
 }

@@ -10,17 +10,19 @@ pub mod decoder;
 pub mod encoder;
 pub mod importance;
 pub mod layers;
+pub mod parallel;
 pub mod quantizer;
 pub mod split_merge;
 
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, backend::Backend};
 
-use crate::config::{ConfigError, CvqnConfig, ImportanceKind};
+use crate::config::{ConfigError, CvqnConfig, EntropyKind, ImportanceKind};
 use context3d::{ContextModel3d, symbol_nll};
 use decoder::Decoder;
 use encoder::Encoder;
 use importance::SeImportance;
+use parallel::ParallelContextModel;
 use quantizer::GmmQuantizer;
 use split_merge::{ChannelGroups, order_tensor, permute_channels, unpermute_channels};
 
@@ -33,8 +35,10 @@ pub struct Cvqn<B: Backend> {
     pub decoder: Decoder<B>,
     /// One GMM quantizer per group (least important group first).
     pub quantizers: Vec<GmmQuantizer<B>>,
-    /// One 3D context model per group.
+    /// One 3D context model per group (with [`EntropyKind::Context3d`], else empty).
     pub entropy: Vec<ContextModel3d<B>>,
+    /// One parallel context model per group (with [`EntropyKind::Parallel`], else empty).
+    pub parallel: Vec<ParallelContextModel<B>>,
     /// SE importance head (only with [`ImportanceKind::Se`]).
     pub se: Option<SeImportance<B>>,
     /// Fixed channel order `[C]` (identity for predefined importance, measured for RE).
@@ -114,12 +118,31 @@ impl<B: Backend> Cvqn<B> {
             .iter()
             .map(|&l| GmmQuantizer::new(l, cfg.quantizer_sigma_init, device))
             .collect();
-        let entropy = cfg
-            .levels
-            .iter()
-            .zip(&cfg.entropy_features)
-            .map(|(&l, &f)| ContextModel3d::new(l, f, device))
-            .collect();
+        let (entropy, parallel) = match cfg.entropy {
+            EntropyKind::Context3d => (
+                cfg.levels
+                    .iter()
+                    .zip(&cfg.entropy_features)
+                    .map(|(&l, &f)| ContextModel3d::new(l, f, device))
+                    .collect(),
+                Vec::new(),
+            ),
+            EntropyKind::Parallel => (
+                Vec::new(),
+                (0..cfg.levels.len())
+                    .map(|g| {
+                        let prior: usize = group_sizes[g + 1..].iter().sum();
+                        ParallelContextModel::new(
+                            cfg.levels[g],
+                            group_sizes[g],
+                            prior,
+                            cfg.entropy_features[g],
+                            device,
+                        )
+                    })
+                    .collect(),
+            ),
+        };
         let se_importance = cfg.importance == ImportanceKind::Se;
         let identity: Vec<usize> = (0..cfg.code_channels).collect();
         Ok(Self {
@@ -127,6 +150,7 @@ impl<B: Backend> Cvqn<B> {
             decoder: Decoder::new(cfg, device),
             quantizers,
             entropy,
+            parallel,
             se: se_importance
                 .then(|| SeImportance::new(cfg.code_channels, cfg.se_reduction, device)),
             order: order_tensor(&identity, device),
@@ -191,18 +215,15 @@ impl<B: Backend> Cvqn<B> {
     pub fn forward(&self, image: Tensor<B, 4>) -> CvqnOutput<B> {
         let [_, _, h, w] = image.dims();
         let q = self.quantize(image);
+        let logits = self.entropy_logits(&q.groups);
         let groups = q
             .groups
             .into_iter()
-            .zip(&self.entropy)
-            .map(|((values, symbols), model)| {
-                let logits = model.forward(values.clone());
-                let nll = symbol_nll(logits, symbols.clone());
-                GroupOutput {
-                    values,
-                    symbols,
-                    nll,
-                }
+            .zip(logits)
+            .map(|((values, symbols), logits)| GroupOutput {
+                nll: symbol_nll(logits, symbols.clone()),
+                values,
+                symbols,
             })
             .collect();
         CvqnOutput {
@@ -212,6 +233,29 @@ impl<B: Backend> Cvqn<B> {
             groups,
             pixels: h * w,
         }
+    }
+
+    /// Entropy-model logits `[B, L_g, C_g, h, w]` of every group given the quantized
+    /// values of all groups (model order).
+    pub fn entropy_logits(
+        &self,
+        groups: &[(Tensor<B, 4>, Tensor<B, 4, Int>)],
+    ) -> Vec<Tensor<B, 5>> {
+        if self.parallel.is_empty() {
+            return groups
+                .iter()
+                .zip(&self.entropy)
+                .map(|((values, _), model)| model.forward(values.clone()))
+                .collect();
+        }
+        (0..groups.len())
+            .map(|g| {
+                let prior = (g + 1 < groups.len()).then(|| {
+                    Tensor::cat(groups[g + 1..].iter().map(|(v, _)| v.clone()).collect(), 1)
+                });
+                self.parallel[g].forward(prior, groups[g].0.clone())
+            })
+            .collect()
     }
 
     /// Decodes symbols (one `[B, C_g, h, w]` tensor per group, permuted order) with the

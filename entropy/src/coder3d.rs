@@ -2,8 +2,8 @@
 
 use cvq_bitstream::coder::{SymbolDecoder, SymbolEncoder};
 
-use super::EntropyError;
-use super::int_context3d::{GroupState, IntContextModel3d, check_symbols};
+use crate::EntropyError;
+use crate::int_context3d::{GroupState, IntContextModel3d, check_symbols};
 
 /// Encodes the symbols of one group (`c·h·w` values `< L`, raster order
 /// `(c, y, x)`) into a range-coder payload.

@@ -1,13 +1,12 @@
 //! The integer (bit-exact) 3D context model: the four masked 3×3×3 convolutions of
-//! [`crate::model::context3d::ContextModel3d`] in fixed point (see [`super::fixed`]),
+//! `codec_core::model::context3d::ContextModel3d` in fixed point (see [`crate::fixed`]),
 //! evaluated one position at a time in raster order `(c, y, x)`.
 
 use cvq_bitstream::coder::{IntCdf, MAX_SYMBOLS};
 
-use super::EntropyError;
-use super::fixed::{
-    ACT_MAX, BIAS_MAX, ExpTable, MAX_WEIGHT_SHIFT, WEIGHT_MAX, add_act, round_shift,
-};
+use crate::EntropyError;
+use crate::fixed::{ACT_MAX, ExpTable, add_act, check_layer_params, round_shift};
+use crate::reader::Reader;
 
 /// Largest hidden width `F`.
 pub const MAX_FEATURES: usize = 1024;
@@ -81,25 +80,12 @@ impl IntMaskedConv3d {
         shifts: Vec<u8>,
         bias: Vec<i64>,
     ) -> Result<Self, EntropyError> {
-        let bad = |m: &str| Err(EntropyError::InvalidModel(m.to_string()));
         if c_in == 0 || c_out == 0 || c_in > MAX_FEATURES || c_out > MAX_FEATURES.max(MAX_SYMBOLS) {
-            return bad("layer width out of range");
+            return Err(EntropyError::InvalidModel(
+                "layer width out of range".to_string(),
+            ));
         }
-        if weights.len() != c_out * kind.taps() * c_in {
-            return bad("weight count does not match the layer shape");
-        }
-        if shifts.len() != c_out || bias.len() != c_out {
-            return bad("shift / bias count does not match c_out");
-        }
-        if weights.iter().any(|&w| i32::from(w).abs() > WEIGHT_MAX) {
-            return bad("weight -32768 is not allowed");
-        }
-        if shifts.iter().any(|&s| s > MAX_WEIGHT_SHIFT) {
-            return bad("weight shift above 30");
-        }
-        if bias.iter().any(|&b| !(-BIAS_MAX..=BIAS_MAX).contains(&b)) {
-            return bad("bias out of range");
-        }
+        check_layer_params(c_out * kind.taps() * c_in, c_out, &weights, &shifts, &bias)?;
         Ok(Self {
             kind,
             c_in,
@@ -295,7 +281,7 @@ impl IntContextModel3d {
     /// [`EntropyError::Malformed`] on truncated / trailing / unknown data,
     /// [`EntropyError::InvalidModel`] on out-of-range values.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EntropyError> {
-        let mut r = Reader { bytes, pos: 0 };
+        let mut r = Reader::new(bytes);
         if r.take(4)? != MAGIC {
             return Err(EntropyError::Malformed("bad magic"));
         }
@@ -307,12 +293,7 @@ impl IntContextModel3d {
         if levels == 0 || levels > MAX_SYMBOLS || features == 0 || features > MAX_FEATURES {
             return Err(EntropyError::Malformed("levels / features out of range"));
         }
-        let level_values = (0..levels)
-            .map(|_| {
-                r.take(4)
-                    .map(|s| i32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let level_values = r.i32s(levels)?;
         let shapes = [
             (MaskKind::Hollow, 1, features),
             (MaskKind::Solid, features, features),
@@ -322,23 +303,13 @@ impl IntContextModel3d {
         let mut layers = Vec::with_capacity(4);
         for (kind, c_in, c_out) in shapes {
             let shifts = r.take(c_out)?.to_vec();
-            let bias = r
-                .take(8 * c_out)?
-                .chunks_exact(8)
-                .map(|s| i64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
-                .collect();
-            let weights = r
-                .take(2 * c_out * kind.taps() * c_in)?
-                .chunks_exact(2)
-                .map(|s| i16::from_le_bytes([s[0], s[1]]))
-                .collect();
+            let bias = r.i64s(c_out)?;
+            let weights = r.i16s(c_out * kind.taps() * c_in)?;
             layers.push(IntMaskedConv3d::new(
                 kind, c_in, c_out, weights, shifts, bias,
             )?);
         }
-        if r.pos != bytes.len() {
-            return Err(EntropyError::Malformed("trailing bytes"));
-        }
+        r.finished()?;
         let layers: [IntMaskedConv3d; 4] = layers
             .try_into()
             .map_err(|_| EntropyError::Malformed("layer count"))?;
@@ -348,28 +319,6 @@ impl IntContextModel3d {
 
 const MAGIC: &[u8; 4] = b"CVQ3";
 const VERSION: u8 = 1;
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], EntropyError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or(EntropyError::Malformed("truncated"))?;
-        let s = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-    fn u16(&mut self) -> Result<u16, EntropyError> {
-        let s = self.take(2)?;
-        Ok(u16::from_le_bytes([s[0], s[1]]))
-    }
-}
 
 pub(crate) fn check_symbols(
     model: &IntContextModel3d,
@@ -518,23 +467,16 @@ impl<'m> GroupState<'m> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::context3d::{MaskType, mask_values};
 
     #[test]
-    fn taps_are_the_unmasked_kernel_positions() {
-        for (kind, float_kind) in [
-            (MaskKind::Hollow, MaskType::Hollow),
-            (MaskKind::Solid, MaskType::Solid),
-        ] {
-            let mask = mask_values(float_kind);
-            for (k, &m) in mask.iter().enumerate() {
-                assert_eq!(m == 1.0, k < kind.taps(), "kernel index {k}");
-                if k < 14 {
-                    let (dz, dy, dx) = TAPS[k];
-                    assert_eq!(((dz + 1) * 9 + (dy + 1) * 3 + dx + 1) as usize, k);
-                }
-            }
+    fn taps_are_the_causal_kernel_positions() {
+        // Tap k is kernel index k of the 3×3×3 raster; the centre is index 13.
+        for (k, &(dz, dy, dx)) in TAPS.iter().enumerate() {
+            assert_eq!(((dz + 1) * 9 + (dy + 1) * 3 + dx + 1) as usize, k);
         }
+        assert_eq!(TAPS[13], (0, 0, 0));
+        assert_eq!(MaskKind::Hollow.taps(), 13);
+        assert_eq!(MaskKind::Solid.taps(), 14);
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //! Overflow bounds: `|a| ≤ 2^26`, `|w| < 2^15`, at most `14 · 1024` products per
 //! accumulator ⇒ `|Σ| < 2^55`; `|bias| ≤ 2^56`; total `< 2^57` ⊂ `i64`.
 
+use crate::EntropyError;
+
 /// Fractional bits of activations.
 pub const ACT_FRAC: u32 = 12;
 /// Saturation bound of activations (`2^26`, i.e. ±16384.0).
@@ -102,6 +104,102 @@ impl ExpTable {
     pub fn entries(&self) -> &[u32] {
         &self.table
     }
+}
+
+/// Checks a layer's integer parameters: `weights.len() == n_weights`, one shift and one
+/// bias per output channel, `|w| ≤ 32767`, `shift ≤ 30`, `|bias| ≤ 2^56`.
+///
+/// # Errors
+///
+/// [`EntropyError::InvalidModel`] naming the first violated rule.
+pub fn check_layer_params(
+    n_weights: usize,
+    c_out: usize,
+    weights: &[i16],
+    shifts: &[u8],
+    bias: &[i64],
+) -> Result<(), EntropyError> {
+    let bad = |m: &str| Err(EntropyError::InvalidModel(m.to_string()));
+    if weights.len() != n_weights {
+        return bad("weight count does not match the layer shape");
+    }
+    if shifts.len() != c_out || bias.len() != c_out {
+        return bad("shift / bias count does not match c_out");
+    }
+    if weights.iter().any(|&w| i32::from(w).abs() > WEIGHT_MAX) {
+        return bad("weight -32768 is not allowed");
+    }
+    if shifts.iter().any(|&s| s > MAX_WEIGHT_SHIFT) {
+        return bad("weight shift above 30");
+    }
+    if bias.iter().any(|&b| !(-BIAS_MAX..=BIAS_MAX).contains(&b)) {
+        return bad("bias out of range");
+    }
+    Ok(())
+}
+
+/// Integer parameters of one layer, as produced by [`quantize_layer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuantizedLayer {
+    /// `i16` weights, same layout as the float input.
+    pub weights: Vec<i16>,
+    /// Per-output-channel power-of-two shift.
+    pub shifts: Vec<u8>,
+    /// Biases in accumulator scale Q(`ACT_FRAC + shift`).
+    pub bias: Vec<i64>,
+}
+
+/// Export-time quantization of a float layer whose weights are given as
+/// `weights[o * per_out + i]` (any layout inside an output channel) and biases `[c_out]`.
+///
+/// Per output channel `o`, the shift is the largest `s ≤ 30` with
+/// `round(max_i |w_o,i| · 2^s) ≤ 32767`; weights become `round(w · 2^s)`, biases
+/// `round(b · 2^(12 + s))` (round half away from zero, in `f64`, exact for the
+/// power-of-two scaling). The result depends only on the float values.
+///
+/// # Errors
+///
+/// [`EntropyError::InvalidModel`] on a length mismatch or a non-finite value.
+pub fn quantize_layer(
+    weights: &[f32],
+    bias: &[f32],
+    c_out: usize,
+) -> Result<QuantizedLayer, EntropyError> {
+    if c_out == 0 || bias.len() != c_out || weights.len() % c_out != 0 {
+        return Err(EntropyError::InvalidModel(
+            "float layer shapes do not match c_out".into(),
+        ));
+    }
+    if weights.iter().chain(bias).any(|v| !v.is_finite()) {
+        return Err(EntropyError::InvalidModel("non-finite parameter".into()));
+    }
+    let per_out = weights.len() / c_out;
+    let pow2 = |e: u8| (1u64 << e) as f64;
+    let mut out = QuantizedLayer {
+        weights: Vec::with_capacity(weights.len()),
+        shifts: Vec::with_capacity(c_out),
+        bias: Vec::with_capacity(c_out),
+    };
+    for (o, chunk) in weights.chunks_exact(per_out.max(1)).enumerate().take(c_out) {
+        let max = chunk
+            .iter()
+            .map(|&w| f64::from(w).abs())
+            .fold(0.0, f64::max);
+        let mut shift = MAX_WEIGHT_SHIFT;
+        while shift > 0 && libm::round(max * pow2(shift)) > f64::from(WEIGHT_MAX) {
+            shift -= 1;
+        }
+        let scale = pow2(shift);
+        out.weights.extend(chunk.iter().map(|&w| {
+            libm::round(f64::from(w) * scale).clamp(-f64::from(WEIGHT_MAX), f64::from(WEIGHT_MAX))
+                as i16
+        }));
+        let b = libm::round(f64::from(bias[o]) * pow2(shift + ACT_FRAC as u8))
+            .clamp(-(BIAS_MAX as f64), BIAS_MAX as f64);
+        out.shifts.push(shift);
+        out.bias.push(b as i64);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

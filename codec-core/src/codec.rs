@@ -1,0 +1,453 @@
+//! Image ⇄ `.cvq` with a frozen model: padding, quantization, integer entropy coding,
+//! the container, and synthesis.
+//!
+//! ```text
+//! encode: RGB8 (w×h) → pad to 16 (edge replication) → encoder + quantizers → symbols
+//!         → integer entropy model → group payloads → .cvq (groups most important first)
+//! decode: .cvq → limits/CRC/model-id checks → integer entropy model → symbols
+//!         → decoder → clamp, round → crop to w×h
+//! ```
+//!
+//! Decoding is split into [`CodecModel::decode_symbols`] (entropy, pure integer, the
+//! same on every target) and [`CodecModel::synthesize`] (float synthesis on the Burn
+//! backend) so callers can time or run them separately.
+
+use burn::module::Module;
+use burn::record::{FullPrecisionSettings, HalfPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
+use cvq_bitstream::format::{
+    FileHeader, FormatError, GroupHeader, Limits, ModelId, Permutation, read_file, read_prefix,
+    write_file,
+};
+use cvq_entropy::{EntropyError, EntropyModel, ModelFile, WeightPrecision};
+
+use crate::config::{ConfigError, CvqnConfig};
+use crate::entropy::export_entropy_model;
+use crate::model::Cvqn;
+use crate::model::split_merge::order_tensor;
+
+/// The latent stride: images are padded to a multiple of this.
+pub const STRIDE: usize = 16;
+
+/// An 8-bit RGB image, rows top to bottom, `data.len() == 3·width·height`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RgbImage {
+    /// Width in pixels (≥ 1).
+    pub width: usize,
+    /// Height in pixels (≥ 1).
+    pub height: usize,
+    /// Interleaved RGB bytes.
+    pub data: Vec<u8>,
+}
+
+impl RgbImage {
+    /// Checks the size and the buffer length.
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::BadImage`].
+    pub fn new(width: usize, height: usize, data: Vec<u8>) -> Result<Self, CodecError> {
+        let expected = width
+            .checked_mul(height)
+            .and_then(|p| p.checked_mul(3))
+            .filter(|_| width > 0 && height > 0);
+        if expected != Some(data.len()) {
+            return Err(CodecError::BadImage(format!(
+                "{width}×{height} RGB image needs {} bytes, got {}",
+                expected.map_or("a positive size and".to_string(), |e| e.to_string()),
+                data.len()
+            )));
+        }
+        Ok(Self {
+            width,
+            height,
+            data,
+        })
+    }
+}
+
+/// Errors of encoding and decoding.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The container is malformed or exceeds the limits.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// Entropy coding failed (corrupt payload, inconsistent model).
+    #[error(transparent)]
+    Entropy(#[from] EntropyError),
+    /// The model's configuration is invalid.
+    #[error("model configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The file was written by another model.
+    #[error("file was encoded with model {file} but the loaded model is {model}")]
+    WrongModel {
+        /// Model named in the file (`name#hash`).
+        file: String,
+        /// The loaded model (`name#hash`).
+        model: String,
+    },
+    /// The header's groups do not match the model.
+    #[error("file layout does not match the model: {0}")]
+    Layout(String),
+    /// The model file's weights cannot be loaded.
+    #[error("model weights: {0}")]
+    Weights(String),
+    /// The input image is unusable.
+    #[error("bad image: {0}")]
+    BadImage(String),
+}
+
+/// A model ready to encode and decode: float transforms plus the integer entropy model.
+#[derive(Debug)]
+pub struct CodecModel<B: Backend> {
+    /// The float model (encoder, quantizers, decoder).
+    pub model: Cvqn<B>,
+    /// Its configuration.
+    pub config: CvqnConfig,
+    /// The integer entropy model (frozen at export).
+    pub entropy: EntropyModel,
+    /// Name and hash written into every `.cvq` file.
+    pub id: ModelId,
+    /// Rate point written into `.cvq` headers.
+    pub quality: u8,
+    device: B::Device,
+}
+
+/// Symbols decoded from a (possibly partial) file, before synthesis.
+#[derive(Debug, Clone)]
+pub struct DecodedSymbols {
+    /// The file header.
+    pub header: FileHeader,
+    /// Symbols per group in model order (least important first), `[c_g][h/16][w/16]`.
+    pub symbols: Vec<Vec<usize>>,
+    /// Channel order (least → most important) for the decoder.
+    pub order: Vec<usize>,
+    /// Groups whose payload was present (the rest are most-probable-symbol guesses).
+    pub groups_received: usize,
+}
+
+/// The result of [`CodecModel::encode`].
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// The `.cvq` file.
+    pub bytes: Vec<u8>,
+    /// Payload bytes per group, stored order (most important first).
+    pub payload_bytes: Vec<usize>,
+    /// Ideal code length in bits under the integer model (before coder overhead).
+    pub estimated_bits: f64,
+}
+
+fn pad_to_tensor<B: Backend>(image: &RgbImage, device: &B::Device) -> Tensor<B, 4> {
+    let (w, h) = (image.width, image.height);
+    let (pw, ph) = (w.div_ceil(STRIDE) * STRIDE, h.div_ceil(STRIDE) * STRIDE);
+    let mut data = vec![0f32; 3 * pw * ph];
+    for c in 0..3 {
+        for y in 0..ph {
+            let sy = y.min(h - 1);
+            for x in 0..pw {
+                let sx = x.min(w - 1);
+                data[(c * ph + y) * pw + x] = f32::from(image.data[(sy * w + sx) * 3 + c]) / 255.0;
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [1, 3, ph, pw]), device)
+}
+
+fn int_values<B: Backend>(t: Tensor<B, 4, Int>) -> Result<Vec<usize>, CodecError> {
+    t.into_data()
+        .convert::<i64>()
+        .into_vec::<i64>()
+        .map(|v| v.into_iter().map(|s| s.max(0) as usize).collect())
+        .map_err(|e| CodecError::Weights(format!("reading symbols: {e:?}")))
+}
+
+fn id_string(id: &ModelId) -> String {
+    let hex: String = id.hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}#{hex}", id.name)
+}
+
+impl<B: Backend> CodecModel<B> {
+    /// Freezes a (trained) model: exports its integer entropy model and computes the
+    /// model hash of the model file it would be saved as.
+    ///
+    /// # Errors
+    ///
+    /// Export or serialisation errors.
+    pub fn freeze(
+        model: Cvqn<B>,
+        config: CvqnConfig,
+        quality: u8,
+        precision: WeightPrecision,
+        device: &B::Device,
+    ) -> Result<(Self, ModelFile), CodecError> {
+        config.validate()?;
+        let entropy = export_entropy_model(&model)?;
+        let weights = record_bytes(&model, precision)?;
+        let file = ModelFile {
+            name: config.name.clone(),
+            quality,
+            config_json: serde_json::to_string(&config)
+                .map_err(|e| CodecError::Weights(e.to_string()))?,
+            precision,
+            weights,
+            entropy: entropy.clone(),
+        };
+        // Reload the stored weights so that encoding uses exactly what decoders load.
+        let codec = Self::from_model_file(&file, device)?;
+        Ok((codec, file))
+    }
+
+    /// Loads a model file (see [`ModelFile`]).
+    ///
+    /// # Errors
+    ///
+    /// Parse, digest, configuration or weight errors.
+    pub fn load(bytes: &[u8], device: &B::Device) -> Result<Self, CodecError> {
+        Self::from_model_file(&ModelFile::from_bytes(bytes)?, device)
+    }
+
+    /// Builds the codec from a parsed model file.
+    ///
+    /// # Errors
+    ///
+    /// Configuration or weight errors, or an entropy model that does not fit the
+    /// configuration.
+    pub fn from_model_file(file: &ModelFile, device: &B::Device) -> Result<Self, CodecError> {
+        let config: CvqnConfig = serde_json::from_str(&file.config_json)
+            .map_err(|e| CodecError::Weights(format!("config JSON: {e}")))?;
+        let fresh = Cvqn::<B>::new(&config, device)?;
+        let expected_params = fresh.num_params();
+        let weights = file.weights.clone();
+        let record = match file.precision {
+            WeightPrecision::F32 => {
+                NamedMpkBytesRecorder::<FullPrecisionSettings>::default().load(weights, device)
+            }
+            WeightPrecision::F16 => {
+                NamedMpkBytesRecorder::<HalfPrecisionSettings>::default().load(weights, device)
+            }
+        }
+        .map_err(|e| CodecError::Weights(e.to_string()))?;
+        let model = fresh.load_record(record);
+        if model.num_params() != expected_params {
+            return Err(CodecError::Weights(
+                "stored weights do not match the configuration".into(),
+            ));
+        }
+        let shapes = file.entropy.shapes();
+        let groups = config.group_channels();
+        if shapes.len() != groups.len()
+            || shapes
+                .iter()
+                .zip(groups.iter().zip(&config.levels))
+                .any(|(s, (&c, &l))| s.channels != c || s.levels != l)
+        {
+            return Err(CodecError::Layout(
+                "entropy model groups differ from the configuration".into(),
+            ));
+        }
+        let id = ModelId::new(file.name.clone(), file.hash()?)?;
+        Ok(Self {
+            model,
+            config,
+            entropy: file.entropy.clone(),
+            id,
+            quality: file.quality,
+            device: device.clone(),
+        })
+    }
+
+    /// `name#hash` of the model.
+    pub fn id_string(&self) -> String {
+        id_string(&self.id)
+    }
+
+    /// Encodes an image.
+    ///
+    /// # Errors
+    ///
+    /// Entropy or container errors (e.g. an image beyond the format's limits).
+    pub fn encode(&self, image: &RgbImage) -> Result<Encoded, CodecError> {
+        let (lh, lw) = (image.height.div_ceil(STRIDE), image.width.div_ceil(STRIDE));
+        let q = self.model.quantize(pad_to_tensor::<B>(image, &self.device));
+        let order = int_values(q.order.clone().unsqueeze::<4>())?;
+        let symbols = q
+            .groups
+            .into_iter()
+            .map(|(_, s)| int_values(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let payloads = self.entropy.encode(&symbols, lh, lw)?;
+        let estimated_bits = self.entropy.estimate_bits(&symbols, lh, lw)?.iter().sum();
+        let shapes = self.entropy.shapes();
+        // Stored order: most important group first; channels of a group keep their
+        // permuted order. permutation[stored position] = latent channel.
+        let mut starts = Vec::with_capacity(shapes.len());
+        let mut acc = 0;
+        for s in &shapes {
+            starts.push(acc);
+            acc += s.channels;
+        }
+        let mut permutation = Vec::with_capacity(acc);
+        let mut groups = Vec::with_capacity(shapes.len());
+        for g in (0..shapes.len()).rev() {
+            let range = starts[g]..starts[g] + shapes[g].channels;
+            permutation.extend(order[range].iter().map(|&c| c as u32));
+            groups.push(GroupHeader {
+                levels: shapes[g].levels as u8,
+                channels: shapes[g].channels as u32,
+            });
+        }
+        let header = FileHeader {
+            width: image.width as u32,
+            height: image.height as u32,
+            model: self.id.clone(),
+            quality: self.quality,
+            entropy_model: self.entropy.kind(),
+            permutation: Permutation::new(permutation)?,
+            groups,
+        };
+        let stored: Vec<&Vec<u8>> = payloads.iter().rev().collect();
+        let bytes = write_file(&header, &stored)?;
+        Ok(Encoded {
+            bytes,
+            payload_bytes: stored.iter().map(|p| p.len()).collect(),
+            estimated_bits,
+        })
+    }
+
+    /// Entropy-decodes a complete file (`partial = false`) or a prefix of one
+    /// (`partial = true`: groups not fully received are guessed).
+    ///
+    /// # Errors
+    ///
+    /// Container, model-identity, layout or entropy errors.
+    pub fn decode_symbols(
+        &self,
+        bytes: &[u8],
+        limits: &Limits,
+        partial: bool,
+    ) -> Result<DecodedSymbols, CodecError> {
+        let (header, stored): (FileHeader, Vec<Option<&[u8]>>) = if partial {
+            let p = read_prefix(bytes, limits)?;
+            let n = p.header.groups.len();
+            let mut v: Vec<Option<&[u8]>> = p.complete.iter().map(|s| Some(*s)).collect();
+            v.resize(n, None);
+            (p.header, v)
+        } else {
+            let f = read_file(bytes, limits)?;
+            (f.header, f.payloads.into_iter().map(Some).collect())
+        };
+        if header.model != self.id {
+            return Err(CodecError::WrongModel {
+                file: id_string(&header.model),
+                model: self.id_string(),
+            });
+        }
+        let shapes = self.entropy.shapes();
+        let layout_ok = header.entropy_model == self.entropy.kind()
+            && header.groups.len() == shapes.len()
+            && header.groups.iter().rev().zip(&shapes).all(|(h, s)| {
+                usize::from(h.levels) == s.levels && h.channels as usize == s.channels
+            });
+        if !layout_ok {
+            return Err(CodecError::Layout(
+                "groups or entropy model kind differ from the model".into(),
+            ));
+        }
+        let (lh, lw) = header.latent_size();
+        let payloads: Vec<Option<&[u8]>> = stored.iter().rev().copied().collect();
+        let symbols = self.entropy.decode(&payloads, lh as usize, lw as usize)?;
+        // Model order of channels: groups least important first.
+        let mut order = Vec::with_capacity(header.channels());
+        for g in (0..shapes.len()).rev() {
+            let range = header
+                .group_channel_range(g)
+                .ok_or_else(|| CodecError::Layout("group range".into()))?;
+            order.extend(
+                header.permutation.as_slice()[range]
+                    .iter()
+                    .map(|&c| c as usize),
+            );
+        }
+        let groups_received = stored.iter().filter(|p| p.is_some()).count();
+        Ok(DecodedSymbols {
+            header,
+            symbols,
+            order,
+            groups_received,
+        })
+    }
+
+    /// Synthesis: symbols → 8-bit RGB image, cropped to the header's size.
+    ///
+    /// # Errors
+    ///
+    /// Only on internal tensor read-back failures.
+    pub fn synthesize(&self, decoded: &DecodedSymbols) -> Result<RgbImage, CodecError> {
+        let (lh, lw) = decoded.header.latent_size();
+        let (lh, lw) = (lh as usize, lw as usize);
+        let tensors = decoded
+            .symbols
+            .iter()
+            .map(|s| {
+                let c = s.len() / (lh * lw);
+                let data: Vec<i64> = s.iter().map(|&v| v as i64).collect();
+                Tensor::<B, 4, Int>::from_data(TensorData::new(data, [1, c, lh, lw]), &self.device)
+            })
+            .collect();
+        let order = order_tensor::<B>(&decoded.order, &self.device);
+        let out = self.model.decode_symbols(tensors, order);
+        let pixels = out
+            .clamp(0.0, 1.0)
+            .mul_scalar(255.0)
+            .into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .map_err(|e| CodecError::Weights(format!("reading pixels: {e:?}")))?;
+        let (w, h) = (
+            decoded.header.width as usize,
+            decoded.header.height as usize,
+        );
+        let (ph, pw) = (lh * STRIDE, lw * STRIDE);
+        let mut data = Vec::with_capacity(3 * w * h);
+        for y in 0..h {
+            for x in 0..w {
+                for c in 0..3 {
+                    let v = pixels[(c * ph + y) * pw + x];
+                    data.push(libm::roundf(v).clamp(0.0, 255.0) as u8);
+                }
+            }
+        }
+        RgbImage::new(w, h, data)
+    }
+
+    /// Decodes a complete `.cvq` file with default [`Limits`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CodecModel::decode_symbols`].
+    pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, CodecError> {
+        self.synthesize(&self.decode_symbols(bytes, &Limits::default(), false)?)
+    }
+}
+
+/// Burn record bytes of a model at the given precision.
+///
+/// # Errors
+///
+/// [`CodecError::Weights`] if the recorder fails.
+pub fn record_bytes<B: Backend>(
+    model: &Cvqn<B>,
+    precision: WeightPrecision,
+) -> Result<Vec<u8>, CodecError> {
+    let record = model.clone().into_record();
+    match precision {
+        WeightPrecision::F32 => {
+            NamedMpkBytesRecorder::<FullPrecisionSettings>::default().record(record, ())
+        }
+        WeightPrecision::F16 => {
+            NamedMpkBytesRecorder::<HalfPrecisionSettings>::default().record(record, ())
+        }
+    }
+    .map_err(|e| CodecError::Weights(e.to_string()))
+}

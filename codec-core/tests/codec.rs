@@ -1,0 +1,187 @@
+//! Image ⇄ `.cvq` with a frozen (seeded, randomly initialised) tiny model on the CPU
+//! backend: exact round trip, model-file round trip, progressive prefixes, wrong-model
+//! and corrupt-file errors, and integer-vs-float rate agreement.
+
+use burn::backend::Flex;
+use codec_core::codec::{CodecError, CodecModel, RgbImage};
+use codec_core::config::{CvqnConfig, EntropyKind, Preset};
+use codec_core::entropy::{ModelFile, WeightPrecision};
+use codec_core::model::Cvqn;
+use cvq_bitstream::format::Limits;
+
+type B = Flex;
+
+static RNG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn tiny_codec(seed: u64, entropy: EntropyKind) -> (CodecModel<B>, ModelFile) {
+    let _guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Default::default();
+    <B as burn::tensor::backend::Backend>::seed(&device, seed);
+    let cfg = CvqnConfig::preset(Preset::Tiny).with_entropy(entropy);
+    let model = Cvqn::<B>::new(&cfg, &device).unwrap();
+    CodecModel::freeze(model, cfg, 1, WeightPrecision::F32, &device).unwrap()
+}
+
+/// A smooth synthetic photo-like image (gradients, a disc, mild texture).
+fn test_image(width: usize, height: usize) -> RgbImage {
+    let mut data = Vec::with_capacity(3 * width * height);
+    for y in 0..height {
+        for x in 0..width {
+            let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
+            let disc = ((fx - 0.6).powi(2) + (fy - 0.4).powi(2)) < 0.05;
+            let tex = ((x * 7 + y * 13) % 17) as f32 * 2.0;
+            let r = 40.0 + 160.0 * fx + tex;
+            let g = if disc { 220.0 } else { 60.0 + 120.0 * fy };
+            let b = 200.0 - 150.0 * fx * fy + tex;
+            data.extend([r, g, b].map(|v| v.clamp(0.0, 255.0) as u8));
+        }
+    }
+    RgbImage::new(width, height, data).unwrap()
+}
+
+#[test]
+fn encode_decode_round_trip_is_exact_for_both_entropy_models() {
+    for kind in [EntropyKind::Parallel, EntropyKind::Context3d] {
+        let (codec, _) = tiny_codec(7, kind);
+        let image = test_image(45, 37); // not multiples of 16: padded, then cropped
+        let enc = codec.encode(&image).unwrap();
+        let decoded = codec
+            .decode_symbols(&enc.bytes, &Limits::default(), false)
+            .unwrap();
+        assert_eq!(decoded.header.width, 45);
+        assert_eq!(decoded.header.height, 37);
+        assert_eq!(decoded.groups_received, 3);
+        // The decoded symbols are exactly the encoder's.
+        let q = codec
+            .model
+            .quantize(burn::tensor::Tensor::<B, 4>::from_data(
+                burn::tensor::TensorData::new(padded_planar(&image), [1, 3, 48, 48]),
+                &Default::default(),
+            ));
+        for ((_, s), d) in q.groups.iter().zip(&decoded.symbols) {
+            let s: Vec<i64> = s.clone().into_data().convert::<i64>().into_vec().unwrap();
+            assert_eq!(s.iter().map(|&v| v as usize).collect::<Vec<_>>(), *d);
+        }
+        let out = codec.synthesize(&decoded).unwrap();
+        assert_eq!(
+            (out.width, out.height, out.data.len()),
+            (45, 37, 45 * 37 * 3)
+        );
+        assert_eq!(codec.decode(&enc.bytes).unwrap(), out);
+        // Stored payload sizes add up to the file minus the header.
+        let total: usize = enc.payload_bytes.iter().sum();
+        assert!(total < enc.bytes.len());
+    }
+}
+
+fn padded_planar(image: &RgbImage) -> Vec<f32> {
+    let (w, h) = (image.width, image.height);
+    let (pw, ph) = (w.div_ceil(16) * 16, h.div_ceil(16) * 16);
+    let mut out = vec![0.0; 3 * pw * ph];
+    for c in 0..3 {
+        for y in 0..ph {
+            for x in 0..pw {
+                let (sy, sx) = (y.min(h - 1), x.min(w - 1));
+                out[(c * ph + y) * pw + x] = f32::from(image.data[(sy * w + sx) * 3 + c]) / 255.0;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn model_file_round_trip_reproduces_the_bytes() {
+    let (codec, file) = tiny_codec(11, EntropyKind::Parallel);
+    let bytes = file.to_bytes().unwrap();
+    let loaded = CodecModel::<B>::load(&bytes, &Default::default()).unwrap();
+    assert_eq!(loaded.id, codec.id);
+    let image = test_image(32, 20);
+    assert_eq!(
+        loaded.encode(&image).unwrap().bytes,
+        codec.encode(&image).unwrap().bytes
+    );
+    // f16 weights load too and name a different model.
+    let mut half = file.clone();
+    half.precision = WeightPrecision::F16;
+    half.weights = codec_core::codec::record_bytes(&codec.model, WeightPrecision::F16).unwrap();
+    let half = CodecModel::<B>::load(&half.to_bytes().unwrap(), &Default::default()).unwrap();
+    assert_ne!(half.id.hash, codec.id.hash);
+    // A corrupted model file is refused with a typed error.
+    let mut bad = bytes.clone();
+    bad[bytes.len() / 2] ^= 1;
+    assert!(CodecModel::<B>::load(&bad, &Default::default()).is_err());
+    assert!(CodecModel::<B>::load(&bytes[..100], &Default::default()).is_err());
+}
+
+#[test]
+fn prefixes_decode_to_previews_and_full_prefix_equals_full_decode() {
+    let (codec, _) = tiny_codec(3, EntropyKind::Parallel);
+    let image = test_image(40, 33);
+    let bytes = codec.encode(&image).unwrap().bytes;
+    let full = codec.decode(&bytes).unwrap();
+    let mut received = Vec::new();
+    for cut in [bytes.len() / 3, bytes.len() * 2 / 3, bytes.len()] {
+        match codec.decode_symbols(&bytes[..cut], &Limits::default(), true) {
+            Ok(d) => {
+                received.push(d.groups_received);
+                let preview = codec.synthesize(&d).unwrap();
+                assert_eq!((preview.width, preview.height), (40, 33));
+                if d.groups_received == 3 {
+                    assert_eq!(preview, full);
+                }
+            }
+            Err(e) => assert!(matches!(e, CodecError::Format(_)), "{e}"),
+        }
+    }
+    assert_eq!(received.last(), Some(&3));
+}
+
+#[test]
+fn wrong_model_and_corrupt_files_give_typed_errors() {
+    let (codec, _) = tiny_codec(5, EntropyKind::Parallel);
+    let (other, _) = tiny_codec(6, EntropyKind::Parallel);
+    let bytes = codec.encode(&test_image(20, 18)).unwrap().bytes;
+    assert!(matches!(
+        other.decode(&bytes),
+        Err(CodecError::WrongModel { .. })
+    ));
+    for cut in 0..bytes.len() {
+        assert!(codec.decode(&bytes[..cut]).is_err(), "prefix {cut} decoded");
+    }
+    for i in 0..bytes.len() {
+        for bit in [0u8, 3, 7] {
+            let mut b = bytes.clone();
+            b[i] ^= 1 << bit;
+            // Never panics; almost always an error (CRCs), else a valid image.
+            if let Ok(img) = codec.decode(&b) {
+                assert_eq!(img.data.len(), img.width * img.height * 3);
+            }
+        }
+    }
+}
+
+/// The integer model's ideal code length is within 1 % of the float twin's estimate.
+#[test]
+fn integer_rate_matches_float_estimate() {
+    for kind in [EntropyKind::Parallel, EntropyKind::Context3d] {
+        let (codec, _) = tiny_codec(21, kind);
+        let image = test_image(64, 48);
+        let enc = codec.encode(&image).unwrap();
+        let x = burn::tensor::Tensor::<B, 4>::from_data(
+            burn::tensor::TensorData::new(padded_planar(&image), [1, 3, 48, 64]),
+            &Default::default(),
+        );
+        let out = codec.model.forward(x);
+        let float_bits: f32 = out.bpp().into_scalar() * (64.0 * 48.0);
+        let rel = (enc.estimated_bits - f64::from(float_bits)).abs() / f64::from(float_bits);
+        assert!(
+            rel < 0.01,
+            "{kind:?}: integer {} bits vs float {float_bits} bits",
+            enc.estimated_bits
+        );
+        // The real payload is the estimate plus a few bytes per group.
+        let payload: usize = enc.payload_bytes.iter().sum();
+        assert!((payload * 8) as f64 >= enc.estimated_bits - 1.0);
+        assert!(((payload * 8) as f64) < enc.estimated_bits + 3.0 * 64.0);
+    }
+}

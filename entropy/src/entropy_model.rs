@@ -1,0 +1,430 @@
+//! A whole image's entropy model: one integer model per channel group, and the coding
+//! of all groups of an image.
+//!
+//! Groups are indexed in model order (least important first, as in `codec-core`);
+//! they are coded most important first, so group `g` may be conditioned on groups
+//! `g+1..G` (the parallel model does; the 3D context model codes groups independently).
+
+use cvq_bitstream::coder::{IntCdf, SymbolDecoder, SymbolEncoder};
+use cvq_bitstream::format::EntropyModelKind;
+
+use crate::EntropyError;
+use crate::int_context3d::{GroupState, IntContextModel3d};
+use crate::int_parallel::IntParallelGroupModel;
+use crate::reader::{Reader, write_block};
+
+/// The integer model of one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupModel {
+    /// The seed's sequential 3D context model over a group of `channels` channels.
+    Context3d {
+        /// Channels of the group.
+        channels: usize,
+        /// The model.
+        model: IntContextModel3d,
+    },
+    /// The parallel checkerboard model conditioned on the more important groups.
+    Parallel(IntParallelGroupModel),
+}
+
+impl GroupModel {
+    /// Channels and levels of the group.
+    pub fn shape(&self) -> GroupShape {
+        match self {
+            GroupModel::Context3d { channels, model } => GroupShape {
+                channels: *channels,
+                levels: model.levels(),
+            },
+            GroupModel::Parallel(m) => GroupShape {
+                channels: m.channels(),
+                levels: m.levels(),
+            },
+        }
+    }
+
+    fn level_values(&self) -> &[i32] {
+        match self {
+            GroupModel::Context3d { model, .. } => model.level_values(),
+            GroupModel::Parallel(m) => m.level_values(),
+        }
+    }
+}
+
+/// Channels and levels of one group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupShape {
+    /// Channels `c_g`.
+    pub channels: usize,
+    /// Levels `L_g`.
+    pub levels: usize,
+}
+
+/// One integer model per group, all of the same kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntropyModel {
+    groups: Vec<GroupModel>,
+}
+
+/// What [`EntropyModel::run`] does with each group and symbol.
+trait Visitor {
+    /// Called before group `g` is coded.
+    fn start(&mut self, g: usize) -> Result<(), EntropyError>;
+    /// The symbol at raster index `index` of group `g`, given its distribution.
+    fn symbol(&mut self, g: usize, index: usize, cdf: &IntCdf) -> Result<usize, EntropyError>;
+    /// Called after group `g` is coded.
+    fn end(&mut self, g: usize) -> Result<(), EntropyError>;
+}
+
+struct Encoding<'a> {
+    symbols: &'a [Vec<usize>],
+    enc: SymbolEncoder,
+    payloads: Vec<Vec<u8>>,
+}
+
+impl Visitor for Encoding<'_> {
+    fn start(&mut self, _: usize) -> Result<(), EntropyError> {
+        self.enc = SymbolEncoder::new();
+        Ok(())
+    }
+    fn symbol(&mut self, g: usize, index: usize, cdf: &IntCdf) -> Result<usize, EntropyError> {
+        let s = self.symbols[g][index];
+        self.enc.encode(s, cdf)?;
+        Ok(s)
+    }
+    fn end(&mut self, g: usize) -> Result<(), EntropyError> {
+        let enc = std::mem::replace(&mut self.enc, SymbolEncoder::new());
+        self.payloads[g] = enc.finish();
+        Ok(())
+    }
+}
+
+struct Estimating<'a> {
+    symbols: &'a [Vec<usize>],
+    bits: Vec<f64>,
+}
+
+impl Visitor for Estimating<'_> {
+    fn start(&mut self, _: usize) -> Result<(), EntropyError> {
+        Ok(())
+    }
+    fn symbol(&mut self, g: usize, index: usize, cdf: &IntCdf) -> Result<usize, EntropyError> {
+        let s = self.symbols[g][index];
+        let f = cdf.frequency(s).unwrap_or(1).max(1);
+        self.bits[g] += 16.0 - libm::log2(f64::from(f));
+        Ok(s)
+    }
+    fn end(&mut self, _: usize) -> Result<(), EntropyError> {
+        Ok(())
+    }
+}
+
+struct Decoding<'a> {
+    payloads: &'a [Option<&'a [u8]>],
+    dec: Option<SymbolDecoder<'a>>,
+}
+
+impl Visitor for Decoding<'_> {
+    fn start(&mut self, g: usize) -> Result<(), EntropyError> {
+        self.dec = self.payloads[g].map(SymbolDecoder::new);
+        Ok(())
+    }
+    fn symbol(&mut self, _: usize, _: usize, cdf: &IntCdf) -> Result<usize, EntropyError> {
+        match self.dec.as_mut() {
+            Some(d) => Ok(d.decode(cdf)?),
+            None => Ok(most_probable(cdf)),
+        }
+    }
+    fn end(&mut self, _: usize) -> Result<(), EntropyError> {
+        if let Some(d) = self.dec.take() {
+            d.finish()?;
+        }
+        Ok(())
+    }
+}
+
+/// Most probable symbol of a distribution (the first one on ties).
+fn most_probable(cdf: &IntCdf) -> usize {
+    let mut best = (0, 0);
+    for (s, f) in cdf.frequencies().enumerate() {
+        if f > best.1 {
+            best = (s, f);
+        }
+    }
+    best.0
+}
+
+impl EntropyModel {
+    /// Bundles per-group models (model order, least important first).
+    ///
+    /// # Errors
+    ///
+    /// [`EntropyError::InvalidModel`] when empty, of mixed kinds, or when a parallel
+    /// group's prior width is not the channel count of the groups after it.
+    pub fn new(groups: Vec<GroupModel>) -> Result<Self, EntropyError> {
+        let bad = |m: &str| Err(EntropyError::InvalidModel(m.to_string()));
+        if groups.is_empty() || groups.len() > 255 {
+            return bad("an entropy model has 1..=255 groups");
+        }
+        let parallel = matches!(groups[0], GroupModel::Parallel(_));
+        let mut after = 0usize;
+        for g in groups.iter().rev() {
+            match g {
+                GroupModel::Parallel(m) if parallel => {
+                    if m.prior_channels() != after {
+                        return bad("parallel group prior width ≠ channels of later groups");
+                    }
+                }
+                GroupModel::Context3d { channels, .. } if !parallel => {
+                    if *channels == 0 || *channels > crate::MAX_FEATURES * 64 {
+                        return bad("context group channel count out of range");
+                    }
+                }
+                _ => return bad("all groups must use the same kind of model"),
+            }
+            after += g.shape().channels;
+        }
+        Ok(Self { groups })
+    }
+
+    /// Kind stored in the `.cvq` header.
+    pub fn kind(&self) -> EntropyModelKind {
+        match self.groups[0] {
+            GroupModel::Parallel(_) => EntropyModelKind::Parallel,
+            GroupModel::Context3d { .. } => EntropyModelKind::Context3d,
+        }
+    }
+
+    /// The per-group models (model order).
+    pub fn groups(&self) -> &[GroupModel] {
+        &self.groups
+    }
+
+    /// Channels and levels of every group (model order).
+    pub fn shapes(&self) -> Vec<GroupShape> {
+        self.groups.iter().map(GroupModel::shape).collect()
+    }
+
+    /// Codes every group, most important first, asking `visitor` for each symbol.
+    /// Returns the symbols of every group (model order), `[c_g][h][w]` each.
+    fn run<V: Visitor>(
+        &self,
+        h: usize,
+        w: usize,
+        visitor: &mut V,
+    ) -> Result<Vec<Vec<usize>>, EntropyError> {
+        let n = self.groups.len();
+        let mut done: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for g in (0..n).rev() {
+            visitor.start(g)?;
+            let symbols = match &self.groups[g] {
+                GroupModel::Context3d { channels, model } => {
+                    let mut state = GroupState::new(model, *channels, h, w)?;
+                    let mut out = Vec::with_capacity(state.positions);
+                    for p in 0..state.positions {
+                        let s = visitor.symbol(g, p, state.cdf_at(p)?)?;
+                        if s >= model.levels() {
+                            return Err(EntropyError::SymbolOutOfRange {
+                                position: p,
+                                symbol: s,
+                                levels: model.levels(),
+                            });
+                        }
+                        state.set_symbol(p, s);
+                        out.push(s);
+                    }
+                    out
+                }
+                GroupModel::Parallel(m) => {
+                    let hw = m.check_size(h, w)?;
+                    let prior = self.prior_plane(g, &done, hw)?;
+                    m.code(&prior, h, w, |i, cdf| visitor.symbol(g, i, cdf))?
+                }
+            };
+            visitor.end(g)?;
+            done[g] = symbols;
+        }
+        Ok(done)
+    }
+
+    /// Channel-last Q12 values `[h·w][P]` of groups `g+1..G` (in index order).
+    fn prior_plane(
+        &self,
+        g: usize,
+        done: &[Vec<usize>],
+        hw: usize,
+    ) -> Result<Vec<i32>, EntropyError> {
+        let p: usize = self.groups[g + 1..]
+            .iter()
+            .map(|m| m.shape().channels)
+            .sum();
+        let mut plane = vec![0i32; hw * p];
+        let mut offset = 0;
+        for (j, model) in self.groups.iter().enumerate().skip(g + 1) {
+            let c = model.shape().channels;
+            let values = model.level_values();
+            for ch in 0..c {
+                for pos in 0..hw {
+                    plane[pos * p + offset + ch] = values[done[j][ch * hw + pos]];
+                }
+            }
+            offset += c;
+        }
+        Ok(plane)
+    }
+
+    fn check_symbols(
+        &self,
+        symbols: &[Vec<usize>],
+        h: usize,
+        w: usize,
+    ) -> Result<(), EntropyError> {
+        if symbols.len() != self.groups.len() {
+            return Err(EntropyError::LengthMismatch {
+                expected: self.groups.len(),
+                got: symbols.len(),
+            });
+        }
+        for (s, m) in symbols.iter().zip(&self.groups) {
+            let expected = m.shape().channels.saturating_mul(h).saturating_mul(w);
+            if s.len() != expected {
+                return Err(EntropyError::LengthMismatch {
+                    expected,
+                    got: s.len(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes the symbols of every group (model order, `[c_g][h][w]` each, values
+    /// `< L_g`) of an `h × w` latent; returns one payload per group (model order).
+    ///
+    /// # Errors
+    ///
+    /// Length mismatch, out-of-range symbols, size limits.
+    pub fn encode(
+        &self,
+        symbols: &[Vec<usize>],
+        h: usize,
+        w: usize,
+    ) -> Result<Vec<Vec<u8>>, EntropyError> {
+        self.check_symbols(symbols, h, w)?;
+        let mut v = Encoding {
+            symbols,
+            enc: SymbolEncoder::new(),
+            payloads: vec![Vec::new(); self.groups.len()],
+        };
+        self.run(h, w, &mut v)?;
+        Ok(v.payloads)
+    }
+
+    /// Ideal code length in bits of every group (model order):
+    /// `Σ −log2(freq / 2^16)` under the integer model.
+    ///
+    /// # Errors
+    ///
+    /// As [`EntropyModel::encode`].
+    pub fn estimate_bits(
+        &self,
+        symbols: &[Vec<usize>],
+        h: usize,
+        w: usize,
+    ) -> Result<Vec<f64>, EntropyError> {
+        self.check_symbols(symbols, h, w)?;
+        let mut v = Estimating {
+            symbols,
+            bits: vec![0.0; self.groups.len()],
+        };
+        self.run(h, w, &mut v)?;
+        Ok(v.bits)
+    }
+
+    /// Decodes the groups of an `h × w` latent from their payloads (model order).
+    /// A missing payload (`None`: a group not received yet) is filled with the most
+    /// probable symbol of every position (progressive preview).
+    ///
+    /// # Errors
+    ///
+    /// [`EntropyError::Coder`] on corrupt payloads, size limits, or a wrong number of
+    /// payloads.
+    pub fn decode(
+        &self,
+        payloads: &[Option<&[u8]>],
+        h: usize,
+        w: usize,
+    ) -> Result<Vec<Vec<usize>>, EntropyError> {
+        if payloads.len() != self.groups.len() {
+            return Err(EntropyError::LengthMismatch {
+                expected: self.groups.len(),
+                got: payloads.len(),
+            });
+        }
+        self.run(
+            h,
+            w,
+            &mut Decoding {
+                payloads,
+                dec: None,
+            },
+        )
+    }
+
+    // ---------------------------------------------------------------- serialisation
+
+    /// Serialisation: `b"CVQE"`, version `u8 = 1`, kind `u8` (as in the `.cvq`
+    /// header), group count `u8`, then per group (model order) for the 3D model
+    /// `channels: u16` + a `u32`-length-prefixed `CVQ3` block, for the parallel model
+    /// a `u32`-length-prefixed `CVQP` block.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(MAGIC);
+        b.push(VERSION);
+        b.push(self.kind().as_u8());
+        b.push(self.groups.len() as u8);
+        for g in &self.groups {
+            match g {
+                GroupModel::Context3d { channels, model } => {
+                    b.extend_from_slice(&(*channels as u16).to_le_bytes());
+                    write_block(&mut b, &model.to_bytes());
+                }
+                GroupModel::Parallel(m) => write_block(&mut b, &m.to_bytes()),
+            }
+        }
+        b
+    }
+
+    /// Inverse of [`EntropyModel::to_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// [`EntropyError::Malformed`] / [`EntropyError::InvalidModel`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, EntropyError> {
+        let mut r = Reader::new(bytes);
+        if r.take(4)? != MAGIC || r.u8()? != VERSION {
+            return Err(EntropyError::Malformed("not a CVQE v1 entropy model"));
+        }
+        let kind = EntropyModelKind::try_from(r.u8()?)
+            .map_err(|_| EntropyError::Malformed("unknown entropy model kind"))?;
+        let n = usize::from(r.u8()?);
+        let mut groups = Vec::with_capacity(n);
+        for _ in 0..n {
+            groups.push(match kind {
+                EntropyModelKind::Context3d => {
+                    let channels = usize::from(r.u16()?);
+                    GroupModel::Context3d {
+                        channels,
+                        model: IntContextModel3d::from_bytes(r.block()?)?,
+                    }
+                }
+                EntropyModelKind::Parallel => {
+                    GroupModel::Parallel(IntParallelGroupModel::from_bytes(r.block()?)?)
+                }
+            });
+        }
+        r.finished()?;
+        Self::new(groups)
+    }
+}
+
+const MAGIC: &[u8; 4] = b"CVQE";
+const VERSION: u8 = 1;

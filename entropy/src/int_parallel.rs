@@ -1,0 +1,313 @@
+//! The parallel-decodable integer entropy model of one channel group.
+//!
+//! A group of `c` channels on an `h × w` latent grid with `L` levels is conditioned on
+//! the `P` channels of the already decoded, more important groups ("prior", absent for
+//! the most important group) and on a checkerboard inside the group: positions with
+//! `(y + x)` even are *anchors*, coded first given the prior only; the other half is
+//! coded second, given the prior and the anchors. Network (float twin:
+//! `codec_core::model::parallel::ParallelContextModel`):
+//!
+//! ```text
+//! f = prior3×3(prev)  [+ context3×3(anchor values) at non-anchors]   (F)
+//! logits = out1×1(relu(hidden1×1(relu(f))))                           (c·L, index ch·L + l)
+//! ```
+//!
+//! The stream of a group is: anchors in raster order `(y, x)`, channels innermost, then
+//! the non-anchors in the same order. Each half needs one evaluation per position and
+//! no symbol of the same half, so every position of a half can be evaluated in parallel.
+
+use cvq_bitstream::coder::{IntCdf, MAX_SYMBOLS};
+
+use crate::EntropyError;
+use crate::conv2d::IntConv2d;
+use crate::fixed::{ACT_MAX, ExpTable, add_act};
+use crate::reader::Reader;
+
+/// Largest `h·w·max(F, P, c·L)` of one group (bounds working memory).
+pub const MAX_PARALLEL_WORK: usize = 1 << 26;
+
+/// Whether `(y, x)` is an anchor of the checkerboard (coded in the first pass).
+#[inline]
+pub fn is_anchor(y: usize, x: usize) -> bool {
+    (y + x) % 2 == 0
+}
+
+/// Integer model of one group (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntParallelGroupModel {
+    levels: usize,
+    channels: usize,
+    prior_channels: usize,
+    features: usize,
+    prior: Option<IntConv2d>,
+    context: IntConv2d,
+    hidden: IntConv2d,
+    out: IntConv2d,
+    level_values: Vec<i32>,
+    exp: ExpTable,
+}
+
+/// The four layers of an [`IntParallelGroupModel`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParallelLayers {
+    /// 3×3, `P → F`; `None` iff `P = 0`.
+    pub prior: Option<IntConv2d>,
+    /// 3×3, `c → F`, applied to the anchor values.
+    pub context: IntConv2d,
+    /// 1×1, `F → F`.
+    pub hidden: IntConv2d,
+    /// 1×1, `F → c·L`.
+    pub out: IntConv2d,
+}
+
+impl IntParallelGroupModel {
+    /// Assembles and validates a group model: `level_values` are the Q12 means of
+    /// this group's `L` levels.
+    ///
+    /// # Errors
+    ///
+    /// [`EntropyError::InvalidModel`] when shapes or ranges are wrong.
+    pub fn new(
+        levels: usize,
+        channels: usize,
+        prior_channels: usize,
+        layers: ParallelLayers,
+        level_values: Vec<i32>,
+    ) -> Result<Self, EntropyError> {
+        let bad = |m: &str| Err(EntropyError::InvalidModel(m.to_string()));
+        if levels < 2 || levels > MAX_SYMBOLS {
+            return bad("levels must be in 2..=256");
+        }
+        let features = layers.hidden.c_in();
+        let ParallelLayers {
+            prior,
+            context,
+            hidden,
+            out,
+        } = layers;
+        let prior_ok = match &prior {
+            None => prior_channels == 0,
+            Some(p) => p.kernel() == 3 && p.c_in() == prior_channels && p.c_out() == features,
+        };
+        if !prior_ok
+            || (context.kernel(), context.c_in(), context.c_out()) != (3, channels, features)
+            || (hidden.kernel(), hidden.c_out()) != (1, features)
+            || (out.kernel(), out.c_in()) != (1, features)
+            || Some(out.c_out()) != channels.checked_mul(levels)
+        {
+            return bad(
+                "layer shapes do not match prior 3×3 P→F, context 3×3 c→F, 1×1 F→F, 1×1 F→c·L",
+            );
+        }
+        if level_values.len() != levels || level_values.iter().any(|v| v.abs() > ACT_MAX) {
+            return bad("level_values must be L values within ±2^26");
+        }
+        Ok(Self {
+            levels,
+            channels,
+            prior_channels,
+            features,
+            prior,
+            context,
+            hidden,
+            out,
+            level_values,
+            exp: ExpTable::new(),
+        })
+    }
+
+    /// Number of levels `L`.
+    pub fn levels(&self) -> usize {
+        self.levels
+    }
+    /// Channels `c` of the group.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+    /// Channels `P` of the more important groups it is conditioned on.
+    pub fn prior_channels(&self) -> usize {
+        self.prior_channels
+    }
+    /// Hidden width `F`.
+    pub fn features(&self) -> usize {
+        self.features
+    }
+    /// Q12 level means.
+    pub fn level_values(&self) -> &[i32] {
+        &self.level_values
+    }
+
+    /// Checks the working size of an `h × w` group.
+    pub(crate) fn check_size(&self, h: usize, w: usize) -> Result<usize, EntropyError> {
+        let too_large = EntropyError::TooLarge {
+            c: self.channels,
+            h,
+            w,
+        };
+        let widest = self
+            .features
+            .max(self.prior_channels)
+            .max(self.channels * self.levels);
+        let hw = h.checked_mul(w).ok_or(too_large.clone())?;
+        match hw.checked_mul(widest) {
+            Some(work) if work <= MAX_PARALLEL_WORK && hw > 0 => Ok(hw),
+            _ => Err(too_large),
+        }
+    }
+
+    /// Runs the two passes over one `h × w` group. `prior` holds the Q12 values of the
+    /// more important groups, channel-last `[h][w][P]`. For every symbol in stream
+    /// order, `symbol(index, cdf)` returns its value (the encoder's known symbol, the
+    /// decoder's decoded one, or a guess); `index` is its raster position `ch·h·w +
+    /// y·w + x`. Returns the symbols `[c][h][w]`.
+    ///
+    /// # Errors
+    ///
+    /// [`EntropyError::TooLarge`], a wrong `prior` length, an out-of-range symbol, or
+    /// whatever `symbol` returns.
+    pub fn code<F>(
+        &self,
+        prior: &[i32],
+        h: usize,
+        w: usize,
+        mut symbol: F,
+    ) -> Result<Vec<usize>, EntropyError>
+    where
+        F: FnMut(usize, &IntCdf) -> Result<usize, EntropyError>,
+    {
+        let hw = self.check_size(h, w)?;
+        let (c, l, f) = (self.channels, self.levels, self.features);
+        if prior.len() != hw * self.prior_channels {
+            return Err(EntropyError::LengthMismatch {
+                expected: hw * self.prior_channels,
+                got: prior.len(),
+            });
+        }
+        let mut anchors = vec![0i32; hw * c];
+        let mut symbols = vec![0usize; hw * c];
+        let mut feat = vec![0i32; f];
+        let mut ctx = vec![0i32; f];
+        let mut hid = vec![0i32; f];
+        let mut logits = vec![0i32; c * l];
+        let mut weights = vec![0u32; l];
+        let mut cdf = IntCdf::uniform(l)?;
+        for anchor_pass in [true, false] {
+            for y in 0..h {
+                for x in (0..w).filter(|&x| is_anchor(y, x) == anchor_pass) {
+                    match &self.prior {
+                        Some(p) => p.forward_at(prior, h, w, y, x, &mut feat),
+                        None => feat.fill(0),
+                    }
+                    if !anchor_pass {
+                        self.context.forward_at(&anchors, h, w, y, x, &mut ctx);
+                        for (a, &b) in feat.iter_mut().zip(&ctx) {
+                            *a = add_act(*a, b);
+                        }
+                    }
+                    feat.iter_mut().for_each(|v| *v = (*v).max(0));
+                    self.hidden.forward_at(&feat, 1, 1, 0, 0, &mut hid);
+                    hid.iter_mut().for_each(|v| *v = (*v).max(0));
+                    self.out.forward_at(&hid, 1, 1, 0, 0, &mut logits);
+                    for (ch, lg) in logits.chunks_exact(l).enumerate() {
+                        let max = lg.iter().copied().max().unwrap_or(0);
+                        for (wt, &v) in weights.iter_mut().zip(lg) {
+                            *wt = self.exp.weight(i64::from(max) - i64::from(v));
+                        }
+                        cdf.set_weights(&weights)?;
+                        let index = ch * hw + y * w + x;
+                        let s = symbol(index, &cdf)?;
+                        if s >= l {
+                            return Err(EntropyError::SymbolOutOfRange {
+                                position: index,
+                                symbol: s,
+                                levels: l,
+                            });
+                        }
+                        symbols[index] = s;
+                        if anchor_pass {
+                            anchors[(y * w + x) * c + ch] = self.level_values[s];
+                        }
+                    }
+                }
+            }
+        }
+        Ok(symbols)
+    }
+
+    // ---------------------------------------------------------------- serialisation
+
+    /// Little-endian serialisation: `b"CVQP"`, version `u8 = 1`, `levels, channels,
+    /// prior_channels, features: u16`, `level_values: [i32; L]`, then the layers
+    /// (prior if `P > 0`, context, hidden, out), each `c_in, c_out: u16, kernel: u8,
+    /// shifts: [u8], bias: [i64], weights: [i16]`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(MAGIC);
+        b.push(VERSION);
+        for v in [
+            self.levels,
+            self.channels,
+            self.prior_channels,
+            self.features,
+        ] {
+            b.extend_from_slice(&(v as u16).to_le_bytes());
+        }
+        for v in &self.level_values {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        if let Some(p) = &self.prior {
+            p.write(&mut b);
+        }
+        self.context.write(&mut b);
+        self.hidden.write(&mut b);
+        self.out.write(&mut b);
+        b
+    }
+
+    /// Inverse of [`IntParallelGroupModel::to_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// [`EntropyError::Malformed`] on truncated / trailing / unknown data,
+    /// [`EntropyError::InvalidModel`] on out-of-range values.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, EntropyError> {
+        let mut r = Reader::new(bytes);
+        if r.take(4)? != MAGIC || r.u8()? != VERSION {
+            return Err(EntropyError::Malformed("not a CVQP v1 group model"));
+        }
+        let levels = usize::from(r.u16()?);
+        let channels = usize::from(r.u16()?);
+        let prior_channels = usize::from(r.u16()?);
+        let features = usize::from(r.u16()?);
+        if !(2..=MAX_SYMBOLS).contains(&levels) || channels == 0 || features == 0 {
+            return Err(EntropyError::Malformed(
+                "levels / channels / features out of range",
+            ));
+        }
+        let level_values = r.i32s(levels)?;
+        let prior = if prior_channels > 0 {
+            Some(IntConv2d::read(&mut r, prior_channels, features, 3)?)
+        } else {
+            None
+        };
+        let context = IntConv2d::read(&mut r, channels, features, 3)?;
+        let hidden = IntConv2d::read(&mut r, features, features, 1)?;
+        let out = IntConv2d::read(&mut r, features, channels * levels, 1)?;
+        r.finished()?;
+        Self::new(
+            levels,
+            channels,
+            prior_channels,
+            ParallelLayers {
+                prior,
+                context,
+                hidden,
+                out,
+            },
+            level_values,
+        )
+    }
+}
+
+const MAGIC: &[u8; 4] = b"CVQP";
+const VERSION: u8 = 1;
