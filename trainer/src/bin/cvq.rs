@@ -1,9 +1,14 @@
 //! `cvq`: the codec command-line tool (a thin layer over `codec-core`).
+//!
+//! Exit status: 0 on success, 1 on any error (message on stderr as `cvq: error: …`),
+//! 2 on bad command-line usage.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use codec_core::config::CvqnConfig;
+use trainer::codec_cli::{self, load_model};
 use trainer::info;
 
 #[derive(Parser)]
@@ -15,15 +20,50 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show a model architecture: parameters and MACs per pixel of each sub-network.
+    /// Compress an image (PNG, JPEG, WebP) into a .cvq file.
+    Encode {
+        /// Input image.
+        input: PathBuf,
+        /// Output .cvq file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Model file (.cvqm); default: the model embedded in this build.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Rate point; must be one the model provides.
+        #[arg(long)]
+        quality: Option<u8>,
+        /// Decode the result and print PSNR and MS-SSIM.
+        #[arg(long)]
+        metrics: bool,
+    },
+    /// Reconstruct an image from a .cvq file (PNG, JPEG or WebP by extension).
+    Decode {
+        /// Input .cvq file.
+        input: PathBuf,
+        /// Output image.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Model file (.cvqm); default: the model embedded in this build.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Accept a truncated file and decode a preview from the groups present.
+        #[arg(long)]
+        partial: bool,
+    },
+    /// Describe a .cvq file (header, groups, bytes per group), or a model architecture
+    /// (parameters and MACs per pixel) with --preset / --config.
     Info {
-        /// Preset name: paper, thesis, baseline, small.
+        /// A .cvq file.
+        #[arg(conflicts_with_all = ["preset", "config"])]
+        file: Option<PathBuf>,
+        /// Preset name: paper, thesis, baseline, small, tiny.
         #[arg(long, conflicts_with = "config")]
         preset: Option<String>,
         /// A model config JSON file (as written by `--json`'s "config" field).
         #[arg(long)]
-        config: Option<std::path::PathBuf>,
-        /// Print JSON instead of a table.
+        config: Option<PathBuf>,
+        /// Print JSON instead of a table (architecture only).
         #[arg(long)]
         json: bool,
     },
@@ -40,9 +80,72 @@ fn main() -> ExitCode {
     }
 }
 
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
+        Command::Encode {
+            input,
+            output,
+            model,
+            quality,
+            metrics,
+        } => {
+            let model = load_model(model.as_deref(), quality).map_err(|e| e.to_string())?;
+            let r =
+                codec_cli::encode(&model, &input, &output, metrics).map_err(|e| e.to_string())?;
+            println!(
+                "Saved {} ({} bytes, {:.4} bpp; model estimate {:.4} bpp) with {} in {:.0} ms",
+                output.display(),
+                r.bytes,
+                r.bpp,
+                r.estimated_bpp,
+                model.id_string(),
+                ms(r.encode_time)
+            );
+            if let Some(m) = r.metrics {
+                match m.ms_ssim {
+                    Some(s) => println!("PSNR {:.3} dB, MS-SSIM {s:.5}", m.psnr),
+                    None => println!("PSNR {:.3} dB (MS-SSIM needs ≥ 161 px per side)", m.psnr),
+                }
+            }
+            Ok(())
+        }
+        Command::Decode {
+            input,
+            output,
+            model,
+            partial,
+        } => {
+            let model = load_model(model.as_deref(), None).map_err(|e| e.to_string())?;
+            let r =
+                codec_cli::decode(&model, &input, &output, partial).map_err(|e| e.to_string())?;
+            println!(
+                "Decoded {} to {} ({} x {}, groups {}/{}): entropy {:.1} ms, synthesis {:.1} ms",
+                input.display(),
+                output.display(),
+                r.width,
+                r.height,
+                r.groups_received,
+                r.groups,
+                ms(r.entropy_time),
+                ms(r.synthesis_time)
+            );
+            Ok(())
+        }
         Command::Info {
+            file: Some(file), ..
+        } => {
+            print!(
+                "{}",
+                codec_cli::file_info(&file).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
+        Command::Info {
+            file: None,
             preset,
             config,
             json,
