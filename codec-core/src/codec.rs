@@ -16,10 +16,12 @@ use burn::module::Module;
 use burn::record::{FullPrecisionSettings, HalfPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 use cvq_bitstream::format::{
-    FileHeader, FormatError, GroupHeader, Limits, ModelId, Permutation, read_file, read_prefix,
-    write_file,
+    FileHeader, FormatError, Limits, ModelId, read_file, read_prefix, write_file,
 };
-use cvq_entropy::{EntropyError, EntropyModel, ModelFile, WeightPrecision};
+use cvq_entropy::{
+    ContainerSymbols, EntropyError, EntropyModel, ModelFile, WeightPrecision, decode_stored,
+    stored_layout,
+};
 
 use crate::config::{ConfigError, CvqnConfig};
 use crate::entropy::export_entropy_model;
@@ -87,9 +89,6 @@ pub enum CodecError {
         /// The loaded model (`name#hash`).
         model: String,
     },
-    /// The header's groups do not match the model.
-    #[error("file layout does not match the model: {0}")]
-    Layout(String),
     /// The model file's weights cannot be loaded.
     #[error("model weights: {0}")]
     Weights(String),
@@ -242,7 +241,7 @@ impl<B: Backend> CodecModel<B> {
                 .zip(groups.iter().zip(&config.levels))
                 .any(|(s, (&c, &l))| s.channels != c || s.levels != l)
         {
-            return Err(CodecError::Layout(
+            return Err(CodecError::Weights(
                 "entropy model groups differ from the configuration".into(),
             ));
         }
@@ -278,32 +277,14 @@ impl<B: Backend> CodecModel<B> {
             .collect::<Result<Vec<_>, _>>()?;
         let payloads = self.entropy.encode(&symbols, lh, lw)?;
         let estimated_bits = self.entropy.estimate_bits(&symbols, lh, lw)?.iter().sum();
-        let shapes = self.entropy.shapes();
-        // Stored order: most important group first; channels of a group keep their
-        // permuted order. permutation[stored position] = latent channel.
-        let mut starts = Vec::with_capacity(shapes.len());
-        let mut acc = 0;
-        for s in &shapes {
-            starts.push(acc);
-            acc += s.channels;
-        }
-        let mut permutation = Vec::with_capacity(acc);
-        let mut groups = Vec::with_capacity(shapes.len());
-        for g in (0..shapes.len()).rev() {
-            let range = starts[g]..starts[g] + shapes[g].channels;
-            permutation.extend(order[range].iter().map(|&c| c as u32));
-            groups.push(GroupHeader {
-                levels: shapes[g].levels as u8,
-                channels: shapes[g].channels as u32,
-            });
-        }
+        let (permutation, groups) = stored_layout(&self.entropy, &order)?;
         let header = FileHeader {
             width: image.width as u32,
             height: image.height as u32,
             model: self.id.clone(),
             quality: self.quality,
             entropy_model: self.entropy.kind(),
-            permutation: Permutation::new(permutation)?,
+            permutation,
             groups,
         };
         let stored: Vec<&Vec<u8>> = payloads.iter().rev().collect();
@@ -343,33 +324,11 @@ impl<B: Backend> CodecModel<B> {
                 model: self.id_string(),
             });
         }
-        let shapes = self.entropy.shapes();
-        let layout_ok = header.entropy_model == self.entropy.kind()
-            && header.groups.len() == shapes.len()
-            && header.groups.iter().rev().zip(&shapes).all(|(h, s)| {
-                usize::from(h.levels) == s.levels && h.channels as usize == s.channels
-            });
-        if !layout_ok {
-            return Err(CodecError::Layout(
-                "groups or entropy model kind differ from the model".into(),
-            ));
-        }
-        let (lh, lw) = header.latent_size();
-        let payloads: Vec<Option<&[u8]>> = stored.iter().rev().copied().collect();
-        let symbols = self.entropy.decode(&payloads, lh as usize, lw as usize)?;
-        // Model order of channels: groups least important first.
-        let mut order = Vec::with_capacity(header.channels());
-        for g in (0..shapes.len()).rev() {
-            let range = header
-                .group_channel_range(g)
-                .ok_or_else(|| CodecError::Layout("group range".into()))?;
-            order.extend(
-                header.permutation.as_slice()[range]
-                    .iter()
-                    .map(|&c| c as usize),
-            );
-        }
-        let groups_received = stored.iter().filter(|p| p.is_some()).count();
+        let ContainerSymbols {
+            symbols,
+            order,
+            groups_received,
+        } = decode_stored(&self.entropy, &header, &stored)?;
         Ok(DecodedSymbols {
             header,
             symbols,

@@ -323,8 +323,8 @@ impl CvqnConfig {
             Preset::Tiny => CvqnConfig::new(
                 "cvq-tiny".into(),
                 8,
-                EncoderConfig::new([8, 8, 16, 16], [0, 0, 0, 1]).with_attention_reduction(4),
-                DecoderConfig::new([16, 16, 8, 8], [1, 0, 0, 0]).with_attention_reduction(4),
+                EncoderConfig::new([4, 4, 8, 8], [0, 0, 0, 0]).with_attention_reduction(4),
+                DecoderConfig::new([8, 8, 4, 4], [0, 0, 0, 0]).with_attention_reduction(4),
                 vec![3, 5, 7],
                 vec![0.25, 0.5, 0.25],
                 vec![8, 8, 8],

@@ -40,6 +40,9 @@ pub enum EntropyError {
         /// Number of levels.
         levels: usize,
     },
+    /// A `.cvq` header does not fit the entropy model.
+    #[error("file layout does not match the model: {0}")]
+    Layout(String),
     /// The model file is not a valid cvq model.
     #[error("invalid model file: {0}")]
     ModelFile(String),

@@ -17,6 +17,7 @@
 //! integer models.
 
 mod coder3d;
+mod container;
 mod conv2d;
 mod entropy_model;
 mod error;
@@ -27,6 +28,7 @@ mod model_file;
 mod reader;
 
 pub use coder3d::{decode_group, encode_group, estimate_bits};
+pub use container::{ContainerSymbols, decode_stored, stored_layout};
 pub use conv2d::IntConv2d;
 pub use conv2d::MAX_CONV_CHANNELS;
 pub use entropy_model::{EntropyModel, GroupModel, GroupShape};
