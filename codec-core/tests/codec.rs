@@ -185,3 +185,53 @@ fn integer_rate_matches_float_estimate() {
         assert!(((payload * 8) as f64) < enc.estimated_bits + 3.0 * 64.0);
     }
 }
+
+/// The float parallel model's causality: non-anchor values are never context, and an
+/// anchor's value reaches only non-anchor positions (never anchors, never itself).
+#[test]
+fn parallel_float_model_is_causal() {
+    use burn::tensor::{Distribution, Tensor};
+    use codec_core::model::parallel::ParallelContextModel;
+    let _guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Default::default();
+    <B as burn::tensor::backend::Backend>::seed(&device, 77);
+    let (l, c, p, f, h, w) = (5, 3, 4, 8, 6, 7);
+    let model = ParallelContextModel::<B>::new(l, c, p, f, &device);
+    let prior = Tensor::<B, 4>::random([1, p, h, w], Distribution::Normal(0.0, 1.0), &device);
+    let values = Tensor::<B, 4>::random([1, c, h, w], Distribution::Normal(0.0, 1.0), &device);
+    let logits = |v: Tensor<B, 4>| -> Vec<f32> {
+        model
+            .forward(Some(prior.clone()), v)
+            .into_data()
+            .convert::<f32>()
+            .into_vec()
+            .unwrap()
+    };
+    let base = logits(values.clone());
+    let at = |v: &[f32], k: usize, ch: usize, y: usize, x: usize| v[((k * c + ch) * h + y) * w + x];
+    for (y0, x0) in [(2, 3), (3, 3), (0, 0), (5, 6)] {
+        let mut data: Vec<f32> = values.clone().into_data().convert::<f32>().into_vec().unwrap();
+        for ch in 0..c {
+            data[(ch * h + y0) * w + x0] += 3.0;
+        }
+        let changed = logits(Tensor::from_data(
+            burn::tensor::TensorData::new(data, [1, c, h, w]),
+            &device,
+        ));
+        let anchor0 = (y0 + x0) % 2 == 0;
+        let mut reached = false;
+        for y in 0..h {
+            for x in 0..w {
+                let same = (0..l)
+                    .all(|k| (0..c).all(|ch| at(&base, k, ch, y, x) == at(&changed, k, ch, y, x)));
+                let anchor = (y + x) % 2 == 0;
+                if !anchor0 || anchor || (y, x) == (y0, x0) {
+                    assert!(same, "value at ({y0},{x0}) leaked into ({y},{x})");
+                } else if !same {
+                    reached = true;
+                }
+            }
+        }
+        assert_eq!(reached, anchor0, "anchor context must reach its neighbours");
+    }
+}

@@ -292,6 +292,14 @@ impl EntropyModel {
                     got: s.len(),
                 });
             }
+            let levels = m.shape().levels;
+            if let Some((position, &symbol)) = s.iter().enumerate().find(|(_, x)| **x >= levels) {
+                return Err(EntropyError::SymbolOutOfRange {
+                    position,
+                    symbol,
+                    levels,
+                });
+            }
         }
         Ok(())
     }
