@@ -210,7 +210,12 @@ fn parallel_float_model_is_causal() {
     let base = logits(values.clone());
     let at = |v: &[f32], k: usize, ch: usize, y: usize, x: usize| v[((k * c + ch) * h + y) * w + x];
     for (y0, x0) in [(2, 3), (3, 3), (0, 0), (5, 6)] {
-        let mut data: Vec<f32> = values.clone().into_data().convert::<f32>().into_vec().unwrap();
+        let mut data: Vec<f32> = values
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .into_vec()
+            .unwrap();
         for ch in 0..c {
             data[(ch * h + y0) * w + x0] += 3.0;
         }

@@ -44,9 +44,7 @@ fn random_model(seed: u64, groups: &[(usize, usize)], f: usize) -> EntropyModel 
             hidden: conv(&mut rng, f, f, 1),
             out: conv(&mut rng, f, c * l, 1),
         };
-        let values = (0..l)
-            .map(|k| (k as i32 - (l / 2) as i32) * 4096)
-            .collect();
+        let values = (0..l).map(|k| (k as i32 - (l / 2) as i32) * 4096).collect();
         out.push(GroupModel::Parallel(
             IntParallelGroupModel::new(l, c, prior, layers, values).unwrap(),
         ));
@@ -89,7 +87,10 @@ fn round_trip_is_exact_on_random_models_and_sizes() {
             assert_eq!(model.decode(&present, h, w).unwrap(), symbols);
             let bits: f64 = model.estimate_bits(&symbols, h, w).unwrap().iter().sum();
             let real: usize = payloads.iter().map(Vec::len).sum();
-            assert!((real * 8) as f64 + 1.0 >= bits, "{real} bytes < {bits} bits");
+            assert!(
+                (real * 8) as f64 + 1.0 >= bits,
+                "{real} bytes < {bits} bits"
+            );
             assert!(((real * 8) as f64) < bits + 64.0 * payloads.len() as f64);
         }
     }

@@ -1,0 +1,12 @@
+//! Full entropy decode of fuzzed `.cvq` files with the golden tiny models (see
+//! `entropy/tests/fuzz_harness/mod.rs` for the input layout).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../tests/fuzz_harness/mod.rs"]
+mod fuzz_harness;
+
+fuzz_target!(|data: &[u8]| {
+    fuzz_harness::decode_file(data);
+});

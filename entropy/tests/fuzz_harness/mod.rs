@@ -1,0 +1,104 @@
+//! Body of the `decode_file` fuzz target (`entropy/fuzz`), shared with the replay test
+//! `tests/fuzz_regressions.rs` so every finding is re-run by `cargo test`.
+//!
+//! Input: byte 0 picks a golden model (parallel / 3D context). The rest is tried
+//! (1) as a raw `.cvq` file, complete and as a prefix, and (2) structured: the golden
+//! file's header with width/height taken from bytes 1–2 (1..=256 each) and the
+//! remaining bytes split into the three group payloads at offsets given by bytes 3–4,
+//! written with valid CRCs so the entropy decoder sees arbitrary payloads. Decoding
+//! must never panic; it either fails with a typed error or yields symbols in range that
+//! re-encode and decode back to themselves.
+
+use std::sync::OnceLock;
+
+use cvq_bitstream::format::{FileHeader, Limits, read_file, read_prefix, write_file};
+use cvq_entropy::{EntropyError, ModelFile, decode_stored};
+
+const MODELS: [(&[u8], &[u8]); 2] = [
+    (
+        include_bytes!("../fixtures/golden/tiny-parallel.cvqm"),
+        include_bytes!("../fixtures/golden/tiny-parallel.cvq"),
+    ),
+    (
+        include_bytes!("../fixtures/golden/tiny-context3d.cvqm"),
+        include_bytes!("../fixtures/golden/tiny-context3d.cvq"),
+    ),
+];
+
+fn models() -> &'static [(ModelFile, FileHeader); 2] {
+    static CELL: OnceLock<[(ModelFile, FileHeader); 2]> = OnceLock::new();
+    CELL.get_or_init(|| {
+        MODELS.map(|(m, f)| {
+            (
+                ModelFile::from_bytes(m).expect("golden model"),
+                read_file(f, &Limits::default())
+                    .expect("golden file")
+                    .header,
+            )
+        })
+    })
+}
+
+fn limits() -> Limits {
+    let mut l = Limits::default();
+    l.max_pixels = 256 * 256;
+    l
+}
+
+fn check(model: &ModelFile, header: &FileHeader, stored: &[Option<&[u8]>]) {
+    match decode_stored(&model.entropy, header, stored) {
+        Ok(d) => {
+            let shapes = model.entropy.shapes();
+            let (lh, lw) = header.latent_size();
+            for (s, shape) in d.symbols.iter().zip(&shapes) {
+                assert_eq!(s.len(), shape.channels * (lh * lw) as usize);
+                assert!(s.iter().all(|&x| x < shape.levels));
+            }
+            let again = model
+                .entropy
+                .encode(&d.symbols, lh as usize, lw as usize)
+                .expect("decoded symbols re-encode");
+            let present: Vec<Option<&[u8]>> = again.iter().map(|p| Some(p.as_slice())).collect();
+            let back = model
+                .entropy
+                .decode(&present, lh as usize, lw as usize)
+                .expect("re-encoded symbols decode");
+            assert_eq!(back, d.symbols);
+        }
+        Err(EntropyError::Coder(_) | EntropyError::Layout(_) | EntropyError::TooLarge { .. }) => {}
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}
+
+/// The fuzz target body.
+pub fn decode_file(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let (model, golden) = &models()[usize::from(sel) % 2];
+    // (1) raw file
+    if let Ok(f) = read_file(rest, &limits()) {
+        let stored: Vec<Option<&[u8]>> = f.payloads.iter().map(|p| Some(*p)).collect();
+        check(model, &f.header, &stored);
+    }
+    if let Ok(p) = read_prefix(rest, &limits()) {
+        let mut stored: Vec<Option<&[u8]>> = p.complete.iter().map(|s| Some(*s)).collect();
+        stored.resize(p.header.groups.len(), None);
+        check(model, &p.header, &stored);
+    }
+    // (2) structured: golden header, fuzzed size and payloads
+    if rest.len() < 4 {
+        return;
+    }
+    let mut header = golden.clone();
+    header.width = 1 + u32::from(rest[0]);
+    header.height = 1 + u32::from(rest[1]);
+    let body = &rest[4..];
+    let a = usize::from(rest[2]).min(body.len());
+    let b = (a + usize::from(rest[3])).min(body.len());
+    let payloads = [&body[..a], &body[a..b], &body[b..]];
+    let file = write_file(&header, &payloads).expect("golden header re-serialises");
+    let parsed = read_file(&file, &limits()).expect("file just written parses");
+    let stored: Vec<Option<&[u8]>> = parsed.payloads.iter().map(|p| Some(*p)).collect();
+    check(model, &parsed.header, &stored);
+}
