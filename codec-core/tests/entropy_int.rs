@@ -1,7 +1,8 @@
 //! Integer 3D context model: exact coding round trips, causality, agreement with the
 //! float model, robustness to corrupt payloads, and a golden payload.
 //!
-//! Bless the golden fixture with `CVQ_BLESS=1 cargo test -p codec-core --test entropy_int`.
+//! Bless the golden fixture with `CVQ_BLESS=1 cargo test -p codec-core --test entropy_int` (written to
+//! `entropy/tests/fixtures/`).
 
 use burn::backend::Flex;
 use burn::module::{Module, ModuleMapper, Param};
@@ -287,11 +288,26 @@ fn golden_payload() {
     golden.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     golden.extend_from_slice(&payload);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/entropy_int3d_golden.bin");
+        .join("../entropy/tests/fixtures/entropy_int3d_golden.bin");
     if std::env::var_os("CVQ_BLESS").is_some() {
         std::fs::write(&path, &golden).unwrap();
     }
     let expected = std::fs::read(&path).expect("golden fixture (bless with CVQ_BLESS=1)");
     assert_eq!(golden, expected, "golden payload changed");
     assert_eq!(decode_group(&model, &payload, c, h, w).unwrap(), symbols);
+}
+
+/// The float masks keep exactly the kernel taps the integer layers evaluate.
+#[test]
+fn float_masks_match_integer_tap_counts() {
+    use codec_core::model::context3d::{MaskType, mask_values};
+    for (kind, float_kind) in [
+        (MaskKind::Hollow, MaskType::Hollow),
+        (MaskKind::Solid, MaskType::Solid),
+    ] {
+        let mask = mask_values(float_kind);
+        for (k, &m) in mask.iter().enumerate() {
+            assert_eq!(m == 1.0, k < kind.taps(), "kernel index {k}");
+        }
+    }
 }

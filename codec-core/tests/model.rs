@@ -49,7 +49,8 @@ fn every_preset_has_consistent_shapes_and_parameter_counts() {
             cost.decoder.params,
             "{preset:?} decoder"
         );
-        let entropy: usize = model.entropy.iter().map(|m| m.num_params()).sum();
+        let entropy: usize = model.entropy.iter().map(|m| m.num_params()).sum::<usize>()
+            + model.parallel.iter().map(|m| m.num_params()).sum::<usize>();
         assert_eq!(entropy, cost.entropy.params, "{preset:?} entropy");
         let quant: usize = model.quantizers.iter().map(|m| m.num_params()).sum();
         assert_eq!(quant, cost.quantizers.params, "{preset:?} quantizers");

@@ -165,7 +165,7 @@ pub fn quantize_layer(
     bias: &[f32],
     c_out: usize,
 ) -> Result<QuantizedLayer, EntropyError> {
-    if c_out == 0 || bias.len() != c_out || weights.len() % c_out != 0 {
+    if c_out == 0 || bias.len() != c_out || !weights.len().is_multiple_of(c_out) {
         return Err(EntropyError::InvalidModel(
             "float layer shapes do not match c_out".into(),
         ));

@@ -29,7 +29,7 @@ pub const MAX_PARALLEL_WORK: usize = 1 << 26;
 /// Whether `(y, x)` is an anchor of the checkerboard (coded in the first pass).
 #[inline]
 pub fn is_anchor(y: usize, x: usize) -> bool {
-    (y + x) % 2 == 0
+    (y + x).is_multiple_of(2)
 }
 
 /// Integer model of one group (see the module documentation).
@@ -75,7 +75,7 @@ impl IntParallelGroupModel {
         level_values: Vec<i32>,
     ) -> Result<Self, EntropyError> {
         let bad = |m: &str| Err(EntropyError::InvalidModel(m.to_string()));
-        if levels < 2 || levels > MAX_SYMBOLS {
+        if !(2..=MAX_SYMBOLS).contains(&levels) {
             return bad("levels must be in 2..=256");
         }
         let features = layers.hidden.c_in();

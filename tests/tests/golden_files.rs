@@ -11,7 +11,6 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use burn::backend::Flex;
-use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
 use codec_core::codec::{CodecModel, RgbImage};
 use codec_core::config::{CvqnConfig, EntropyKind, Preset};
@@ -51,9 +50,8 @@ fn read_png(path: &Path) -> RgbImage {
     RgbImage::new(w, h, img.into_raw()).unwrap()
 }
 
-/// A randomly initialised encoder's latent is small next to the initial GMM means, so
-/// every symbol would be the same: spread each quantizer's means over ±1.5 σ of the
-/// fixture's latent so the golden symbols vary.
+/// Quantizer means fitted to the fixture's latent (a 64×48 crop) so that the golden
+/// symbols vary (see `Cvqn::fit_quantizer_means`).
 fn spread_quantizer_means(model: &mut Cvqn<B>, image: &RgbImage) {
     let (w, h) = (64, 48);
     let mut planar = vec![0f32; 3 * w * h];
@@ -67,23 +65,7 @@ fn spread_quantizer_means(model: &mut Cvqn<B>, image: &RgbImage) {
     }
     let x = Tensor::<B, 4>::from_data(TensorData::new(planar, [1, 3, h, w]), &Default::default());
     let latent = model.encoder.forward(x);
-    let mean: f32 = latent.clone().mean().into_scalar();
-    let sigma: f32 = latent
-        .sub_scalar(mean)
-        .powf_scalar(2.0)
-        .mean()
-        .sqrt()
-        .into_scalar();
-    for q in &mut model.quantizers {
-        let l = q.levels();
-        let means: Vec<f32> = (0..l)
-            .map(|k| sigma * (-1.5 + 3.0 * k as f32 / (l - 1) as f32))
-            .collect();
-        q.mean = Param::from_tensor(Tensor::from_data(
-            TensorData::new(means, [l]),
-            &Default::default(),
-        ));
-    }
+    model.fit_quantizer_means(latent);
 }
 
 fn bless() {

@@ -33,6 +33,6 @@ mod tests {
             .as_f64()
             .unwrap();
         assert!(macs > 0.0 && macs <= 60_000.0, "{macs}");
-        assert_eq!(preset_names().len(), 4);
+        assert_eq!(preset_names().len(), 5);
     }
 }

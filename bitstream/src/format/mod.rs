@@ -53,9 +53,9 @@ pub(crate) const FLAG_IDENTITY_PERMUTATION: u8 = 0b0000_0001;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum EntropyModelKind {
-    /// Factorised / hyperprior-style model: every symbol's distribution is
-    /// known before decoding the group, so symbols can be decoded in
-    /// parallel. Stored as `0`.
+    /// Parallel-decodable model: each group is conditioned on the more
+    /// important groups and on a two-pass checkerboard inside the group, so a
+    /// group decodes in two parallel passes. Stored as `0`.
     Parallel = 0,
     /// Autoregressive 3-D context model: each symbol's distribution depends
     /// on already-decoded neighbours (spatial and channel). Stored as `1`.

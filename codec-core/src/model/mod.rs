@@ -15,7 +15,7 @@ pub mod quantizer;
 pub mod split_merge;
 
 use burn::module::Module;
-use burn::tensor::{Int, Tensor, backend::Backend};
+use burn::tensor::{ElementConversion, Int, Tensor, backend::Backend};
 
 use crate::config::{ConfigError, CvqnConfig, EntropyKind, ImportanceKind};
 use context3d::{ContextModel3d, symbol_nll};
@@ -272,6 +272,32 @@ impl<B: Backend> Cvqn<B> {
             .collect();
         let code = unpermute_channels(self.groups().merge(values), order);
         self.decoder.forward(code)
+    }
+
+    /// Re-initialises every quantizer's means to span `±1.5 σ` of `latent` (its
+    /// standard deviation over all elements), evenly spaced. A freshly initialised
+    /// encoder's latent is much smaller than the default means (`±⌊L/2⌋`), which would
+    /// map every value to the same symbol; this data-driven start avoids that.
+    pub fn fit_quantizer_means(&mut self, latent: Tensor<B, 4>) {
+        let mean = latent.clone().mean();
+        let sigma: f32 = latent
+            .sub(mean.unsqueeze())
+            .powf_scalar(2.0)
+            .mean()
+            .sqrt()
+            .into_scalar()
+            .elem();
+        let device = self.order.device();
+        for q in &mut self.quantizers {
+            let l = q.levels();
+            let means: Vec<f32> = (0..l)
+                .map(|k| sigma * (-1.5 + 3.0 * k as f32 / (l.max(2) - 1) as f32))
+                .collect();
+            q.mean = burn::module::Param::from_tensor(Tensor::from_data(
+                burn::tensor::TensorData::new(means, [l]),
+                &device,
+            ));
+        }
     }
 
     /// Mean GMM prior loss over groups for a latent `[B, C, h, w]` (`L_GMM`, optional term).
