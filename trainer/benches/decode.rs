@@ -2,8 +2,10 @@
 //! (float decoder, Burn Flex CPU backend), for the `small` preset with both entropy
 //! models. Prints a table; run with `cargo bench -p trainer --bench decode`.
 //!
-//! No trained model is shipped yet, so the model is randomly initialised (seeded):
-//! the timings are those of the real architecture, the rates are meaningless.
+//! No trained model is shipped yet, so the model is randomly initialised (seeded), with
+//! its quantizer means fitted to the first image's latent so that symbols vary: the
+//! timings are those of the real architecture; the rates only compare the integer
+//! entropy model with its float twin (same symbols), not the codec's quality.
 //! `CVQ_BENCH_IMAGES=N` sets how many Kodak images to time (default 2);
 //! `CVQ_KODAK` overrides the folder (default `../shared/data/kodak`).
 
@@ -11,6 +13,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::backend::Flex;
+use burn::tensor::{ElementConversion, Tensor, TensorData};
 use codec_core::codec::{CodecModel, RgbImage};
 use codec_core::config::{CvqnConfig, EntropyKind, Preset};
 use codec_core::entropy::WeightPrecision;
@@ -24,6 +27,18 @@ fn kodak() -> PathBuf {
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/kodak"),
         PathBuf::from,
     )
+}
+
+/// `[1, 3, H, W]` in `0..1` (Kodak sizes are multiples of 16).
+fn to_tensor(image: &RgbImage) -> Tensor<B, 4> {
+    let (w, h) = (image.width, image.height);
+    let mut planar = vec![0f32; 3 * w * h];
+    for (i, px) in image.data.chunks_exact(3).enumerate() {
+        for (c, &v) in px.iter().enumerate() {
+            planar[c * w * h + i] = f32::from(v) / 255.0;
+        }
+    }
+    Tensor::from_data(TensorData::new(planar, [1, 3, h, w]), &Default::default())
 }
 
 fn main() {
@@ -50,15 +65,34 @@ fn main() {
         "{:<10} {:<12} {:>10} {:>11} {:>13} {:>10} {:>9}",
         "entropy", "image", "encode ms", "entropy ms", "synthesis ms", "total ms", "entropy %"
     );
+    let mut rates = Vec::new();
     for kind in [EntropyKind::Parallel, EntropyKind::Context3d] {
         <B as burn::tensor::backend::Backend>::seed(&device, 1);
         let cfg = CvqnConfig::preset(Preset::Small).with_entropy(kind);
-        let model = Cvqn::<B>::new(&cfg, &device).unwrap();
+        let mut model = Cvqn::<B>::new(&cfg, &device).unwrap();
+        model.fit_quantizer_means(model.encoder.forward(to_tensor(&images[0].1)));
         let (codec, _) = CodecModel::freeze(model, cfg, 1, WeightPrecision::F32, &device).unwrap();
         for (name, image) in &images {
             let t = Instant::now();
-            let bytes = codec.encode(image).unwrap().bytes;
+            let enc = codec.encode(image).unwrap();
             let encode = t.elapsed().as_secs_f64() * 1e3;
+            let bytes = enc.bytes;
+            let float_bits = f64::from(
+                codec
+                    .model
+                    .forward(to_tensor(image))
+                    .bpp()
+                    .into_scalar()
+                    .elem::<f32>(),
+            ) * (image.width * image.height) as f64;
+            rates.push(format!(
+                "{:<10} {name:<12} {:>9} {:>12.0} {:>12.0} {:>+9.3}%",
+                format!("{kind:?}"),
+                bytes.len(),
+                enc.estimated_bits,
+                float_bits,
+                100.0 * (enc.estimated_bits - float_bits) / float_bits
+            ));
             // One warm-up decode, then the timed one.
             let _ = codec.decode(&bytes).unwrap();
             let t = Instant::now();
@@ -82,5 +116,14 @@ fn main() {
                 100.0 * entropy / total
             );
         }
+    }
+    println!();
+    println!("rate of the integer entropy model vs its float twin (same symbols)");
+    println!(
+        "{:<10} {:<12} {:>9} {:>12} {:>12} {:>10}",
+        "entropy", "image", "file B", "int bits", "float bits", "int/float"
+    );
+    for line in rates {
+        println!("{line}");
     }
 }
