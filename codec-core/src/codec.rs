@@ -275,8 +275,8 @@ impl<B: Backend> CodecModel<B> {
             .into_iter()
             .map(|(_, s)| int_values(s))
             .collect::<Result<Vec<_>, _>>()?;
-        let payloads = self.entropy.encode(&symbols, lh, lw)?;
-        let estimated_bits = self.entropy.estimate_bits(&symbols, lh, lw)?.iter().sum();
+        let (payloads, bits) = self.entropy.encode_with_estimate(&symbols, lh, lw)?;
+        let estimated_bits = bits.iter().sum();
         let (permutation, groups) = stored_layout(&self.entropy, &order)?;
         let header = FileHeader {
             width: image.width as u32,

@@ -3,7 +3,8 @@
 use cvq_bitstream::coder::{SymbolDecoder, SymbolEncoder};
 
 use crate::EntropyError;
-use crate::int_context3d::{GroupState, IntContextModel3d, check_symbols};
+use crate::int_context3d::{IntContextModel3d, check_symbols};
+use crate::symbol_bits;
 
 /// Encodes the symbols of one group (`c·h·w` values `< L`, raster order
 /// `(c, y, x)`) into a range-coder payload.
@@ -19,13 +20,12 @@ pub fn encode_group(
     h: usize,
     w: usize,
 ) -> Result<Vec<u8>, EntropyError> {
-    let mut state = GroupState::new(model, c, h, w)?;
-    check_symbols(model, symbols, state.positions)?;
+    check_symbols(model, symbols, model.checked_positions(c, h, w)?)?;
     let mut enc = SymbolEncoder::new();
-    for (p, &s) in symbols.iter().enumerate() {
-        enc.encode(s, state.cdf_at(p)?)?;
-        state.set_symbol(p, s);
-    }
+    model.code(c, h, w, |p, cdf| {
+        enc.encode(symbols[p], cdf)?;
+        Ok(symbols[p])
+    })?;
     Ok(enc.finish())
 }
 
@@ -44,14 +44,8 @@ pub fn decode_group(
     h: usize,
     w: usize,
 ) -> Result<Vec<usize>, EntropyError> {
-    let mut state = GroupState::new(model, c, h, w)?;
     let mut dec = SymbolDecoder::new(payload);
-    let mut out = Vec::with_capacity(state.positions);
-    for p in 0..state.positions {
-        let s = dec.decode(state.cdf_at(p)?)?;
-        state.set_symbol(p, s);
-        out.push(s);
-    }
+    let out = model.code(c, h, w, |_, cdf| Ok(dec.decode(cdf)?))?;
     dec.finish()?;
     Ok(out)
 }
@@ -69,13 +63,11 @@ pub fn estimate_bits(
     h: usize,
     w: usize,
 ) -> Result<f64, EntropyError> {
-    let mut state = GroupState::new(model, c, h, w)?;
-    check_symbols(model, symbols, state.positions)?;
+    check_symbols(model, symbols, model.checked_positions(c, h, w)?)?;
     let mut bits = 0.0;
-    for (p, &s) in symbols.iter().enumerate() {
-        let freq = state.cdf_at(p)?.frequency(s).unwrap_or(1);
-        bits += 16.0 - libm::log2(f64::from(freq));
-        state.set_symbol(p, s);
-    }
+    model.code(c, h, w, |p, cdf| {
+        bits += symbol_bits(cdf, symbols[p]);
+        Ok(symbols[p])
+    })?;
     Ok(bits)
 }

@@ -9,9 +9,10 @@ use cvq_bitstream::coder::{IntCdf, SymbolDecoder, SymbolEncoder};
 use cvq_bitstream::format::EntropyModelKind;
 
 use crate::EntropyError;
-use crate::int_context3d::{GroupState, IntContextModel3d};
+use crate::int_context3d::IntContextModel3d;
 use crate::int_parallel::IntParallelGroupModel;
 use crate::reader::{Reader, write_block};
+use crate::symbol_bits;
 
 /// The integer model of one group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +80,7 @@ struct Encoding<'a> {
     symbols: &'a [Vec<usize>],
     enc: SymbolEncoder,
     payloads: Vec<Vec<u8>>,
+    bits: Vec<f64>,
 }
 
 impl Visitor for Encoding<'_> {
@@ -89,31 +91,12 @@ impl Visitor for Encoding<'_> {
     fn symbol(&mut self, g: usize, index: usize, cdf: &IntCdf) -> Result<usize, EntropyError> {
         let s = self.symbols[g][index];
         self.enc.encode(s, cdf)?;
+        self.bits[g] += symbol_bits(cdf, s);
         Ok(s)
     }
     fn end(&mut self, g: usize) -> Result<(), EntropyError> {
         let enc = std::mem::replace(&mut self.enc, SymbolEncoder::new());
         self.payloads[g] = enc.finish();
-        Ok(())
-    }
-}
-
-struct Estimating<'a> {
-    symbols: &'a [Vec<usize>],
-    bits: Vec<f64>,
-}
-
-impl Visitor for Estimating<'_> {
-    fn start(&mut self, _: usize) -> Result<(), EntropyError> {
-        Ok(())
-    }
-    fn symbol(&mut self, g: usize, index: usize, cdf: &IntCdf) -> Result<usize, EntropyError> {
-        let s = self.symbols[g][index];
-        let f = cdf.frequency(s).unwrap_or(1).max(1);
-        self.bits[g] += 16.0 - libm::log2(f64::from(f));
-        Ok(s)
-    }
-    fn end(&mut self, _: usize) -> Result<(), EntropyError> {
         Ok(())
     }
 }
@@ -218,25 +201,11 @@ impl EntropyModel {
             visitor.start(g)?;
             let symbols = match &self.groups[g] {
                 GroupModel::Context3d { channels, model } => {
-                    let mut state = GroupState::new(model, *channels, h, w)?;
-                    let mut out = Vec::with_capacity(state.positions);
-                    for p in 0..state.positions {
-                        let s = visitor.symbol(g, p, state.cdf_at(p)?)?;
-                        if s >= model.levels() {
-                            return Err(EntropyError::SymbolOutOfRange {
-                                position: p,
-                                symbol: s,
-                                levels: model.levels(),
-                            });
-                        }
-                        state.set_symbol(p, s);
-                        out.push(s);
-                    }
-                    out
+                    model.code(*channels, h, w, |p, cdf| visitor.symbol(g, p, cdf))?
                 }
                 GroupModel::Parallel(m) => {
                     let hw = m.check_size(h, w)?;
-                    let prior = self.prior_plane(g, &done, hw)?;
+                    let prior = self.prior_plane(g, &done, hw);
                     m.code(&prior, h, w, |i, cdf| visitor.symbol(g, i, cdf))?
                 }
             };
@@ -247,12 +216,7 @@ impl EntropyModel {
     }
 
     /// Channel-last Q12 values `[h·w][P]` of groups `g+1..G` (in index order).
-    fn prior_plane(
-        &self,
-        g: usize,
-        done: &[Vec<usize>],
-        hw: usize,
-    ) -> Result<Vec<i32>, EntropyError> {
+    fn prior_plane(&self, g: usize, done: &[Vec<usize>], hw: usize) -> Vec<i32> {
         let p: usize = self.groups[g + 1..]
             .iter()
             .map(|m| m.shape().channels)
@@ -269,7 +233,7 @@ impl EntropyModel {
             }
             offset += c;
         }
-        Ok(plane)
+        plane
     }
 
     fn check_symbols(
@@ -316,14 +280,7 @@ impl EntropyModel {
         h: usize,
         w: usize,
     ) -> Result<Vec<Vec<u8>>, EntropyError> {
-        self.check_symbols(symbols, h, w)?;
-        let mut v = Encoding {
-            symbols,
-            enc: SymbolEncoder::new(),
-            payloads: vec![Vec::new(); self.groups.len()],
-        };
-        self.run(h, w, &mut v)?;
-        Ok(v.payloads)
+        Ok(self.encode_with_estimate(symbols, h, w)?.0)
     }
 
     /// Ideal code length in bits of every group (model order):
@@ -338,13 +295,31 @@ impl EntropyModel {
         h: usize,
         w: usize,
     ) -> Result<Vec<f64>, EntropyError> {
+        Ok(self.encode_with_estimate(symbols, h, w)?.1)
+    }
+
+    /// [`EntropyModel::encode`] and [`EntropyModel::estimate_bits`] in one pass over
+    /// the model: `(payloads, bits)`, both per group in model order.
+    ///
+    /// # Errors
+    ///
+    /// As [`EntropyModel::encode`].
+    pub fn encode_with_estimate(
+        &self,
+        symbols: &[Vec<usize>],
+        h: usize,
+        w: usize,
+    ) -> Result<(Vec<Vec<u8>>, Vec<f64>), EntropyError> {
         self.check_symbols(symbols, h, w)?;
-        let mut v = Estimating {
+        let n = self.groups.len();
+        let mut v = Encoding {
             symbols,
-            bits: vec![0.0; self.groups.len()],
+            enc: SymbolEncoder::new(),
+            payloads: vec![Vec::new(); n],
+            bits: vec![0.0; n],
         };
         self.run(h, w, &mut v)?;
-        Ok(v.bits)
+        Ok((v.payloads, v.bits))
     }
 
     /// Decodes the groups of an `h × w` latent from their payloads (model order).

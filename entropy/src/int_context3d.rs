@@ -238,13 +238,12 @@ impl IntContextModel3d {
         h: usize,
         w: usize,
     ) -> Result<Vec<u32>, EntropyError> {
-        let mut state = GroupState::new(self, c, h, w)?;
-        check_symbols(self, symbols, state.positions)?;
+        check_symbols(self, symbols, self.checked_positions(c, h, w)?)?;
         let mut out = Vec::with_capacity(symbols.len() * self.levels);
-        for (p, &s) in symbols.iter().enumerate() {
-            out.extend(state.cdf_at(p)?.frequencies());
-            state.set_symbol(p, s);
-        }
+        self.code(c, h, w, |p, cdf| {
+            out.extend(cdf.frequencies());
+            Ok(symbols[p])
+        })?;
         Ok(out)
     }
 
@@ -345,6 +344,59 @@ pub(crate) fn check_symbols(
     Ok(())
 }
 
+impl IntContextModel3d {
+    /// `c·h·w` after checking the size limits ([`MAX_POSITIONS`], [`MAX_PLANE_WORK`]).
+    pub(crate) fn checked_positions(
+        &self,
+        c: usize,
+        h: usize,
+        w: usize,
+    ) -> Result<usize, EntropyError> {
+        let too_large = EntropyError::TooLarge { c, h, w };
+        let hw = h.checked_mul(w).ok_or(too_large.clone())?;
+        let positions = hw.checked_mul(c).ok_or(too_large.clone())?;
+        let plane_work = hw.checked_mul(self.features).ok_or(too_large.clone())?;
+        if positions > MAX_POSITIONS || plane_work > MAX_PLANE_WORK {
+            return Err(too_large);
+        }
+        Ok(positions)
+    }
+
+    /// Runs the model over one `c × h × w` group in raster order. For every position
+    /// `p`, `symbol(p, cdf)` returns its symbol (the encoder's known one, the decoder's
+    /// decoded one, or a guess). Returns the symbols.
+    ///
+    /// # Errors
+    ///
+    /// [`EntropyError::TooLarge`], a symbol `≥ L`, or whatever `symbol` returns.
+    pub fn code<F>(
+        &self,
+        c: usize,
+        h: usize,
+        w: usize,
+        mut symbol: F,
+    ) -> Result<Vec<usize>, EntropyError>
+    where
+        F: FnMut(usize, &IntCdf) -> Result<usize, EntropyError>,
+    {
+        let mut state = GroupState::new(self, c, h, w)?;
+        let mut out = Vec::with_capacity(state.positions);
+        for p in 0..state.positions {
+            let s = symbol(p, state.cdf_at(p)?)?;
+            if s >= self.levels {
+                return Err(EntropyError::SymbolOutOfRange {
+                    position: p,
+                    symbol: s,
+                    levels: self.levels,
+                });
+            }
+            state.set_symbol(p, s);
+            out.push(s);
+        }
+        Ok(out)
+    }
+}
+
 /// Incremental evaluation of the model over one group, position by position.
 ///
 /// Every mask only reaches the current and the previous channel plane, so the
@@ -373,13 +425,8 @@ impl<'m> GroupState<'m> {
         h: usize,
         w: usize,
     ) -> Result<Self, EntropyError> {
-        let too_large = EntropyError::TooLarge { c, h, w };
-        let hw = h.checked_mul(w).ok_or(too_large.clone())?;
-        let positions = hw.checked_mul(c).ok_or(too_large.clone())?;
-        let plane_work = hw.checked_mul(model.features).ok_or(too_large.clone())?;
-        if positions > MAX_POSITIONS || plane_work > MAX_PLANE_WORK {
-            return Err(too_large);
-        }
+        let positions = model.checked_positions(c, h, w)?;
+        let hw = h * w;
         let f = model.features;
         let ring = 2 * hw;
         Ok(Self {

@@ -38,3 +38,9 @@ pub use int_context3d::{
 };
 pub use int_parallel::{IntParallelGroupModel, MAX_PARALLEL_WORK, ParallelLayers, is_anchor};
 pub use model_file::{MAX_MODEL_FILE_BYTES, ModelFile, WeightPrecision};
+
+/// Ideal code length in bits of `symbol` under `cdf`: `16 − log2(freq)` (16-bit
+/// frequencies; a symbol outside the alphabet counts as frequency 1).
+pub(crate) fn symbol_bits(cdf: &cvq_bitstream::coder::IntCdf, symbol: usize) -> f64 {
+    16.0 - libm::log2(f64::from(cdf.frequency(symbol).unwrap_or(1).max(1)))
+}
