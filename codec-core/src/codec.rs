@@ -137,7 +137,9 @@ pub struct Encoded {
     pub estimated_bits: f64,
 }
 
-fn pad_to_tensor<B: Backend>(image: &RgbImage, device: &B::Device) -> Tensor<B, 4> {
+/// The model input for an image: `[1, 3, H', W']` in `0..1`, padded to multiples of
+/// [`STRIDE`] by edge replication.
+pub fn image_to_tensor<B: Backend>(image: &RgbImage, device: &B::Device) -> Tensor<B, 4> {
     let (w, h) = (image.width, image.height);
     let (pw, ph) = (w.div_ceil(STRIDE) * STRIDE, h.div_ceil(STRIDE) * STRIDE);
     let mut data = vec![0f32; 3 * pw * ph];
@@ -268,7 +270,9 @@ impl<B: Backend> CodecModel<B> {
     /// Entropy or container errors (e.g. an image beyond the format's limits).
     pub fn encode(&self, image: &RgbImage) -> Result<Encoded, CodecError> {
         let (lh, lw) = (image.height.div_ceil(STRIDE), image.width.div_ceil(STRIDE));
-        let q = self.model.quantize(pad_to_tensor::<B>(image, &self.device));
+        let q = self
+            .model
+            .quantize(image_to_tensor::<B>(image, &self.device));
         let order = int_values(q.order.clone().unsqueeze::<4>())?;
         let symbols = q
             .groups

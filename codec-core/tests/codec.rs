@@ -3,7 +3,7 @@
 //! and corrupt-file errors, and integer-vs-float rate agreement.
 
 use burn::backend::Flex;
-use codec_core::codec::{CodecError, CodecModel, RgbImage};
+use codec_core::codec::{CodecError, CodecModel, RgbImage, image_to_tensor};
 use codec_core::config::{CvqnConfig, EntropyKind, Preset};
 use codec_core::entropy::{ModelFile, WeightPrecision};
 use codec_core::model::Cvqn;
@@ -20,11 +20,9 @@ fn tiny_codec(seed: u64, entropy: EntropyKind) -> (CodecModel<B>, ModelFile) {
     let cfg = CvqnConfig::preset(Preset::Tiny).with_entropy(entropy);
     let mut model = Cvqn::<B>::new(&cfg, &device).unwrap();
     // Spread the quantizer means over the latent's range so symbols vary.
-    let probe = burn::tensor::Tensor::<B, 4>::from_data(
-        burn::tensor::TensorData::new(padded_planar(&test_image(64, 48)), [1, 3, 48, 64]),
-        &device,
-    );
-    let latent = model.encoder.forward(probe);
+    let latent = model
+        .encoder
+        .forward(image_to_tensor::<B>(&test_image(64, 48), &device));
     model.fit_quantizer_means(latent);
     CodecModel::freeze(model, cfg, 1, WeightPrecision::F32, &device).unwrap()
 }
@@ -81,6 +79,8 @@ fn encode_decode_round_trip_is_exact_for_both_entropy_models() {
     }
 }
 
+/// Independent reference for the encoder's padding (edge replication to 16), so the
+/// round-trip test also checks `image_to_tensor`.
 fn padded_planar(image: &RgbImage) -> Vec<f32> {
     let (w, h) = (image.width, image.height);
     let (pw, ph) = (w.div_ceil(16) * 16, h.div_ceil(16) * 16);
@@ -174,11 +174,9 @@ fn integer_rate_matches_float_estimate() {
         let (codec, _) = tiny_codec(21, kind);
         let image = test_image(256, 192);
         let enc = codec.encode(&image).unwrap();
-        let x = burn::tensor::Tensor::<B, 4>::from_data(
-            burn::tensor::TensorData::new(padded_planar(&image), [1, 3, 192, 256]),
-            &Default::default(),
-        );
-        let out = codec.model.forward(x);
+        let out = codec
+            .model
+            .forward(image_to_tensor::<B>(&image, &Default::default()));
         let float_bits: f32 = out.bpp().into_scalar() * (256.0 * 192.0);
         let rel = (enc.estimated_bits - f64::from(float_bits)).abs() / f64::from(float_bits);
         eprintln!(

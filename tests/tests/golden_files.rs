@@ -11,8 +11,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use burn::backend::Flex;
-use burn::tensor::{Tensor, TensorData};
-use codec_core::codec::{CodecModel, RgbImage};
+use codec_core::codec::{CodecModel, RgbImage, image_to_tensor};
 use codec_core::config::{CvqnConfig, EntropyKind, Preset};
 use codec_core::entropy::WeightPrecision;
 use codec_core::model::Cvqn;
@@ -54,17 +53,13 @@ fn read_png(path: &Path) -> RgbImage {
 /// symbols vary (see `Cvqn::fit_quantizer_means`).
 fn spread_quantizer_means(model: &mut Cvqn<B>, image: &RgbImage) {
     let (w, h) = (64, 48);
-    let mut planar = vec![0f32; 3 * w * h];
-    for c in 0..3 {
-        for y in 0..h {
-            for x in 0..w {
-                planar[(c * h + y) * w + x] =
-                    f32::from(image.data[(y * image.width + x) * 3 + c]) / 255.0;
-            }
-        }
-    }
-    let x = Tensor::<B, 4>::from_data(TensorData::new(planar, [1, 3, h, w]), &Default::default());
-    let latent = model.encoder.forward(x);
+    let data = (0..h)
+        .flat_map(|y| image.data[y * image.width * 3..][..w * 3].to_vec())
+        .collect();
+    let crop = RgbImage::new(w, h, data).unwrap();
+    let latent = model
+        .encoder
+        .forward(image_to_tensor::<B>(&crop, &Default::default()));
     model.fit_quantizer_means(latent);
 }
 

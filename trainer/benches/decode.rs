@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::backend::Flex;
-use burn::tensor::{ElementConversion, Tensor, TensorData};
-use codec_core::codec::{CodecModel, RgbImage};
+use burn::tensor::ElementConversion;
+use codec_core::codec::{CodecModel, RgbImage, image_to_tensor};
 use codec_core::config::{CvqnConfig, EntropyKind, Preset};
 use codec_core::entropy::WeightPrecision;
 use codec_core::model::Cvqn;
@@ -27,18 +27,6 @@ fn kodak() -> PathBuf {
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/kodak"),
         PathBuf::from,
     )
-}
-
-/// `[1, 3, H, W]` in `0..1` (Kodak sizes are multiples of 16).
-fn to_tensor(image: &RgbImage) -> Tensor<B, 4> {
-    let (w, h) = (image.width, image.height);
-    let mut planar = vec![0f32; 3 * w * h];
-    for (i, px) in image.data.chunks_exact(3).enumerate() {
-        for (c, &v) in px.iter().enumerate() {
-            planar[c * w * h + i] = f32::from(v) / 255.0;
-        }
-    }
-    Tensor::from_data(TensorData::new(planar, [1, 3, h, w]), &Default::default())
 }
 
 fn main() {
@@ -70,7 +58,11 @@ fn main() {
         <B as burn::tensor::backend::Backend>::seed(&device, 1);
         let cfg = CvqnConfig::preset(Preset::Small).with_entropy(kind);
         let mut model = Cvqn::<B>::new(&cfg, &device).unwrap();
-        model.fit_quantizer_means(model.encoder.forward(to_tensor(&images[0].1)));
+        model.fit_quantizer_means(
+            model
+                .encoder
+                .forward(image_to_tensor::<B>(&images[0].1, &device)),
+        );
         let (codec, _) = CodecModel::freeze(model, cfg, 1, WeightPrecision::F32, &device).unwrap();
         for (name, image) in &images {
             let t = Instant::now();
@@ -80,7 +72,7 @@ fn main() {
             let float_bits = f64::from(
                 codec
                     .model
-                    .forward(to_tensor(image))
+                    .forward(image_to_tensor::<B>(image, &device))
                     .bpp()
                     .into_scalar()
                     .elem::<f32>(),
