@@ -41,9 +41,7 @@ pub enum CliError {
         source: codec_core::codec::CodecError,
     },
     /// No model was given and none is embedded.
-    #[error(
-        "no default model is embedded in this build yet (no trained model has been shipped); pass --model FILE.cvqm"
-    )]
+    #[error("no model is embedded in this build; pass --model FILE.cvqm")]
     NoDefaultModel,
     /// A request the model cannot serve.
     #[error("{0}")]
@@ -57,29 +55,62 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
     }
 }
 
-/// The model embedded in this build, if any.
-pub fn embedded_model() -> Option<&'static [u8]> {
-    None
+/// A model file compiled into the binaries.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedModel {
+    /// The model's rate point (`--quality`).
+    pub quality: u8,
+    /// The `.cvqm` bytes.
+    pub bytes: &'static [u8],
 }
 
-/// Loads `--model FILE` or the embedded default; `quality` must match the model's.
+/// The models embedded in this build (one per rate point; see `models/README.md`).
+pub fn embedded_models() -> &'static [EmbeddedModel] {
+    crate::embedded::MODELS
+}
+
+/// The rate point used when `--quality` is not given.
+pub fn default_quality() -> Option<u8> {
+    crate::embedded::DEFAULT_QUALITY
+}
+
+fn load_bytes(bytes: &[u8], name: String) -> Result<CodecModel<Cpu>, CliError> {
+    CodecModel::<Cpu>::load(bytes, &Default::default())
+        .map_err(|source| CliError::Codec { path: name, source })
+}
+
+/// Loads `--model FILE` or the embedded model of rate point `quality` (default: the
+/// build's default quality); a model file must provide `quality` if it is given.
 ///
 /// # Errors
 ///
 /// I/O, model-file, or quality errors.
 pub fn load_model(path: Option<&Path>, quality: Option<u8>) -> Result<CodecModel<Cpu>, CliError> {
-    let (bytes, name) = match path {
-        Some(p) => (
-            std::fs::read(p).map_err(io_err(p))?,
+    let model = match path {
+        Some(p) => load_bytes(
+            &std::fs::read(p).map_err(io_err(p))?,
             p.display().to_string(),
-        ),
-        None => (
-            embedded_model().ok_or(CliError::NoDefaultModel)?.to_vec(),
-            "<embedded>".into(),
-        ),
+        )?,
+        None => {
+            let q = quality
+                .or_else(default_quality)
+                .ok_or(CliError::NoDefaultModel)?;
+            let found = embedded_models()
+                .iter()
+                .find(|m| m.quality == q)
+                .ok_or_else(|| {
+                    let have: Vec<String> = embedded_models()
+                        .iter()
+                        .map(|m| m.quality.to_string())
+                        .collect();
+                    CliError::Usage(format!(
+                        "no embedded model for quality {q} (available: {})",
+                        have.join(", ")
+                    ))
+                })?;
+            return load_bytes(found.bytes, format!("<embedded quality {q}>"));
+        }
     };
-    let model = CodecModel::<Cpu>::load(&bytes, &Default::default())
-        .map_err(|source| CliError::Codec { path: name, source })?;
     if let Some(q) = quality
         && q != model.quality
     {
@@ -90,6 +121,48 @@ pub fn load_model(path: Option<&Path>, quality: Option<u8>) -> Result<CodecModel
         )));
     }
     Ok(model)
+}
+
+/// The model that decodes `cvq_bytes`: `--model FILE`, else the embedded model whose
+/// name and hash the file's header names.
+///
+/// # Errors
+///
+/// I/O, container or model errors; no embedded model made the file.
+pub fn load_model_for(
+    path: Option<&Path>,
+    cvq_bytes: &[u8],
+    file: &Path,
+) -> Result<CodecModel<Cpu>, CliError> {
+    if path.is_some() {
+        return load_model(path, None);
+    }
+    let header = read_prefix(cvq_bytes, &Limits::default())
+        .map_err(|e| CliError::Codec {
+            path: file.display().to_string(),
+            source: codec_core::codec::CodecError::Format(e),
+        })?
+        .header;
+    if embedded_models().is_empty() {
+        return Err(CliError::NoDefaultModel);
+    }
+    for m in embedded_models() {
+        let model = load_bytes(m.bytes, format!("<embedded quality {}>", m.quality))?;
+        if model.id == header.model {
+            return Ok(model);
+        }
+    }
+    let hash: String = header
+        .model
+        .hash
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Err(CliError::Usage(format!(
+        "{}: made with model {}#{hash}, which is not embedded in this build; pass --model FILE.cvqm",
+        file.display(),
+        header.model.name
+    )))
 }
 
 fn spinner(msg: &str) -> ProgressBar {

@@ -2,4 +2,10 @@
 #![forbid(unsafe_code)]
 
 pub mod codec_cli;
+pub mod data;
+mod embedded;
+pub mod eval;
 pub mod info;
+pub mod pack;
+pub mod plot;
+pub mod train;

@@ -30,7 +30,8 @@ enum Command {
         /// Model file (.cvqm); default: the model embedded in this build.
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Rate point; must be one the model provides.
+        /// Rate point: selects the embedded model (default: the build's default), or
+        /// must match the --model file's.
         #[arg(long)]
         quality: Option<u8>,
         /// Decode the result and print PSNR and MS-SSIM.
@@ -44,7 +45,7 @@ enum Command {
         /// Output image.
         #[arg(short, long)]
         output: PathBuf,
-        /// Model file (.cvqm); default: the model embedded in this build.
+        /// Model file (.cvqm); default: the embedded model that made the file.
         #[arg(long)]
         model: Option<PathBuf>,
         /// Accept a truncated file and decode a preview from the groups present.
@@ -119,7 +120,9 @@ fn run(cli: Cli) -> Result<(), String> {
             model,
             partial,
         } => {
-            let model = load_model(model.as_deref(), None).map_err(|e| e.to_string())?;
+            let bytes = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
+            let model = codec_cli::load_model_for(model.as_deref(), &bytes, &input)
+                .map_err(|e| e.to_string())?;
             let r =
                 codec_cli::decode(&model, &input, &output, partial).map_err(|e| e.to_string())?;
             println!(

@@ -1,0 +1,193 @@
+//! `cvq-train eval`: encode and decode every image of a folder with a model file and
+//! report, per image and as the mean, the real bpp (file bytes), the bpp the integer
+//! entropy model estimates, PSNR, MS-SSIM and the encode / decode times. Real and
+//! estimated bpp are always separate columns.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use codec_core::codec::CodecModel;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::codec_cli::{CliError, Cpu, metrics, read_image};
+
+/// Results for one image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageResult {
+    /// File name.
+    pub image: String,
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Size of the `.cvq` file (header included).
+    pub bytes: usize,
+    /// `8 · bytes / (width · height)`.
+    pub bpp: f64,
+    /// The integer entropy model's estimate of the payload, bits per pixel.
+    pub estimated_bpp: f64,
+    /// PSNR over 8-bit RGB (dB).
+    pub psnr: f64,
+    /// MS-SSIM (RGB mean; `None` below 161 px).
+    pub ms_ssim: Option<f64>,
+    /// Encode time (ms), image in memory → bytes.
+    pub encode_ms: f64,
+    /// Decode time (ms), bytes → RGB image.
+    pub decode_ms: f64,
+}
+
+/// The whole evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// `name#hash` of the model.
+    pub model: String,
+    /// The model's rate point.
+    pub quality: u8,
+    /// Per image.
+    pub images: Vec<ImageResult>,
+    /// Means over the images (`image` = "mean"; MS-SSIM over images that have it).
+    pub mean: ImageResult,
+}
+
+/// Image files of a folder (PNG, JPEG, WebP), sorted by name.
+///
+/// # Errors
+///
+/// The folder cannot be read.
+pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| CliError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                ["png", "jpg", "jpeg", "webp"].contains(&e.to_ascii_lowercase().as_str())
+            })
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Evaluates `model` on `files`.
+///
+/// # Errors
+///
+/// An image cannot be read, or encoding/decoding fails.
+pub fn evaluate(
+    model: &CodecModel<Cpu>,
+    files: &[PathBuf],
+    progress: bool,
+) -> Result<EvalReport, CliError> {
+    if files.is_empty() {
+        return Err(CliError::Usage("no images to evaluate".into()));
+    }
+    let bar = if progress {
+        ProgressBar::new(files.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} images [{elapsed} < {eta}] {msg}")
+            .expect("template"),
+    );
+    let mut images = Vec::with_capacity(files.len());
+    for f in files {
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        bar.set_message(name.clone());
+        let img = read_image(f)?;
+        let codec_err = |source| CliError::Codec {
+            path: f.display().to_string(),
+            source,
+        };
+        let t = Instant::now();
+        let enc = model.encode(&img).map_err(codec_err)?;
+        let encode_ms = t.elapsed().as_secs_f64() * 1e3;
+        let t = Instant::now();
+        let back = model.decode(&enc.bytes).map_err(codec_err)?;
+        let decode_ms = t.elapsed().as_secs_f64() * 1e3;
+        let m = metrics(&img, &back);
+        let px = (img.width * img.height) as f64;
+        images.push(ImageResult {
+            image: name,
+            width: img.width,
+            height: img.height,
+            bytes: enc.bytes.len(),
+            bpp: 8.0 * enc.bytes.len() as f64 / px,
+            estimated_bpp: enc.estimated_bits / px,
+            psnr: m.psnr,
+            ms_ssim: m.ms_ssim,
+            encode_ms,
+            decode_ms,
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let n = images.len() as f64;
+    let mean_of = |f: fn(&ImageResult) -> f64| images.iter().map(f).sum::<f64>() / n;
+    let ms: Vec<f64> = images.iter().filter_map(|r| r.ms_ssim).collect();
+    let mean = ImageResult {
+        image: "mean".into(),
+        width: 0,
+        height: 0,
+        bytes: (mean_of(|r| r.bytes as f64)).round() as usize,
+        bpp: mean_of(|r| r.bpp),
+        estimated_bpp: mean_of(|r| r.estimated_bpp),
+        psnr: mean_of(|r| r.psnr),
+        ms_ssim: (!ms.is_empty()).then(|| ms.iter().sum::<f64>() / ms.len() as f64),
+        encode_ms: mean_of(|r| r.encode_ms),
+        decode_ms: mean_of(|r| r.decode_ms),
+    };
+    Ok(EvalReport {
+        model: model.id_string(),
+        quality: model.quality,
+        images,
+        mean,
+    })
+}
+
+/// Writes `NAME.json` and `NAME.csv` (per-image rows then the mean row) for a report.
+///
+/// # Errors
+///
+/// The files cannot be written.
+pub fn write_report(report: &EvalReport, json: &Path, csv_path: &Path) -> Result<(), CliError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| CliError::Io { path, source }
+    };
+    std::fs::write(
+        json,
+        serde_json::to_string_pretty(report).expect("report serialises"),
+    )
+    .map_err(io(json))?;
+    let mut w = csv::Writer::from_path(csv_path).map_err(|e| CliError::Usage(e.to_string()))?;
+    for r in report.images.iter().chain(std::iter::once(&report.mean)) {
+        w.serialize(r).map_err(|e| CliError::Usage(e.to_string()))?;
+    }
+    w.flush().map_err(io(csv_path))
+}
+
+/// The mean row as a one-line summary.
+pub fn summary(report: &EvalReport) -> String {
+    let m = &report.mean;
+    format!(
+        "{} (quality {}), {} images: bpp {:.4} (estimated {:.4}), PSNR {:.2} dB, MS-SSIM {}, encode {:.0} ms, decode {:.0} ms",
+        report.model,
+        report.quality,
+        report.images.len(),
+        m.bpp,
+        m.estimated_bpp,
+        m.psnr,
+        m.ms_ssim.map_or("n/a".into(), |v| format!("{v:.4}")),
+        m.encode_ms,
+        m.decode_ms
+    )
+}

@@ -1,0 +1,173 @@
+//! The training configuration (`train.json` in a run folder).
+
+use codec_core::config::CvqnConfig;
+use codec_core::loss::{Distortion, RateDistortionLoss};
+use codec_core::metrics::MS_SSIM_MIN_SIDE;
+use serde::{Deserialize, Serialize};
+
+/// Everything that defines a training run. Validated by [`TrainConfig::validate`]
+/// before anything is allocated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// The model architecture.
+    pub model: CvqnConfig,
+    /// Loss: distortion kind and weight, GMM prior weight β.
+    pub loss: RateDistortionLoss,
+    /// Rate point stored in exported model files (`--quality` of the CLI).
+    pub quality: u8,
+    /// Total optimisation steps of the run.
+    pub steps: u64,
+    /// Images per batch.
+    pub batch_size: usize,
+    /// Side of the square random crops (multiple of 16; ≥ 176 for MS-SSIM).
+    pub crop: usize,
+    /// Learning rate of the encoder, decoder and entropy models.
+    pub lr: f64,
+    /// Learning rate of the quantizer means (`LR_QUA`); π and σ use 0.2 × this.
+    pub lr_quantizer: f64,
+    /// Steps at which every learning rate is multiplied by `lr_gamma`.
+    pub lr_milestones: Vec<u64>,
+    /// Multi-step decay factor.
+    pub lr_gamma: f64,
+    /// Gradients are clipped to `±grad_clip` element-wise (0 disables clipping).
+    pub grad_clip: f64,
+    /// With RE importance: re-measure the channel order every this many steps (0: never).
+    pub re_every: u64,
+    /// With RE importance: crops (256×256) used per measurement.
+    pub re_images: usize,
+    /// Seed of the data order and crops (and of model initialisation).
+    pub seed: u64,
+    /// Write a checkpoint at least this often (seconds).
+    pub checkpoint_secs: u64,
+    /// Append a row to `metrics.csv` every this many steps.
+    pub log_every: u64,
+    /// Data-loading worker threads.
+    pub workers: usize,
+}
+
+/// A configuration that cannot be trained.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid training configuration: {0}")]
+pub struct TrainConfigError(pub String);
+
+impl TrainConfig {
+    /// The defaults for a model: SPEC's learning rates (1e-4, quantizer 5e-5, γ 0.2),
+    /// MSE loss with λ = 0.01, batch 8 of 256×256 crops, 10 000 steps.
+    pub fn new(model: CvqnConfig) -> Self {
+        Self {
+            model,
+            loss: RateDistortionLoss {
+                distortion: Distortion::Mse { lambda: 0.01 },
+                gmm_beta: 0.0,
+            },
+            quality: 1,
+            steps: 10_000,
+            batch_size: 8,
+            crop: 256,
+            lr: 1e-4,
+            lr_quantizer: 5e-5,
+            lr_milestones: Vec::new(),
+            lr_gamma: 0.2,
+            grad_clip: 1.0,
+            re_every: 1000,
+            re_images: 4,
+            seed: 0,
+            checkpoint_secs: 120,
+            log_every: 10,
+            workers: 2,
+        }
+    }
+
+    /// Checks every field.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found.
+    pub fn validate(&self) -> Result<(), TrainConfigError> {
+        let err = |m: String| Err(TrainConfigError(m));
+        self.model
+            .validate()
+            .map_err(|e| TrainConfigError(e.to_string()))?;
+        if self.batch_size == 0 || self.batch_size > 1024 {
+            return err(format!("batch_size {} not in 1..=1024", self.batch_size));
+        }
+        if self.crop == 0 || !self.crop.is_multiple_of(16) || self.crop > 4096 {
+            return err(format!(
+                "crop {} must be a positive multiple of 16, at most 4096",
+                self.crop
+            ));
+        }
+        if matches!(self.loss.distortion, Distortion::MsSsim { .. }) && self.crop < MS_SSIM_MIN_SIDE
+        {
+            return err(format!(
+                "the MS-SSIM loss needs crops of at least {MS_SSIM_MIN_SIDE} (got {})",
+                self.crop
+            ));
+        }
+        let weight = match self.loss.distortion {
+            Distortion::MsSsim { alpha } => alpha,
+            Distortion::Mse { lambda } => lambda,
+        };
+        for (name, v) in [
+            ("distortion weight", weight),
+            ("lr", self.lr),
+            ("lr_quantizer", self.lr_quantizer),
+            ("lr_gamma", self.lr_gamma),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return err(format!("{name} must be positive and finite (got {v})"));
+            }
+        }
+        if !(self.grad_clip.is_finite() && self.grad_clip >= 0.0) {
+            return err(format!("grad_clip must be ≥ 0 (got {})", self.grad_clip));
+        }
+        if !(self.loss.gmm_beta.is_finite() && self.loss.gmm_beta >= 0.0) {
+            return err(format!("gmm_beta must be ≥ 0 (got {})", self.loss.gmm_beta));
+        }
+        if self.lr_milestones.windows(2).any(|w| w[0] >= w[1]) {
+            return err("lr_milestones must be increasing".into());
+        }
+        if self.log_every == 0 || self.workers == 0 || self.checkpoint_secs == 0 {
+            return err("log_every, workers and checkpoint_secs must be ≥ 1".into());
+        }
+        Ok(())
+    }
+
+    /// Learning-rate multiplier at `step` (γ to the number of milestones passed).
+    pub fn lr_factor(&self, step: u64) -> f64 {
+        let passed = self.lr_milestones.iter().filter(|&&m| step >= m).count();
+        self.lr_gamma.powi(passed as i32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use codec_core::config::Preset;
+
+    #[test]
+    fn defaults_validate_and_bad_fields_are_named() {
+        let cfg = TrainConfig::new(CvqnConfig::preset(Preset::Tiny));
+        cfg.validate().unwrap();
+        let mut bad = cfg.clone();
+        bad.crop = 100;
+        assert!(bad.validate().unwrap_err().to_string().contains("crop 100"));
+        let mut bad = cfg.clone();
+        bad.loss.distortion = Distortion::MsSsim { alpha: 1.0 };
+        bad.crop = 128;
+        assert!(bad.validate().unwrap_err().to_string().contains("MS-SSIM"));
+        let mut bad = cfg.clone();
+        bad.lr = f64::NAN;
+        assert!(bad.validate().unwrap_err().to_string().contains("lr"));
+    }
+
+    #[test]
+    fn multistep_decay() {
+        let mut cfg = TrainConfig::new(CvqnConfig::preset(Preset::Tiny));
+        cfg.lr_milestones = vec![10, 20];
+        cfg.lr_gamma = 0.5;
+        assert_eq!(cfg.lr_factor(9), 1.0);
+        assert_eq!(cfg.lr_factor(10), 0.5);
+        assert_eq!(cfg.lr_factor(25), 0.25);
+    }
+}

@@ -1,0 +1,115 @@
+//! Training initialisation of the analysis and synthesis transforms.
+//!
+//! Burn's default convolution init (PyTorch's: Kaiming-uniform with a = √5, weight
+//! variance `1 / (3·fan_in)`) shrinks the signal by √3 per convolution. The encoder and
+//! decoder of the small presets are chains of 8–10 mostly linear convolutions, so at
+//! that init the latent is ~10⁻³ of the input scale and the decoder output is its bias:
+//! training spent hundreds of steps without learning anything but the mean colour.
+//! Drawing every convolution weight from `N(0, 1/fan_in)` (LeCun normal) keeps the
+//! signal's scale through the chain instead; the decoder's last convolution (`tail`)
+//! starts at zero, so the first reconstructions are the dataset mean colour rather than
+//! noise far outside `0..1`.
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Distribution, Tensor};
+use codec_core::model::Cvqn;
+
+#[derive(Default)]
+struct LecunNormal {
+    path: Vec<String>,
+}
+
+impl<B: Backend> ModuleMapper<B> for LecunNormal {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (id, tensor, mapper) = param.consume();
+        let require_grad = tensor.is_require_grad();
+        let tensor = if D == 4 {
+            // Convolution weight `[out, in, kh, kw]`.
+            let dims = tensor.dims();
+            let fan_in = (dims[1] * dims[2] * dims[3]).max(1) as f64;
+            let gain = if self.path.iter().any(|p| p == "tail") {
+                0.0
+            } else {
+                1.0
+            };
+            Tensor::random(
+                tensor.shape(),
+                Distribution::Normal(0.0, gain * fan_in.recip().sqrt()),
+                &tensor.device(),
+            )
+            .set_require_grad(require_grad)
+        } else {
+            tensor
+        };
+        Param::from_mapped_value(id, tensor, mapper)
+    }
+}
+
+/// Re-draws every convolution weight of the encoder and decoder from `N(0, 1/fan_in)`
+/// (biases and everything else unchanged). Uses Burn's seeded RNG.
+pub fn lecun_normal_transforms<B: Backend>(mut model: Cvqn<B>) -> Cvqn<B> {
+    model.encoder = model.encoder.map(&mut LecunNormal::default());
+    model.decoder = model.decoder.map(&mut LecunNormal::default());
+    model
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::{Autodiff, Flex};
+    use burn::module::ModuleVisitor;
+    use codec_core::config::{CvqnConfig, Preset};
+
+    struct Trainable {
+        frozen: usize,
+        convs: usize,
+    }
+
+    impl<B: Backend> ModuleVisitor<B> for Trainable {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if D == 4 {
+                self.convs += 1;
+                if !param.val().is_require_grad() {
+                    self.frozen += 1;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn redrawn_weights_stay_trainable_and_keep_scale() {
+        type B = Autodiff<Flex>;
+        let device = Default::default();
+        let model = Cvqn::<B>::new(&CvqnConfig::preset(Preset::Tiny), &device).unwrap();
+        let model = lecun_normal_transforms(model);
+        let mut t = Trainable {
+            frozen: 0,
+            convs: 0,
+        };
+        model.encoder.visit(&mut t);
+        model.decoder.visit(&mut t);
+        assert!(t.convs > 10);
+        assert_eq!(
+            t.frozen, 0,
+            "re-initialised weights must still require gradients"
+        );
+        let x = Tensor::<B, 4>::random([1, 3, 64, 64], Distribution::Default, &device);
+        let latent: f32 = model
+            .encoder
+            .forward(x)
+            .powi_scalar(2)
+            .mean()
+            .sqrt()
+            .into_scalar();
+        assert!(latent > 0.02, "latent rms {latent} collapsed");
+    }
+}

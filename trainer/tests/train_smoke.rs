@@ -1,0 +1,295 @@
+//! CPU smoke tests of `cvq-train`: a short run learns (the loss falls), its export
+//! encodes and decodes through the `cvq` CLI, and an interrupted-and-resumed run ends
+//! bit-identical to an uninterrupted one.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use assert_cmd::Command;
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::{Tensor, TensorData};
+use codec_core::config::{CvqnConfig, Preset};
+use codec_core::loss::Distortion;
+use trainer::train::{TrainConfig, TrainOptions, load_trained, read_metrics, train};
+
+/// The folder holding the 72×56 Kodak crop used as training data here.
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../entropy/tests/fixtures/golden")
+}
+
+fn tiny_config(steps: u64) -> TrainConfig {
+    let mut cfg = TrainConfig::new(CvqnConfig::preset(Preset::Tiny));
+    cfg.loss.distortion = Distortion::Mse { lambda: 0.05 };
+    cfg.steps = steps;
+    cfg.batch_size = 2;
+    cfg.crop = 48;
+    cfg.lr = 3e-3;
+    cfg.lr_quantizer = 1e-3;
+    cfg.lr_milestones = vec![steps * 3 / 4];
+    cfg.log_every = 1;
+    cfg.workers = 2;
+    cfg.seed = 7;
+    cfg
+}
+
+fn options(run: &Path, resume: bool) -> TrainOptions {
+    TrainOptions {
+        run: run.to_path_buf(),
+        data: data_dir(),
+        resume,
+        init_from: None,
+        stop_after: None,
+        progress: false,
+    }
+}
+
+type Train = Autodiff<Flex>;
+
+/// Model initialisation draws from Burn's process-wide RNG (seeded per run), so runs
+/// in concurrently executing tests would interleave their draws: tests that train
+/// hold this lock.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn loss_falls_then_export_encode_decode() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let never = AtomicBool::new(false);
+    let summary = train::<Train>(
+        Some(tiny_config(60)),
+        None,
+        &options(&run, false),
+        &never,
+        &Default::default(),
+    )
+    .unwrap();
+    assert!(summary.finished);
+    assert_eq!(summary.last_step, 60);
+    let rows = read_metrics(&run).unwrap();
+    assert_eq!(rows.len(), 60);
+    let mean =
+        |r: &[trainer::train::MetricsRow]| r.iter().map(|r| r.loss).sum::<f64>() / r.len() as f64;
+    let (first, last) = (mean(&rows[..10]), mean(&rows[50..]));
+    assert!(
+        last < 0.8 * first,
+        "loss did not fall: first 10 steps {first:.3}, last 10 {last:.3}"
+    );
+
+    let model = dir.path().join("m.cvqm");
+    let out = Command::cargo_bin("cvq-train")
+        .unwrap()
+        .args([
+            "export",
+            "--run",
+            run.to_str().unwrap(),
+            "-o",
+            model.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let png = data_dir().join("kodim23-crop.png");
+    let cvq_file = dir.path().join("x.cvq");
+    let back = dir.path().join("back.png");
+    let out = Command::cargo_bin("cvq")
+        .unwrap()
+        .args([
+            "encode",
+            png.to_str().unwrap(),
+            "-o",
+            cvq_file.to_str().unwrap(),
+        ])
+        .args(["--model", model.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::cargo_bin("cvq")
+        .unwrap()
+        .args([
+            "decode",
+            cvq_file.to_str().unwrap(),
+            "-o",
+            back.to_str().unwrap(),
+        ])
+        .args(["--model", model.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoded = image::open(&back).unwrap().to_rgb8();
+    assert_eq!((decoded.width(), decoded.height()), (72, 56));
+
+    let prefix = dir.path().join("eval");
+    let out = Command::cargo_bin("cvq-train")
+        .unwrap()
+        .args(["eval", "--model", model.to_str().unwrap()])
+        .args([
+            "--data",
+            data_dir().to_str().unwrap(),
+            "-o",
+            prefix.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(prefix.with_extension("json")).unwrap())
+            .unwrap();
+    let first = &report["images"][0];
+    assert_eq!(first["image"], "kodim23-crop.png");
+    let real = first["bpp"].as_f64().unwrap();
+    let estimated = first["estimated_bpp"].as_f64().unwrap();
+    assert!((real - first["bytes"].as_f64().unwrap() * 8.0 / (72.0 * 56.0)).abs() < 1e-12);
+    assert!(
+        estimated > 0.0 && estimated < real,
+        "estimate {estimated} vs file {real}"
+    );
+    let csv = std::fs::read_to_string(prefix.with_extension("csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "header, one image, mean:\n{csv}");
+
+    let svg = dir.path().join("curves.svg");
+    let out = Command::cargo_bin("cvq-train")
+        .unwrap()
+        .args([
+            "plot",
+            "--run",
+            run.to_str().unwrap(),
+            "-o",
+            svg.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.contains("<svg") && text.contains("polyline"),
+        "no curves drawn"
+    );
+}
+
+/// Reconstruction of a fixed input: equal outputs mean equal weights and order.
+fn fingerprint(run: &Path) -> Vec<f32> {
+    let device = Default::default();
+    let (model, _, _) = load_trained::<Flex>(run, &device).unwrap();
+    let x: Vec<f32> = (0..3 * 32 * 32).map(|i| (i % 97) as f32 / 97.0).collect();
+    let x = Tensor::<Flex, 4>::from_data(TensorData::new(x, [1, 3, 32, 32]), &device);
+    model
+        .forward(x)
+        .reconstruction
+        .into_data()
+        .into_vec()
+        .unwrap()
+}
+
+#[test]
+fn resumed_run_equals_uninterrupted_run() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let never = AtomicBool::new(false);
+    let device = Default::default();
+    let whole = dir.path().join("whole");
+    train::<Train>(
+        Some(tiny_config(12)),
+        None,
+        &options(&whole, false),
+        &never,
+        &device,
+    )
+    .unwrap();
+
+    let parts = dir.path().join("parts");
+    let first = train::<Train>(
+        Some(tiny_config(12)),
+        Some(5),
+        &options(&parts, false),
+        &never,
+        &device,
+    )
+    .unwrap();
+    assert_eq!(first.last_step, 5);
+    // A new run may not overwrite an existing one.
+    let err = train::<Train>(
+        Some(tiny_config(12)),
+        None,
+        &options(&parts, false),
+        &never,
+        &device,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("--resume"), "{err}");
+    let second = train::<Train>(None, Some(12), &options(&parts, true), &never, &device).unwrap();
+    assert_eq!((second.first_step, second.last_step), (5, 12));
+
+    let losses =
+        |run: &Path| -> Vec<f64> { read_metrics(run).unwrap().iter().map(|r| r.loss).collect() };
+    assert_eq!(losses(&whole), losses(&parts), "per-step losses differ");
+    let (a, b) = (fingerprint(&whole), fingerprint(&parts));
+    let differing = a
+        .iter()
+        .zip(&b)
+        .filter(|(x, y)| x.to_bits() != y.to_bits())
+        .count();
+    assert_eq!(
+        differing,
+        0,
+        "{differing} of {} output values differ",
+        a.len()
+    );
+}
+
+#[test]
+fn stop_flag_checkpoints_and_resume_needs_a_checkpoint() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let stop = AtomicBool::new(true);
+    let s = train::<Train>(
+        Some(tiny_config(50)),
+        None,
+        &options(&run, false),
+        &stop,
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        s.last_step, 1,
+        "a set stop flag ends the run after one step"
+    );
+    assert!(!s.finished);
+    assert_eq!(read_metrics(&run).unwrap().len(), 1);
+
+    let err = train::<Train>(
+        None,
+        None,
+        &options(&dir.path().join("nothing"), true),
+        &AtomicBool::new(false),
+        &Default::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("train.json"), "{err}");
+}
