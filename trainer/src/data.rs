@@ -57,12 +57,31 @@ enum Source {
 /// A set of training images, decoded lazily (once) and kept in memory.
 #[derive(Debug)]
 pub struct Dataset {
+    min_side: usize,
     names: Vec<String>,
     sources: Vec<Source>,
     cache: Vec<OnceLock<Arc<RgbImage>>>,
 }
 
 const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "webp"];
+
+/// The image files (PNG, JPEG, WebP by extension) of a folder, sorted by name.
+///
+/// # Errors
+///
+/// The folder cannot be read.
+pub fn image_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
     move |source| DataError::Io {
@@ -80,16 +99,7 @@ impl Dataset {
     /// I/O or pack errors, or no usable image.
     pub fn open(path: &Path, min_side: usize) -> Result<Self, DataError> {
         let (names, sources, sizes) = if path.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(io_err(path))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                        IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
-                    })
-                })
-                .collect();
-            files.sort();
+            let files = image_files(path).map_err(io_err(path))?;
             let mut sizes = Vec::with_capacity(files.len());
             for f in &files {
                 let (w, h) = image::image_dimensions(f).map_err(|e| DataError::Image {
@@ -131,6 +141,11 @@ impl Dataset {
             return Err(DataError::Empty(path.display().to_string(), min_side));
         }
         Ok(Self {
+            min_side: keep
+                .iter()
+                .map(|&i| sizes[i].0.min(sizes[i].1))
+                .min()
+                .unwrap_or(0),
             names: keep.iter().map(|&i| names[i].clone()).collect(),
             sources: keep.iter().map(|&i| sources[i].clone()).collect(),
             cache: keep.iter().map(|_| OnceLock::new()).collect(),
@@ -145,6 +160,11 @@ impl Dataset {
     /// Whether the set is empty (never true for an opened set).
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
+    }
+
+    /// The shortest side of any image: crops up to this size are possible.
+    pub fn min_side(&self) -> usize {
+        self.min_side
     }
 
     /// Image names (file names).

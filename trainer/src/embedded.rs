@@ -3,8 +3,21 @@
 
 use crate::codec_cli::EmbeddedModel;
 
-/// Embedded models, one per rate point.
-pub const MODELS: &[EmbeddedModel] = &[];
+/// Embedded models, one per rate point (`--quality 1` is the smallest files).
+pub const MODELS: &[EmbeddedModel] = &[
+    EmbeddedModel {
+        quality: 1,
+        bytes: include_bytes!("../../models/cvq-compact-q1.cvqm"),
+    },
+    EmbeddedModel {
+        quality: 2,
+        bytes: include_bytes!("../../models/cvq-compact-q2.cvqm"),
+    },
+    EmbeddedModel {
+        quality: 3,
+        bytes: include_bytes!("../../models/cvq-compact-q3.cvqm"),
+    },
+];
 
 /// The rate point used without `--quality`.
-pub const DEFAULT_QUALITY: Option<u8> = None;
+pub const DEFAULT_QUALITY: Option<u8> = Some(2);

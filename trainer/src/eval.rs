@@ -56,20 +56,10 @@ pub struct EvalReport {
 ///
 /// The folder cannot be read.
 pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| CliError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                ["png", "jpg", "jpeg", "webp"].contains(&e.to_ascii_lowercase().as_str())
-            })
-        })
-        .collect();
-    files.sort();
-    Ok(files)
+    crate::data::image_files(dir).map_err(|source| CliError::Io {
+        path: dir.display().to_string(),
+        source,
+    })
 }
 
 /// Evaluates `model` on `files`.

@@ -133,18 +133,23 @@ fn encode_info_decode_and_errors() {
         .unwrap();
     assert!(stdout(&out).contains("incomplete"), "{}", stdout(&out));
 
-    // No model, wrong quality, not an image, not a .cvq file: messages, exit 1.
+    // A file of a model that is not embedded, wrong quality, not an image, not a .cvq
+    // file: messages, exit 1.
     let out = cvq()
         .args([
-            "encode",
-            png.to_str().unwrap(),
-            "-o",
+            "decode",
             cvqf.to_str().unwrap(),
+            "-o",
+            back.to_str().unwrap(),
         ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("--model"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not embedded in this build; pass --model"),
+        "{}",
+        stderr(&out)
+    );
     let out = cvq()
         .args([
             "encode",

@@ -293,3 +293,66 @@ fn stop_flag_checkpoints_and_resume_needs_a_checkpoint() {
     .unwrap_err();
     assert!(err.to_string().contains("train.json"), "{err}");
 }
+
+#[test]
+fn re_importance_reorders_channels_during_training() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for k in 0..2u32 {
+        let img = image::RgbImage::from_fn(192, 192, |x, y| {
+            image::Rgb([
+                (x * (k + 1)) as u8,
+                (y * 2) as u8,
+                ((x ^ y) * (k + 2)) as u8,
+            ])
+        });
+        img.save(data.join(format!("{k}.png"))).unwrap();
+    }
+    let mut cfg = tiny_config(4);
+    cfg.model.importance = codec_core::config::ImportanceKind::Re;
+    cfg.re_every = 2;
+    cfg.re_images = 1;
+    let run = dir.path().join("run");
+    let opts = TrainOptions {
+        data: data.clone(),
+        ..options(&run, false)
+    };
+    train::<Train>(
+        Some(cfg),
+        None,
+        &opts,
+        &AtomicBool::new(false),
+        &Default::default(),
+    )
+    .unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("checkpoint/state.json")).unwrap())
+            .unwrap();
+    let mut order: Vec<u64> = state["order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    order.sort();
+    assert_eq!(
+        order,
+        (0..8).collect::<Vec<u64>>(),
+        "the stored order is a permutation"
+    );
+
+    // Too small for MS-SSIM: refused up front.
+    let mut cfg = tiny_config(4);
+    cfg.model.importance = codec_core::config::ImportanceKind::Re;
+    let err = train::<Train>(
+        Some(cfg),
+        None,
+        &options(&dir.path().join("small"), false),
+        &AtomicBool::new(false),
+        &Default::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("176"), "{err}");
+}

@@ -150,6 +150,9 @@ enum Command {
         /// Weight precision.
         #[arg(long, value_enum, default_value = "f16")]
         precision: Precision,
+        /// Rate point stored in the file (default: the run's `quality`).
+        #[arg(long)]
+        quality: Option<u8>,
     },
     /// Encode and decode every image of a folder; write JSON and CSV.
     Eval {
@@ -296,6 +299,7 @@ fn run(command: Command) -> Result<(), String> {
             run,
             output,
             precision,
+            quality,
         } => {
             let device = Default::default();
             let (model, cfg, state) =
@@ -304,9 +308,9 @@ fn run(command: Command) -> Result<(), String> {
                 Precision::F16 => WeightPrecision::F16,
                 Precision::F32 => WeightPrecision::F32,
             };
-            let (codec, file) =
-                CodecModel::freeze(model, cfg.model, cfg.quality, precision, &device)
-                    .map_err(|e| format!("{}: cannot export: {e}", run.display()))?;
+            let quality = quality.unwrap_or(cfg.quality);
+            let (codec, file) = CodecModel::freeze(model, cfg.model, quality, precision, &device)
+                .map_err(|e| format!("{}: cannot export: {e}", run.display()))?;
             let bytes = file.to_bytes().map_err(|e| e.to_string())?;
             std::fs::write(&output, &bytes).map_err(|e| format!("{}: {e}", output.display()))?;
             println!(
@@ -315,7 +319,7 @@ fn run(command: Command) -> Result<(), String> {
                 codec.id_string(),
                 bytes.len(),
                 state.step,
-                cfg.quality
+                quality
             );
             Ok(())
         }

@@ -212,35 +212,6 @@ fn quantizer_params<B: burn::tensor::backend::Backend>(
     (means, pi_sigma)
 }
 
-/// Sets every quantizer's σ to `sigma_init × spacing of its means`: SPEC's initial
-/// geometry (means 1 apart, σ = 0.7072) carried over to means fitted to the latent's
-/// scale. With the absolute σ = 0.7072 and a latent of σ ≪ 1, every soft assignment
-/// would be nearly uniform, the soft quantizer output nearly constant, and the encoder
-/// would receive almost no gradient.
-fn scale_quantizer_sigma<B: burn::tensor::backend::Backend>(model: &mut Cvqn<B>, sigma_init: f64) {
-    for q in &mut model.quantizers {
-        let means: Vec<f32> = q
-            .mean
-            .val()
-            .into_data()
-            .convert::<f32>()
-            .into_vec()
-            .expect("f32 data");
-        let spacing = if means.len() > 1 {
-            f64::from(means[means.len() - 1] - means[0]) / (means.len() - 1) as f64
-        } else {
-            1.0
-        };
-        let log_std = (sigma_init * spacing.max(1e-6)).ln();
-        let device = q.log_std.val().device();
-        let values = vec![log_std as f32; means.len()];
-        q.log_std = burn::module::Param::from_tensor(Tensor::from_data(
-            TensorData::new(values, [means.len()]),
-            &device,
-        ));
-    }
-}
-
 fn scalar<B: burn::tensor::backend::Backend>(t: Tensor<B, 1>) -> f64 {
     t.into_scalar().elem::<f64>()
 }
@@ -256,7 +227,11 @@ fn batch_tensor<B: burn::tensor::backend::Backend>(
     )
 }
 
-/// Measures RE importance on `cfg.re_images` crops (256², a data stream of its own)
+/// Crop side of RE importance measurements (MS-SSIM needs ≥ 176).
+const RE_CROP: usize = 256;
+
+/// Measures RE importance on `cfg.re_images` crops (256² or the largest multiple of 16
+/// the smallest image allows, a data stream of its own)
 /// and returns the new order.
 fn measure_re_order<B: AutodiffBackend>(
     model: &Cvqn<B>,
@@ -265,7 +240,7 @@ fn measure_re_order<B: AutodiffBackend>(
     step: u64,
     device: &B::Device,
 ) -> Result<Vec<usize>, TrainError> {
-    let side = 256;
+    let side = RE_CROP.min(data.min_side() / 16 * 16);
     let valid = model.valid();
     let values = data.batch(cfg.seed ^ 0x5245_5245, step, cfg.re_images, side)?;
     let batch = Tensor::<B::InnerBackend, 4>::from_data(
@@ -318,6 +293,12 @@ pub fn train<B: AutodiffBackend>(
     .map_err(io(&cfg_path))?;
 
     let data = Arc::new(Dataset::open(&opts.data, cfg.crop)?);
+    if cfg.model.importance == ImportanceKind::Re && cfg.re_every > 0 && data.min_side() < 176 {
+        return Err(TrainError::Run(format!(
+            "RE importance measures MS-SSIM on crops of at least 176 px; {} has smaller images",
+            opts.data.display()
+        )));
+    }
     B::seed(device, cfg.seed);
     let mut model = Cvqn::<B>::new(&cfg.model, device)
         .map_err(|e| TrainError::Config(TrainConfigError(e.to_string())))?;
@@ -344,7 +325,6 @@ pub fn train<B: AutodiffBackend>(
             );
             let latent = model.encoder.forward(first).detach();
             model.fit_quantizer_means(latent);
-            scale_quantizer_sigma(&mut model, cfg.model.quantizer_sigma_init);
             if cfg.model.importance == ImportanceKind::Re {
                 let mut order: Vec<usize> = (0..model.code_channels()).collect();
                 order.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.seed));
