@@ -5,9 +5,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use burn::backend::Flex;
-use codec_core::codec::{CodecModel, RgbImage};
+use codec_core::codec::{CodecError, CodecModel, RgbImage};
 use codec_core::metrics::{ms_ssim_rgb8, psnr_rgb8};
 use cvq_bitstream::format::{Limits, read_file, read_prefix};
+use cvq_entropy::ModelFile;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The CPU backend of the command-line tools.
@@ -146,10 +147,20 @@ pub fn load_model_for(
     if embedded_models().is_empty() {
         return Err(CliError::NoDefaultModel);
     }
+    // Compare name and hash from the model files first: only the matching model's
+    // weights are deserialised.
     for m in embedded_models() {
-        let model = load_bytes(m.bytes, format!("<embedded quality {}>", m.quality))?;
-        if model.id == header.model {
-            return Ok(model);
+        let name = format!("<embedded quality {}>", m.quality);
+        let codec_err = |source: CodecError| CliError::Codec {
+            path: name.clone(),
+            source,
+        };
+        let file = ModelFile::from_bytes(m.bytes).map_err(|e| codec_err(e.into()))?;
+        if file.name == header.model.name
+            && file.hash().map_err(|e| codec_err(e.into()))? == header.model.hash
+        {
+            return CodecModel::<Cpu>::from_model_file(&file, &Default::default())
+                .map_err(codec_err);
         }
     }
     let hash: String = header
