@@ -15,9 +15,12 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use codec_core::model::Cvqn;
 
-#[derive(Default)]
 struct LecunNormal {
     path: Vec<String>,
+    /// Draw the module named `tail` at zero (the decoder's last convolution only: a
+    /// zero encoder tail would make the first latent constant, and the quantizer means
+    /// fitted to it would collapse onto one value).
+    zero_tail: bool,
 }
 
 impl<B: Backend> ModuleMapper<B> for LecunNormal {
@@ -36,7 +39,7 @@ impl<B: Backend> ModuleMapper<B> for LecunNormal {
             // Convolution weight `[out, in, kh, kw]`.
             let dims = tensor.dims();
             let fan_in = (dims[1] * dims[2] * dims[3]).max(1) as f64;
-            let gain = if self.path.iter().any(|p| p == "tail") {
+            let gain = if self.zero_tail && self.path.iter().any(|p| p == "tail") {
                 0.0
             } else {
                 1.0
@@ -54,11 +57,18 @@ impl<B: Backend> ModuleMapper<B> for LecunNormal {
     }
 }
 
-/// Re-draws every convolution weight of the encoder and decoder from `N(0, 1/fan_in)`
-/// (biases and everything else unchanged). Uses Burn's seeded RNG.
+/// Re-draws every convolution weight of the encoder and decoder from `N(0, 1/fan_in)`,
+/// the decoder's last convolution at zero (biases and everything else unchanged). Uses
+/// Burn's seeded RNG.
 pub fn lecun_normal_transforms<B: Backend>(mut model: Cvqn<B>) -> Cvqn<B> {
-    model.encoder = model.encoder.map(&mut LecunNormal::default());
-    model.decoder = model.decoder.map(&mut LecunNormal::default());
+    model.encoder = model.encoder.map(&mut LecunNormal {
+        path: Vec::new(),
+        zero_tail: false,
+    });
+    model.decoder = model.decoder.map(&mut LecunNormal {
+        path: Vec::new(),
+        zero_tail: true,
+    });
     model
 }
 
@@ -103,13 +113,16 @@ mod tests {
             "re-initialised weights must still require gradients"
         );
         let x = Tensor::<B, 4>::random([1, 3, 64, 64], Distribution::Default, &device);
-        let latent: f32 = model
-            .encoder
-            .forward(x)
-            .powi_scalar(2)
-            .mean()
-            .sqrt()
-            .into_scalar();
-        assert!(latent > 0.02, "latent rms {latent} collapsed");
+        let latent = model.encoder.forward(x);
+        // Spread across positions within each channel, not only a per-channel bias: the
+        // quantizer means are fitted to this spread (a zero encoder tail once made it 0).
+        let centred = latent.clone() - latent.clone().mean_dim(3).mean_dim(2);
+        let spread: f32 = centred.powi_scalar(2).mean().sqrt().into_scalar();
+        assert!(spread > 0.02, "latent spread {spread} collapsed");
+        // The decoder's last convolution starts at zero: its output is constant per channel.
+        let y = model.decoder.forward(latent);
+        let per_channel = y.clone().mean_dim(3).mean_dim(2);
+        let y_spread: f32 = (y - per_channel).abs().max().into_scalar();
+        assert!(y_spread < 1e-5, "first reconstructions are flat colours ({y_spread})");
     }
 }

@@ -402,18 +402,21 @@ pub fn train<B: AutodiffBackend>(
         let out = model.forward(x.clone());
         let terms = RateDistortionLoss::evaluate(&loss, &model, x.clone(), &out)
             .map_err(|e| TrainError::Loss(e.to_string()))?;
-        let total = scalar(terms.total.clone().detach());
-        if !total.is_finite() {
-            return Err(TrainError::Diverged(step));
-        }
         let log_now = (step + 1) % cfg.log_every == 0 || step + 1 == cfg.steps;
-        let mse = scalar(
-            (out.reconstruction.clone().detach() - x.clone())
-                .powi_scalar(2)
-                .mean(),
+        // The logged scalars, stacked so that the device is synchronised once per step,
+        // after the update has been queued: [total, distortion, rate, bpp, mse].
+        let stats = Tensor::cat(
+            vec![
+                terms.total.clone().detach().inner(),
+                terms.distortion.clone().detach().inner(),
+                terms.rate.clone().detach().inner(),
+                out.bpp().detach().inner(),
+                (out.reconstruction.clone().detach().inner() - x.clone().inner())
+                    .powi_scalar(2)
+                    .mean(),
+            ],
+            0,
         );
-        let psnr = -10.0 * mse.max(1e-12).log10();
-        let bpp = scalar(out.bpp().detach());
         let ms_ssim = (log_now && cfg.crop >= MS_SSIM_MIN_SIDE)
             .then(|| {
                 let x255 = x.clone().inner().mul_scalar(255.0);
@@ -427,17 +430,6 @@ pub fn train<B: AutodiffBackend>(
             })
             .transpose()
             .map_err(|e| TrainError::Loss(e.to_string()))?;
-        let row = MetricsRow {
-            step: step + 1,
-            seconds: seconds + t0.elapsed().as_secs_f64(),
-            lr: cfg.lr * cfg.lr_factor(step),
-            loss: total,
-            distortion: scalar(terms.distortion.clone().detach()),
-            rate: scalar(terms.rate.clone().detach()),
-            bpp,
-            psnr,
-            ms_ssim,
-        };
 
         let mut grads = terms.total.backward();
         let g_means = GradientsParams::from_params(&mut grads, &model, &means);
@@ -447,6 +439,33 @@ pub fn train<B: AutodiffBackend>(
         model = optimizer.step(cfg.lr * factor, model, g_net);
         model = optimizer.step(cfg.lr_quantizer * factor, model, g_means);
         model = optimizer.step(0.2 * cfg.lr_quantizer * factor, model, g_pi_sigma);
+        let stats = stats
+            .into_data()
+            .convert::<f64>()
+            .into_vec::<f64>()
+            .map_err(|e| TrainError::Loss(format!("{e:?}")))?;
+        let [total, distortion, rate, bpp, mse] = stats[..] else {
+            return Err(TrainError::Loss(format!(
+                "expected 5 logged scalars, the device returned {}",
+                stats.len()
+            )));
+        };
+        if !total.is_finite() {
+            // The update just applied came from a non-finite loss: stop without
+            // checkpointing it.
+            return Err(TrainError::Diverged(step));
+        }
+        let row = MetricsRow {
+            step: step + 1,
+            seconds: seconds + t0.elapsed().as_secs_f64(),
+            lr: cfg.lr * factor,
+            loss: total,
+            distortion,
+            rate,
+            bpp,
+            psnr: -10.0 * mse.max(1e-12).log10(),
+            ms_ssim,
+        };
         step += 1;
 
         if cfg.model.importance == ImportanceKind::Re
