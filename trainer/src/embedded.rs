@@ -17,7 +17,11 @@ pub const MODELS: &[EmbeddedModel] = &[
         quality: 3,
         bytes: include_bytes!("../../models/cvq-compact-q3.cvqm"),
     },
+    EmbeddedModel {
+        quality: 4,
+        bytes: include_bytes!("../../models/cvq-compact-q4.cvqm"),
+    },
 ];
 
 /// The rate point used without `--quality`.
-pub const DEFAULT_QUALITY: Option<u8> = Some(2);
+pub const DEFAULT_QUALITY: Option<u8> = Some(3);

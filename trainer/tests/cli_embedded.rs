@@ -1,5 +1,5 @@
 //! The embedded models: `cvq encode` without `--model` uses the model of `--quality`
-//! (default 2), `cvq decode` without `--model` finds the embedded model named in the
+//! (default 3), `cvq decode` without `--model` finds the embedded model named in the
 //! file's header, and an unknown quality is a clear error.
 
 use assert_cmd::Command;
@@ -18,7 +18,7 @@ fn every_quality_round_trips_with_the_embedded_models() {
     .save(&png)
     .unwrap();
     let mut headers = Vec::new();
-    for q in [None, Some("1"), Some("2"), Some("3")] {
+    for q in [None, Some("1"), Some("2"), Some("3"), Some("4")] {
         let file = dir.path().join(format!("q{}.cvq", q.unwrap_or("default")));
         let back = dir.path().join(format!("q{}.png", q.unwrap_or("default")));
         let mut cmd = cvq();
@@ -65,9 +65,10 @@ fn every_quality_round_trips_with_the_embedded_models() {
             .to_string();
         headers.push(model_line);
     }
-    assert_eq!(headers[0], headers[2], "the default quality is 2");
-    assert_ne!(headers[1], headers[2]);
-    assert_ne!(headers[2], headers[3]);
+    assert_eq!(headers[0], headers[3], "the default quality is 3");
+    for pair in headers[1..].windows(2) {
+        assert_ne!(pair[0], pair[1], "each quality has its own model");
+    }
 
     let out = cvq()
         .args([
@@ -83,7 +84,7 @@ fn every_quality_round_trips_with_the_embedded_models() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("no embedded model for quality 9 (available: 1, 2, 3)"),
+        err.contains("no embedded model for quality 9 (available: 1, 2, 3, 4)"),
         "{err}"
     );
 }
