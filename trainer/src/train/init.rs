@@ -123,6 +123,9 @@ mod tests {
         let y = model.decoder.forward(latent);
         let per_channel = y.clone().mean_dim(3).mean_dim(2);
         let y_spread: f32 = (y - per_channel).abs().max().into_scalar();
-        assert!(y_spread < 1e-5, "first reconstructions are flat colours ({y_spread})");
+        assert!(
+            y_spread < 1e-5,
+            "first reconstructions are flat colours ({y_spread})"
+        );
     }
 }
