@@ -8,4 +8,5 @@ pub mod eval;
 pub mod info;
 pub mod pack;
 pub mod plot;
+pub mod rd;
 pub mod train;

@@ -1,0 +1,160 @@
+//! `cvq-bench` end to end on the small golden fixture image: cvq (embedded models) plus
+//! every classical codec found on PATH; CSV, JSON and SVGs are written with sane numbers.
+//! Under CI (`CI=true`, where `.ci/run` installs libjpeg-turbo-progs and webp) JPEG and
+//! WebP must be among them.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use trainer::rd::codecs::{CLASSICAL, find_in_path};
+
+fn bench() -> Command {
+    Command::cargo_bin("cvq-bench").unwrap()
+}
+
+fn fixture() -> &'static Path {
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../entropy/tests/fixtures/golden/kodim23-crop.png"
+    ))
+}
+
+#[test]
+fn bench_writes_csv_json_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("images");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(fixture(), data.join("kodim23-crop.png")).unwrap();
+    // an unreadable image is reported, not fatal
+    std::fs::write(data.join("broken.png"), b"not a png").unwrap();
+
+    let found: Vec<&str> = CLASSICAL
+        .iter()
+        .filter(|c| find_in_path(c.encoder).is_some() && find_in_path(c.decoder).is_some())
+        .map(|c| c.name)
+        .collect();
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        for name in ["jpeg", "webp"] {
+            assert!(
+                found.contains(&name),
+                "CI must have {name} (found {found:?})"
+            );
+        }
+    }
+    let mut codecs = vec!["cvq"];
+    codecs.extend(&found);
+
+    let prefix = dir.path().join("out/rd");
+    let out = bench()
+        .args(["--quiet", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&prefix)
+        .arg("--codecs")
+        .arg(codecs.join(","))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("broken.png"), "{stderr}");
+    assert!(stdout.contains("| cvq |"), "{stdout}");
+    assert!(stdout.contains("decode MAC / px"), "{stdout}");
+
+    // CSV: per-image rows and mean rows, every codec, bpp > 0 and finite PSNR
+    let mut rdr = csv::Reader::from_path(prefix.with_extension("csv")).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (c_codec, c_image, c_bpp, c_psnr, c_ms) = (
+        col("codec"),
+        col("image"),
+        col("bpp"),
+        col("psnr"),
+        col("ms_ssim"),
+    );
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    for codec in &codecs {
+        let mine: Vec<_> = rows.iter().filter(|r| &r[c_codec] == *codec).collect();
+        assert!(
+            mine.iter().any(|r| &r[c_image] == "kodim23-crop.png"),
+            "{codec}"
+        );
+        assert!(mine.iter().any(|r| &r[c_image] == "mean"), "{codec}");
+        for r in mine {
+            let bpp: f64 = r[c_bpp].parse().unwrap();
+            let psnr: f64 = r[c_psnr].parse().unwrap();
+            assert!(bpp > 0.0 && bpp.is_finite(), "{r:?}");
+            assert!(psnr.is_finite() && psnr > 5.0, "{r:?}");
+            // 72 x 56 is below MS-SSIM's 161 px
+            assert_eq!(&r[c_ms], "", "{r:?}");
+        }
+    }
+    assert!(!rows.iter().any(|r| &r[c_image] == "broken.png"));
+
+    // JSON: summary with means, speed and (with a classical codec) BD-rate entries
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(prefix.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(json["images"], serde_json::json!(["kodim23-crop.png"]));
+    assert!(json["failures"][0]["image"] == "broken.png");
+    let cvq = &json["cvq_models"];
+    assert!(!cvq.as_array().unwrap().is_empty());
+    assert!(cvq[0]["decoder_macs_per_pixel"].as_f64().unwrap() > 0.0);
+    let speed = json["speed"].as_array().unwrap();
+    assert_eq!(speed.len(), codecs.len());
+    for s in speed {
+        assert!(s["encode_ms"].as_f64().unwrap() > 0.0, "{s}");
+        assert!(s["decode_ms"].as_f64().unwrap() > 0.0, "{s}");
+    }
+    let bd = json["bd_rate"].as_array().unwrap();
+    assert_eq!(bd.len(), 2 * found.len());
+    for e in bd {
+        // a value or a reason, never both nor neither
+        for m in ["pchip", "cubic"] {
+            assert!(
+                e[m]["percent"].is_null() != e[m]["unavailable"].is_null(),
+                "{e}"
+            );
+            if let Some(v) = e[m]["percent"].as_f64() {
+                assert!(v.is_finite() && v > -100.0, "{e}");
+            }
+        }
+        if e["metric"] == "MS-SSIM-dB" {
+            assert!(
+                e["pchip"]["percent"].is_null(),
+                "no MS-SSIM at 72 x 56: {e}"
+            );
+        }
+    }
+
+    for suffix in ["-psnr.svg", "-msssim.svg"] {
+        let svg = std::fs::read_to_string(format!("{}{suffix}", prefix.display())).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("cvq"), "{suffix}");
+    }
+}
+
+#[test]
+fn bad_arguments_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bench()
+        .args(["--codecs", "gif", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown codec"));
+
+    let out = bench()
+        .args(["--codecs", "cvq", "--data"])
+        .arg(dir.path().join("missing"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let out = bench()
+        .args(["--codecs", "cvq", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no images"));
+}
