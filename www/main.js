@@ -82,6 +82,9 @@ async function encodeFile(codec, file) {
     const decMs = performance.now() - t0;
     const { canvas, cap } = figure($("encoded"), "decoded");
     paint(canvas, back);
+    canvas.dataset.state = "encoded";
+    canvas.dataset.bytes = String(bytes.length);
+    canvas.dataset.encodeMs = encMs.toFixed(1);
     const bpp = (bytes.length * 8) / (src.width * src.height);
     cap.textContent = `cvq q${codec.quality}: ${bytes.length} B, ${bpp.toFixed(3)} bpp, ` +
       `PSNR ${psnr(pixels.data, back.rgba).toFixed(2)} dB, encode ${encMs.toFixed(0)} ms, ` +
@@ -93,6 +96,7 @@ async function encodeFile(codec, file) {
     cap.append(" — ", a);
     status("ready");
   } catch (e) {
+    document.body.dataset.encodeError = e.message;
     status(`encoding failed: ${e.message}`, true);
   }
 }

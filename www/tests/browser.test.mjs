@@ -85,6 +85,28 @@ test("demo decodes the golden .cvq to exactly the native decoder's pixels", asyn
   await page.close();
 });
 
+test("a picked PNG is encoded in the page to the native encoder's bytes and decoded back", async () => {
+  const { page } = await openDemo(["gallery/kodim23-crop-q3.cvq"]);
+  await page.setInputFiles("#file", join(root, "entropy/tests/fixtures/golden/kodim23-crop.png"));
+  await page.waitForFunction(
+    () => document.querySelector("canvas[data-state=encoded]") || document.body.dataset.encodeError,
+    null, { timeout: 120_000 });
+  const got = await page.evaluate(() => {
+    const c = document.querySelector("canvas[data-state=encoded]");
+    if (!c) return { error: document.body.dataset.encodeError };
+    return { bytes: Number(c.dataset.bytes), ms: c.dataset.encodeMs,
+      px: Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data) };
+  });
+  assert.equal(got.error, undefined);
+  console.log(`# chromium encode 72x56 (CPU path): ${got.ms} ms, ${got.bytes} bytes`);
+  const native = readFileSync(join(root, "web/tests/fixtures/kodim23-crop-q3.cvq"));
+  assert.equal(got.bytes, native.length);
+  const golden = readPng(readFileSync(join(root, "web/tests/fixtures/kodim23-crop-q3.cvq.png")));
+  assert.deepEqual(got.px, Array.from(golden.rgba));
+  await page.screenshot({ path: join(artifacts, "encode.png"), fullPage: true });
+  await page.close();
+});
+
 test("a truncated file shows an error instead of hanging", async () => {
   const { page } = await openDemo(["../web/tests/fixtures/kodim23-crop-q3-cut150.cvq"]);
   const state = await page.evaluate(() => {
