@@ -109,7 +109,9 @@ pub fn rgb_to_rgba(rgb: &[u8]) -> Vec<u8> {
 
 /// RGBA → RGB (alpha is dropped: the codec has no alpha channel).
 pub fn rgba_to_rgb(rgba: &[u8]) -> Vec<u8> {
-    rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect()
+    rgba.chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect()
 }
 
 /// A loaded model: decodes `.cvq` files it made and encodes at its rate point.
