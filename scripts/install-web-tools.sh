@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the web build and its browser tests need, skipping what is present:
+#   apt: chromium (headless tests), binaryen (wasm-opt, used by wasm-pack)
+#   cargo: wasm-bindgen-cli at exactly Cargo.lock's wasm-bindgen version, wasm-pack
+#   npm: playwright-core for www/ (npm ci; drives /usr/bin/chromium, downloads no browser)
+# Prints how long each part took.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t() { local s=$(date +%s); "$@"; echo "  ($(( $(date +%s) - s ))s: $*)"; }
+
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v wasm-opt >/dev/null || missing+=(binaryen)
+if ((${#missing[@]})); then
+    t apt-get update -qq
+    t env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# wasm-pack uses the wasm-bindgen on PATH only when its version equals Cargo.lock's.
+wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wbg" ]]; then
+    # --locked fails for this crate's own lock file; the version pin is exact.
+    t cargo install -q wasm-bindgen-cli --version "=$wbg"
+fi
+command -v wasm-pack >/dev/null || t cargo install -q wasm-pack --locked
+
+t npm ci --prefix www --no-audit --no-fund --silent

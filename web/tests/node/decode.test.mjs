@@ -1,0 +1,63 @@
+// The wasm module (`wasm-pack build web --target web`, CPU path) decodes the fixtures to
+// exactly the pixels of the native `cvq decode` (golden PNGs made by it), under Node.
+//   node --test web/tests/node/        (after wasm-pack build web --target web)
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { readPng } from "./png.mjs";
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const fixture = (name) => readFileSync(here(`../fixtures/${name}`));
+const pkg = process.env.CVQ_WEB_PKG ?? here("../../pkg/");
+const wasm = await import(`${pkg.replace(/\/?$/, "/")}web.js`);
+wasm.initSync({ module: readFileSync(`${pkg.replace(/\/?$/, "/")}web_bg.wasm`) });
+
+let t0 = performance.now();
+const codec = wasm.Codec.embedded();
+console.log(`# model ${codec.id} loaded in ${(performance.now() - t0).toFixed(0)} ms`);
+
+function assertSamePixels(img, pngName) {
+  const golden = readPng(fixture(pngName));
+  assert.equal(img.width, golden.width);
+  assert.equal(img.height, golden.height);
+  const got = img.rgba;
+  let differing = 0, maxDiff = 0;
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs(got[i] - golden.rgba[i]);
+    if (d) { differing++; maxDiff = Math.max(maxDiff, d); }
+  }
+  assert.equal(differing, 0, `${differing} of ${got.length} bytes differ (max ${maxDiff}) from ${pngName}`);
+}
+
+test("complete file decodes to the native decoder's pixels", () => {
+  t0 = performance.now();
+  const img = codec.decode(fixture("kodim23-crop-q3.cvq"));
+  console.log(`# decode 72x56: ${(performance.now() - t0).toFixed(1)} ms`);
+  assert.equal(img.groupsReceived, 3);
+  assertSamePixels(img, "kodim23-crop-q3.cvq.png");
+});
+
+test("a prefix decodes to the native --partial preview", () => {
+  const img = codec.decodePartial(fixture("kodim23-crop-q3-cut150.cvq"));
+  assert.equal(img.groupsReceived, 1);
+  assert.equal(img.groups, 3);
+  assertSamePixels(img, "kodim23-crop-q3-cut150.cvq.png");
+});
+
+test("errors are JS exceptions carrying the typed message", () => {
+  assert.throws(() => codec.decode(fixture("kodim23-crop-q3-cut150.cvq")), (e) => e instanceof Error && e.message.length > 0);
+  assert.throws(() => codec.decode(new Uint8Array([1, 2, 3])), Error);
+  assert.throws(() => new wasm.Codec(new Uint8Array(100)), /model file|CVQM/);
+  assert.throws(() => codec.encode(new Uint8Array(8), 2, 2, codec.quality), /bad image/);
+  assert.throws(() => codec.encode(new Uint8Array(16), 2, 2, 1), /quality/);
+});
+
+test("encode in wasm round-trips and matches the native encoder's bytes", () => {
+  const src = readPng(readFileSync(here("../../../entropy/tests/fixtures/golden/kodim23-crop.png")));
+  t0 = performance.now();
+  const bytes = codec.encode(src.rgba, src.width, src.height, codec.quality);
+  console.log(`# encode 72x56: ${(performance.now() - t0).toFixed(1)} ms, ${bytes.length} bytes`);
+  assertSamePixels(codec.decode(bytes), "kodim23-crop-q3.cvq.png");
+  assert.deepEqual(Buffer.from(bytes), fixture("kodim23-crop-q3.cvq"));
+});
