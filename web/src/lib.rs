@@ -17,7 +17,8 @@
 use codec_core::codec::{CodecError, CodecModel, RgbImage};
 use codec_core::complexity::complexity;
 use codec_core::config::{CvqnConfig, Preset};
-use cvq_bitstream::format::Limits;
+use codec_core::metrics::{MetricError, ms_ssim_rgb8, psnr_rgb8};
+use cvq_bitstream::format::{FormatError, Limits, read_prefix};
 use wasm_bindgen::Clamped;
 use wasm_bindgen::prelude::*;
 
@@ -112,6 +113,155 @@ pub fn rgba_to_rgb(rgba: &[u8]) -> Vec<u8> {
     rgba.chunks_exact(4)
         .flat_map(|p| [p[0], p[1], p[2]])
         .collect()
+}
+
+/// What a (possibly incomplete) `.cvq` prefix holds, read from its header without
+/// entropy decoding: lets a streaming reader decode only when a group completes.
+#[wasm_bindgen]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileInfo {
+    header_complete: bool,
+    width: u32,
+    height: u32,
+    groups: u32,
+    groups_complete: u32,
+    file_len: u32,
+}
+
+#[wasm_bindgen]
+impl FileInfo {
+    /// Whether the prefix holds the whole header (else every other field is 0).
+    #[wasm_bindgen(getter, js_name = headerComplete)]
+    pub fn header_complete(&self) -> bool {
+        self.header_complete
+    }
+
+    /// Image width in pixels.
+    #[wasm_bindgen(getter)]
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Image height in pixels.
+    #[wasm_bindgen(getter)]
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Groups in the file.
+    #[wasm_bindgen(getter)]
+    pub fn groups(&self) -> u32 {
+        self.groups
+    }
+
+    /// Leading groups whose payload is complete in this prefix.
+    #[wasm_bindgen(getter, js_name = groupsComplete)]
+    pub fn groups_complete(&self) -> u32 {
+        self.groups_complete
+    }
+
+    /// Length of the whole file in bytes, from the header.
+    #[wasm_bindgen(getter, js_name = fileLength)]
+    pub fn file_len(&self) -> u32 {
+        self.file_len
+    }
+}
+
+/// Reads the header of a `.cvq` prefix (any length, from 0 bytes to the whole file).
+/// Throws only for bytes that cannot be a `.cvq` file (bad magic, CRC, limits, …); a
+/// prefix too short for the header gives `headerComplete = false`.
+#[wasm_bindgen]
+pub fn inspect(bytes: &[u8]) -> Result<FileInfo, JsError> {
+    Ok(inspect_prefix(bytes)?)
+}
+
+/// [`inspect`] for Rust callers.
+///
+/// # Errors
+///
+/// Any [`FormatError`] except [`FormatError::Truncated`] while the header is incomplete.
+pub fn inspect_prefix(bytes: &[u8]) -> Result<FileInfo, FormatError> {
+    match read_prefix(bytes, &Limits::default()) {
+        Ok(p) => Ok(FileInfo {
+            header_complete: true,
+            width: p.header.width,
+            height: p.header.height,
+            groups: p.header.groups.len() as u32,
+            groups_complete: p.complete_groups() as u32,
+            file_len: p.file_len as u32,
+        }),
+        Err(FormatError::Truncated { .. }) => Ok(FileInfo {
+            header_complete: false,
+            width: 0,
+            height: 0,
+            groups: 0,
+            groups_complete: 0,
+            file_len: 0,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Quality of `distorted` against `reference` (two RGBA buffers of `width × height`,
+/// alpha ignored): PSNR in dB and MS-SSIM (`undefined` below 161 px on a side).
+#[wasm_bindgen]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    /// PSNR in dB over R, G, B (peak 255); `Infinity` for identical images.
+    pub psnr: f64,
+    /// MS-SSIM in `[0, 1]`, or `None` for images smaller than 161 px on a side.
+    #[wasm_bindgen(js_name = msSsim)]
+    pub ms_ssim: Option<f64>,
+}
+
+/// Compares two RGBA images (e.g. the original and the decoded `ImageData.data`).
+/// Throws if a buffer is not `4·width·height` bytes.
+#[wasm_bindgen]
+pub fn compare(
+    reference: &[u8],
+    distorted: &[u8],
+    width: u32,
+    height: u32,
+) -> Result<Metrics, JsError> {
+    Ok(compare_rgba(reference, distorted, width, height)?)
+}
+
+/// [`compare`] for Rust callers.
+///
+/// # Errors
+///
+/// [`CodecError::BadImage`] for buffers that are not `4·width·height` bytes or an
+/// empty image.
+pub fn compare_rgba(
+    reference: &[u8],
+    distorted: &[u8],
+    width: u32,
+    height: u32,
+) -> Result<Metrics, CodecError> {
+    check_rgba(reference, width, height)?;
+    check_rgba(distorted, width, height)?;
+    let (w, h) = (width as usize, height as usize);
+    let (a, b) = (rgba_to_rgb(reference), rgba_to_rgb(distorted));
+    let bad = |e: MetricError| CodecError::BadImage(e.to_string());
+    let psnr = psnr_rgb8(&a, &b, w, h).map_err(bad)?;
+    let ms_ssim = match ms_ssim_rgb8(&a, &b, w, h) {
+        Ok(v) => Some(v),
+        Err(MetricError::ImageTooSmall { .. }) => None,
+        Err(e) => return Err(bad(e)),
+    };
+    Ok(Metrics { psnr, ms_ssim })
+}
+
+/// Checks that `rgba` holds a `width × height` RGBA image.
+fn check_rgba(rgba: &[u8], width: u32, height: u32) -> Result<(), CodecError> {
+    let (w, h) = (width as usize, height as usize);
+    if w.checked_mul(h).and_then(|p| p.checked_mul(4)) != Some(rgba.len()) {
+        return Err(CodecError::BadImage(format!(
+            "{w}×{h} RGBA image needs 4·w·h bytes, got {}",
+            rgba.len()
+        )));
+    }
+    Ok(())
 }
 
 /// A loaded model: decodes `.cvq` files it made and encodes at its rate point.
@@ -226,13 +376,8 @@ impl Codec {
     /// [`CodecError::BadImage`] for a buffer that is not `4·width·height` bytes, or
     /// encoding errors.
     pub fn encode_rgba(&self, rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, CodecError> {
+        check_rgba(rgba, width, height)?;
         let (w, h) = (width as usize, height as usize);
-        if w.checked_mul(h).and_then(|p| p.checked_mul(4)) != Some(rgba.len()) {
-            return Err(CodecError::BadImage(format!(
-                "{w}×{h} RGBA image needs 4·w·h bytes, got {}",
-                rgba.len()
-            )));
-        }
         let image = RgbImage::new(w, h, rgba_to_rgb(rgba))?;
         Ok(self.model.encode(&image)?.bytes)
     }
@@ -250,6 +395,36 @@ mod tests {
             .unwrap();
         assert!(macs > 0.0 && macs <= 60_000.0, "{macs}");
         assert_eq!(preset_names().len(), 5);
+    }
+
+    #[test]
+    fn inspect_reports_header_and_complete_groups() {
+        let file = include_bytes!("../tests/fixtures/kodim23-crop-q3.cvq");
+        let empty = inspect_prefix(&[]).unwrap();
+        assert!(!empty.header_complete());
+        let whole = inspect_prefix(file).unwrap();
+        assert!(whole.header_complete());
+        assert_eq!((whole.width(), whole.height()), (72, 56));
+        assert_eq!(whole.groups_complete(), whole.groups());
+        assert_eq!(whole.file_len() as usize, file.len());
+        let cut = inspect_prefix(&file[..150]).unwrap();
+        assert_eq!((cut.groups_complete(), cut.groups()), (1, 3));
+        assert!(inspect_prefix(b"PNG not a cvq").is_err());
+    }
+
+    #[test]
+    fn compare_gives_psnr_and_skips_ms_ssim_on_small_images() {
+        let a = vec![100u8; 4 * 8 * 8];
+        let mut b = a.clone();
+        b[0] = 110;
+        let m = compare_rgba(&a, &b, 8, 8).unwrap();
+        assert!((m.psnr - 10.0 * (255.0f64 * 255.0 / (100.0 / 192.0)).log10()).abs() < 1e-9);
+        assert_eq!(m.ms_ssim, None);
+        let big = vec![50u8; 4 * 170 * 170];
+        let m = compare_rgba(&big, &big, 170, 170).unwrap();
+        assert_eq!((m.psnr, m.ms_ssim), (f64::INFINITY, Some(1.0)));
+        let err = compare_rgba(&a, &b[..10], 8, 8).unwrap_err().to_string();
+        assert!(err.contains("needs 4·w·h bytes, got 10"), "{err}");
     }
 
     #[test]
