@@ -19,14 +19,15 @@ use cvq_bitstream::format::{
     FileHeader, FormatError, Limits, ModelId, read_file, read_prefix, write_file,
 };
 use cvq_entropy::{
-    ContainerSymbols, EntropyError, EntropyModel, ModelFile, WeightPrecision, decode_stored,
-    stored_layout,
+    ContainerSymbols, EntropyError, EntropyModel, ModelFile, ModelKind, WeightPrecision,
+    decode_stored, stored_layout,
 };
 
 use crate::config::{ConfigError, CvqnConfig};
 use crate::entropy::export_entropy_model;
 use crate::model::Cvqn;
-use crate::model::split_merge::order_tensor;
+use crate::model::split_merge::{ChannelGroups, order_tensor};
+use crate::model::synthesis::Synthesis;
 
 /// The latent stride: images are padded to a multiple of this.
 pub const STRIDE: usize = 16;
@@ -95,13 +96,24 @@ pub enum CodecError {
     /// The input image is unusable.
     #[error("bad image: {0}")]
     BadImage(String),
+    /// Encoding was asked of a decoder-only model (`.cvqd`).
+    #[error("model {model} is decoder-only (.cvqd): encoding needs its full .cvqm model file")]
+    DecoderOnly {
+        /// The loaded model (`name#hash`).
+        model: String,
+    },
 }
 
 /// A model ready to encode and decode: float transforms plus the integer entropy model.
 #[derive(Debug)]
 pub struct CodecModel<B: Backend> {
-    /// The float model (encoder, quantizers, decoder).
-    pub model: Cvqn<B>,
+    /// The whole float model (encoder, quantizers, decoder); `None` when loaded from a
+    /// decoder-only file, which cannot encode.
+    pub model: Option<Cvqn<B>>,
+    /// The synthesis half used to decode (shares its parameters with `model`).
+    pub synthesis: Synthesis<B>,
+    /// Precision of the loaded weights (used again when cutting a decoder-only file).
+    pub precision: WeightPrecision,
     /// Its configuration.
     pub config: CvqnConfig,
     /// The integer entropy model (frozen at export).
@@ -186,6 +198,7 @@ impl<B: Backend> CodecModel<B> {
         let entropy = export_entropy_model(&model)?;
         let weights = record_bytes(&model, precision)?;
         let file = ModelFile {
+            kind: ModelKind::Full,
             name: config.name.clone(),
             quality,
             config_json: serde_json::to_string(&config)
@@ -217,24 +230,17 @@ impl<B: Backend> CodecModel<B> {
     pub fn from_model_file(file: &ModelFile, device: &B::Device) -> Result<Self, CodecError> {
         let config: CvqnConfig = serde_json::from_str(&file.config_json)
             .map_err(|e| CodecError::Weights(format!("config JSON: {e}")))?;
-        let fresh = Cvqn::<B>::new(&config, device)?;
-        let expected_params = fresh.num_params();
-        let weights = file.weights.clone();
-        let record = match file.precision {
-            WeightPrecision::F32 => {
-                NamedMpkBytesRecorder::<FullPrecisionSettings>::default().load(weights, device)
+        let (model, synthesis) = match file.kind {
+            ModelKind::Full => {
+                let model = load_weights(Cvqn::<B>::new(&config, device)?, file, device)?;
+                let synthesis = model.synthesis();
+                (Some(model), synthesis)
             }
-            WeightPrecision::F16 => {
-                NamedMpkBytesRecorder::<HalfPrecisionSettings>::default().load(weights, device)
-            }
-        }
-        .map_err(|e| CodecError::Weights(e.to_string()))?;
-        let model = fresh.load_record(record);
-        if model.num_params() != expected_params {
-            return Err(CodecError::Weights(
-                "stored weights do not match the configuration".into(),
-            ));
-        }
+            ModelKind::DecoderOnly { .. } => (
+                None,
+                load_weights(Synthesis::<B>::new(&config, device)?, file, device)?,
+            ),
+        };
         let shapes = file.entropy.shapes();
         let groups = config.group_channels();
         if shapes.len() != groups.len()
@@ -250,11 +256,35 @@ impl<B: Backend> CodecModel<B> {
         let id = ModelId::new(file.name.clone(), file.hash()?)?;
         Ok(Self {
             model,
+            synthesis,
+            precision: file.precision,
             config,
             entropy: file.entropy.clone(),
             id,
             quality: file.quality,
             device: device.clone(),
+        })
+    }
+
+    /// The decoder-only model file (`.cvqd`) of this model: decoder, quantizers and the
+    /// integer entropy model, named by this model's hash so that its `.cvq` files decode
+    /// with it (bit-identically: the same weights at the same precision).
+    ///
+    /// # Errors
+    ///
+    /// Serialisation errors.
+    pub fn decoder_only_file(&self) -> Result<ModelFile, CodecError> {
+        Ok(ModelFile {
+            kind: ModelKind::DecoderOnly {
+                model_hash: self.id.hash,
+            },
+            name: self.id.name.clone(),
+            quality: self.quality,
+            config_json: serde_json::to_string(&self.config)
+                .map_err(|e| CodecError::Weights(e.to_string()))?,
+            precision: self.precision,
+            weights: record_bytes(&self.synthesis, self.precision)?,
+            entropy: self.entropy.clone(),
         })
     }
 
@@ -269,10 +299,13 @@ impl<B: Backend> CodecModel<B> {
     ///
     /// Entropy or container errors (e.g. an image beyond the format's limits).
     pub fn encode(&self, image: &RgbImage) -> Result<Encoded, CodecError> {
+        let Some(model) = &self.model else {
+            return Err(CodecError::DecoderOnly {
+                model: self.id_string(),
+            });
+        };
         let (lh, lw) = (image.height.div_ceil(STRIDE), image.width.div_ceil(STRIDE));
-        let q = self
-            .model
-            .quantize(image_to_tensor::<B>(image, &self.device));
+        let q = model.quantize(image_to_tensor::<B>(image, &self.device));
         let order = int_values(q.order.clone().unsqueeze::<4>())?;
         let symbols = q
             .groups
@@ -359,7 +392,11 @@ impl<B: Backend> CodecModel<B> {
             })
             .collect();
         let order = order_tensor::<B>(&decoded.order, &self.device);
-        let out = self.model.decode_symbols(tensors, order);
+        let out = self.synthesis.forward(
+            &ChannelGroups::new(self.config.group_channels()),
+            tensors,
+            order,
+        );
         let pixels = out
             .clamp(0.0, 1.0)
             .mul_scalar(255.0)
@@ -394,16 +431,17 @@ impl<B: Backend> CodecModel<B> {
     }
 }
 
-/// Burn record bytes of a model at the given precision.
+/// Burn record bytes of a module (the model, or its synthesis half) at the given
+/// precision.
 ///
 /// # Errors
 ///
 /// [`CodecError::Weights`] if the recorder fails.
-pub fn record_bytes<B: Backend>(
-    model: &Cvqn<B>,
+pub fn record_bytes<B: Backend, M: Module<B>>(
+    module: &M,
     precision: WeightPrecision,
 ) -> Result<Vec<u8>, CodecError> {
-    let record = model.clone().into_record();
+    let record = module.clone().into_record();
     match precision {
         WeightPrecision::F32 => {
             NamedMpkBytesRecorder::<FullPrecisionSettings>::default().record(record, ())
@@ -413,4 +451,31 @@ pub fn record_bytes<B: Backend>(
         }
     }
     .map_err(|e| CodecError::Weights(e.to_string()))
+}
+
+/// Loads a model file's weights into a freshly built module; the parameter count must
+/// not change (a record of another architecture fails here).
+fn load_weights<B: Backend, M: Module<B>>(
+    fresh: M,
+    file: &ModelFile,
+    device: &B::Device,
+) -> Result<M, CodecError> {
+    let expected_params = fresh.num_params();
+    let weights = file.weights.clone();
+    let record = match file.precision {
+        WeightPrecision::F32 => {
+            NamedMpkBytesRecorder::<FullPrecisionSettings>::default().load(weights, device)
+        }
+        WeightPrecision::F16 => {
+            NamedMpkBytesRecorder::<HalfPrecisionSettings>::default().load(weights, device)
+        }
+    }
+    .map_err(|e| CodecError::Weights(e.to_string()))?;
+    let module = fresh.load_record(record);
+    if module.num_params() != expected_params {
+        return Err(CodecError::Weights(
+            "stored weights do not match the configuration".into(),
+        ));
+    }
+    Ok(module)
 }

@@ -59,6 +59,8 @@ fn encode_decode_round_trip_is_exact_for_both_entropy_models() {
         // The decoded symbols are exactly the encoder's.
         let q = codec
             .model
+            .as_ref()
+            .unwrap()
             .quantize(burn::tensor::Tensor::<B, 4>::from_data(
                 burn::tensor::TensorData::new(padded_planar(&image), [1, 3, 48, 48]),
                 &Default::default(),
@@ -110,7 +112,9 @@ fn model_file_round_trip_reproduces_the_bytes() {
     // f16 weights load too and name a different model.
     let mut half = file.clone();
     half.precision = WeightPrecision::F16;
-    half.weights = codec_core::codec::record_bytes(&codec.model, WeightPrecision::F16).unwrap();
+    half.weights =
+        codec_core::codec::record_bytes(codec.model.as_ref().unwrap(), WeightPrecision::F16)
+            .unwrap();
     let half = CodecModel::<B>::load(&half.to_bytes().unwrap(), &Default::default()).unwrap();
     assert_ne!(half.id.hash, codec.id.hash);
     // A corrupted model file is refused with a typed error.
@@ -118,6 +122,36 @@ fn model_file_round_trip_reproduces_the_bytes() {
     bad[bytes.len() / 2] ^= 1;
     assert!(CodecModel::<B>::load(&bad, &Default::default()).is_err());
     assert!(CodecModel::<B>::load(&bytes[..100], &Default::default()).is_err());
+}
+
+#[test]
+fn decoder_only_file_decodes_identically_and_refuses_to_encode() {
+    for (precision, seed) in [(WeightPrecision::F32, 21), (WeightPrecision::F16, 22)] {
+        let (codec, mut file) = tiny_codec(seed, EntropyKind::Context3d);
+        file.precision = precision;
+        file.weights =
+            codec_core::codec::record_bytes(codec.model.as_ref().unwrap(), precision).unwrap();
+        let full = CodecModel::<B>::load(&file.to_bytes().unwrap(), &Default::default()).unwrap();
+        let cut = full.decoder_only_file().unwrap().to_bytes().unwrap();
+        let decoder = CodecModel::<B>::load(&cut, &Default::default()).unwrap();
+        assert!(decoder.model.is_none());
+        assert_eq!(decoder.id, full.id, "a .cvqd carries the full model's id");
+        // Cutting the decoder-only model out of itself gives the same bytes.
+        assert_eq!(
+            decoder.decoder_only_file().unwrap().to_bytes().unwrap(),
+            cut
+        );
+        let image = test_image(40, 24);
+        let bytes = full.encode(&image).unwrap().bytes;
+        assert_eq!(
+            decoder.decode(&bytes).unwrap(),
+            full.decode(&bytes).unwrap(),
+            "{precision:?}"
+        );
+        let err = decoder.encode(&image).unwrap_err();
+        assert!(matches!(err, CodecError::DecoderOnly { .. }), "{err}");
+        assert!(err.to_string().contains("decoder-only"), "{err}");
+    }
 }
 
 #[test]
@@ -176,6 +210,8 @@ fn integer_rate_matches_float_estimate() {
         let enc = codec.encode(&image).unwrap();
         let out = codec
             .model
+            .as_ref()
+            .unwrap()
             .forward(image_to_tensor::<B>(&image, &Default::default()));
         let float_bits: f32 = out.bpp().into_scalar() * (256.0 * 192.0);
         let rel = (enc.estimated_bits - f64::from(float_bits)).abs() / f64::from(float_bits);

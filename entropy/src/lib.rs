@@ -37,7 +37,7 @@ pub use int_context3d::{
     IntContextModel3d, IntMaskedConv3d, MAX_FEATURES, MAX_PLANE_WORK, MAX_POSITIONS, MaskKind,
 };
 pub use int_parallel::{IntParallelGroupModel, MAX_PARALLEL_WORK, ParallelLayers, is_anchor};
-pub use model_file::{MAX_MODEL_FILE_BYTES, ModelFile, WeightPrecision};
+pub use model_file::{MAX_MODEL_FILE_BYTES, ModelFile, ModelKind, WeightPrecision};
 
 /// Ideal code length in bits of `symbol` under `cdf`: `16 − log2(freq)` (16-bit
 /// frequencies; a symbol outside the alphabet counts as frequency 1).

@@ -16,6 +16,12 @@
 //! | digest | SHA-256 of every byte before it (32 bytes) |
 //!
 //! The first 8 bytes of the digest are the model hash stored in `.cvq` headers.
+//!
+//! A **decoder-only** file (`.cvqd`, [`ModelKind::DecoderOnly`]) has the same layout
+//! with magic `b"CVQD"` and, right after the quality byte, the 8-byte hash of the full
+//! `.cvqm` it was cut from; its weights hold only what synthesis needs (decoder and
+//! quantizers). Its [`ModelFile::hash`] is that stored hash, so `.cvq` files made with
+//! the full model decode with it; its own digest only guards integrity.
 
 use sha2::{Digest, Sha256};
 
@@ -35,9 +41,24 @@ pub enum WeightPrecision {
     F16 = 1,
 }
 
+/// Whether a model file can encode or only decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    /// A `.cvqm`: encoder and decoder; its hash is computed from its bytes.
+    Full,
+    /// A `.cvqd`: decoder and quantizers only, cut from the full model whose hash it
+    /// carries.
+    DecoderOnly {
+        /// Hash of the full `.cvqm` (the id written into `.cvq` headers).
+        model_hash: [u8; 8],
+    },
+}
+
 /// A parsed model file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelFile {
+    /// Full model or decoder-only cut.
+    pub kind: ModelKind,
     /// Model name (stored in `.cvq` headers next to the hash).
     pub name: String,
     /// Quality / rate point of the model.
@@ -53,6 +74,7 @@ pub struct ModelFile {
 }
 
 const MAGIC: &[u8; 4] = b"CVQM";
+const DECODER_MAGIC: &[u8; 4] = b"CVQD";
 const VERSION: u8 = 1;
 const DIGEST_LEN: usize = 32;
 
@@ -68,11 +90,17 @@ impl ModelFile {
         }
         let entropy = self.entropy.to_bytes();
         let mut b = Vec::with_capacity(self.weights.len() + entropy.len() + 1024);
-        b.extend_from_slice(MAGIC);
+        b.extend_from_slice(match self.kind {
+            ModelKind::Full => MAGIC,
+            ModelKind::DecoderOnly { .. } => DECODER_MAGIC,
+        });
         b.push(VERSION);
         b.extend_from_slice(&(name.len() as u16).to_le_bytes());
         b.extend_from_slice(name);
         b.push(self.quality);
+        if let ModelKind::DecoderOnly { model_hash } = self.kind {
+            b.extend_from_slice(&model_hash);
+        }
         write_block(&mut b, self.config_json.as_bytes());
         b.push(self.precision as u8);
         write_block(&mut b, &self.weights);
@@ -92,12 +120,16 @@ impl ModelFile {
         Ok(b)
     }
 
-    /// The 8-byte model hash stored in `.cvq` headers.
+    /// The 8-byte model hash stored in `.cvq` headers (for a decoder-only file, the
+    /// full model's hash it carries).
     ///
     /// # Errors
     ///
     /// As [`ModelFile::to_bytes`].
     pub fn hash(&self) -> Result<[u8; 8], EntropyError> {
+        if let ModelKind::DecoderOnly { model_hash } = self.kind {
+            return Ok(model_hash);
+        }
         let digest = Sha256::digest(self.body()?);
         let mut h = [0u8; 8];
         h.copy_from_slice(&digest[..8]);
@@ -114,9 +146,12 @@ impl ModelFile {
         if bytes.len() > MAX_MODEL_FILE_BYTES {
             return Err(bad("larger than 1 GiB"));
         }
-        if bytes.len() < 4 + 1 + DIGEST_LEN || &bytes[..4] != MAGIC {
-            return Err(bad("not a cvq model file (magic CVQM)"));
+        if bytes.len() < 4 + 1 + DIGEST_LEN
+            || (&bytes[..4] != MAGIC && &bytes[..4] != DECODER_MAGIC)
+        {
+            return Err(bad("not a cvq model file (magic CVQM or CVQD)"));
         }
+        let decoder_only = &bytes[..4] == DECODER_MAGIC;
         if bytes[4] != VERSION {
             return Err(bad("unsupported model file version"));
         }
@@ -131,6 +166,13 @@ impl ModelFile {
             .map_err(|_| bad("name is not UTF-8"))?
             .to_string();
         let quality = r.u8()?;
+        let kind = if decoder_only {
+            let mut model_hash = [0u8; 8];
+            model_hash.copy_from_slice(r.take(8)?);
+            ModelKind::DecoderOnly { model_hash }
+        } else {
+            ModelKind::Full
+        };
         let config_json = std::str::from_utf8(r.block()?)
             .map_err(|_| bad("config is not UTF-8"))?
             .to_string();
@@ -146,6 +188,7 @@ impl ModelFile {
             return Err(bad("model name must be 1..=255 bytes"));
         }
         Ok(Self {
+            kind,
             name,
             quality,
             config_json,
@@ -153,5 +196,59 @@ impl ModelFile {
             weights,
             entropy,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY: &[u8] = include_bytes!("../tests/fixtures/golden/tiny-parallel.cvqm");
+
+    fn decoder_only(full: &ModelFile) -> ModelFile {
+        ModelFile {
+            kind: ModelKind::DecoderOnly {
+                model_hash: full.hash().unwrap(),
+            },
+            weights: full.weights[..full.weights.len() / 2].to_vec(),
+            ..full.clone()
+        }
+    }
+
+    #[test]
+    fn full_model_round_trips_and_keeps_its_hash() {
+        let full = ModelFile::from_bytes(TINY).unwrap();
+        assert_eq!(full.kind, ModelKind::Full);
+        assert_eq!(full.to_bytes().unwrap(), TINY);
+    }
+
+    #[test]
+    fn decoder_only_file_carries_the_full_models_hash() {
+        let full = ModelFile::from_bytes(TINY).unwrap();
+        let cut = decoder_only(&full);
+        let bytes = cut.to_bytes().unwrap();
+        assert_eq!(&bytes[..4], b"CVQD");
+        let parsed = ModelFile::from_bytes(&bytes).unwrap();
+        assert_eq!(parsed, cut);
+        assert_eq!(parsed.hash().unwrap(), full.hash().unwrap());
+        assert!(bytes.len() < TINY.len());
+    }
+
+    #[test]
+    fn damaged_files_are_typed_errors() {
+        let full = ModelFile::from_bytes(TINY).unwrap();
+        let cut = decoder_only(&full).to_bytes().unwrap();
+        for bytes in [TINY.to_vec(), cut] {
+            // Every truncation and a flipped byte anywhere: an error, never a panic.
+            for len in (0..bytes.len()).step_by(7) {
+                assert!(ModelFile::from_bytes(&bytes[..len]).is_err(), "len {len}");
+            }
+            for i in (0..bytes.len()).step_by(5) {
+                let mut b = bytes.clone();
+                b[i] ^= 0x40;
+                let err = ModelFile::from_bytes(&b).unwrap_err().to_string();
+                assert!(err.contains("model file"), "byte {i}: {err}");
+            }
+        }
     }
 }

@@ -72,6 +72,8 @@ fn main() {
             let float_bits = f64::from(
                 codec
                     .model
+                    .as_ref()
+                    .expect("a frozen model has its encoder")
                     .forward(image_to_tensor::<B>(image, &device))
                     .bpp()
                     .into_scalar()

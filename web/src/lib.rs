@@ -3,10 +3,11 @@
 //! ```js
 //! import init, { Codec } from "./pkg/web.js";
 //! await init();
-//! const codec = Codec.embedded();                 // or new Codec(new Uint8Array(cvqmBytes))
+//! const codec = Codec.embedded();                 // decoder-only default model (.cvqd)
 //! const img = codec.decode(new Uint8Array(cvq));  // throws Error("…typed message…")
 //! ctx.putImageData(new ImageData(img.rgba, img.width, img.height), 0, 0);
-//! const bytes = codec.encode(imageData.data, w, h, codec.quality);
+//! const full = new Codec(new Uint8Array(cvqmBytes));  // a full .cvqm can also encode
+//! const bytes = full.encode(imageData.data, w, h, full.quality);
 //! ```
 //!
 //! Synthesis runs on Burn's Flex CPU backend (no threads on `wasm32-unknown-unknown`);
@@ -25,10 +26,13 @@ use wasm_bindgen::prelude::*;
 /// The backend that runs synthesis (and analysis for `encode`) in WASM.
 pub type Cpu = burn::backend::Flex;
 
-/// The default model compiled into the module (`models/cvq-compact-q3.cvqm`, quality 3),
-/// present with the `embedded-model` feature (on by default).
+/// The default model compiled into the module, decoder-only
+/// (`models/cvq-compact-q3.cvqd`, 1.46 MB, cut from `cvq-compact-q3.cvqm` by
+/// `cvq-train decoder-only`): decodes the default model's files; encoding needs the
+/// full `.cvqm` loaded with `new Codec(bytes)`. Present with the `embedded-model`
+/// feature (on by default).
 #[cfg(feature = "embedded-model")]
-pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/cvq-compact-q3.cvqm");
+pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/cvq-compact-q3.cvqd");
 
 /// JSON description of a preset: its config and its parameters / MACs per sub-network.
 /// Throws (a JS exception with the typed message) for an unknown preset name.
@@ -273,7 +277,8 @@ pub struct Codec {
 
 #[wasm_bindgen]
 impl Codec {
-    /// Loads a `.cvqm` model file (e.g. fetched from a URL). Throws on a corrupt file.
+    /// Loads a model file (e.g. fetched from a URL): a full `.cvqm`, or a decoder-only
+    /// `.cvqd`. Throws on a corrupt file.
     #[wasm_bindgen(constructor)]
     pub fn new(model_bytes: &[u8]) -> Result<Codec, JsError> {
         Ok(Self::load(model_bytes)?)
@@ -305,6 +310,13 @@ impl Codec {
         self.model.quality
     }
 
+    /// Whether this model can encode (a full `.cvqm`); the embedded decoder-only model
+    /// cannot.
+    #[wasm_bindgen(getter, js_name = canEncode)]
+    pub fn can_encode(&self) -> bool {
+        self.model.model.is_some()
+    }
+
     /// Decodes a complete `.cvq` file. Throws on a corrupt or truncated file or one made
     /// by another model.
     pub fn decode(&self, bytes: &[u8]) -> Result<DecodedImage, JsError> {
@@ -319,7 +331,8 @@ impl Codec {
     }
 
     /// Encodes RGBA pixels (`ImageData.data`, alpha ignored) at `quality`, which must be
-    /// this model's rate point. Returns the `.cvq` bytes.
+    /// this model's rate point. Returns the `.cvq` bytes. Throws for a decoder-only
+    /// model (see `canEncode`).
     pub fn encode(
         &self,
         rgba: &[u8],

@@ -45,6 +45,25 @@ fn embedded_model_decodes_complete_and_partial_files_like_the_cli() {
 }
 
 #[test]
+fn embedded_model_is_the_decoder_only_cut_of_the_shipped_q3_model() {
+    let full = std::fs::read(format!(
+        "{}/../models/cvq-compact-q3.cvqm",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let full = codec_core::codec::CodecModel::<web::Cpu>::load(&full, &Default::default()).unwrap();
+    // `cvq-train decoder-only models/cvq-compact-q3.cvqm -o models/cvq-compact-q3.cvqd`
+    // writes exactly the embedded file: regenerate it when the model changes.
+    assert!(
+        full.decoder_only_file().unwrap().to_bytes().unwrap() == EMBEDDED_MODEL,
+        "models/cvq-compact-q3.cvqd is stale"
+    );
+    let codec = Codec::load(EMBEDDED_MODEL).unwrap();
+    let err = codec.encode_rgba(&[0; 16], 2, 2).unwrap_err().to_string();
+    assert!(err.contains("decoder-only"), "{err}");
+}
+
+#[test]
 fn encode_rgba_checks_the_buffer_size() {
     let codec = Codec::load(EMBEDDED_MODEL).unwrap();
     let err = codec.encode_rgba(&[0; 8], 2, 2).unwrap_err();

@@ -13,6 +13,7 @@ pub mod layers;
 pub mod parallel;
 pub mod quantizer;
 pub mod split_merge;
+pub mod synthesis;
 
 use burn::module::Module;
 use burn::tensor::{ElementConversion, Int, Tensor, backend::Backend};
@@ -265,13 +266,21 @@ impl<B: Backend> Cvqn<B> {
         symbols: Vec<Tensor<B, 4, Int>>,
         order: Tensor<B, 1, Int>,
     ) -> Tensor<B, 4> {
-        let values = symbols
-            .into_iter()
-            .zip(&self.quantizers)
-            .map(|(s, q)| q.dequantize(s))
-            .collect();
-        let code = unpermute_channels(self.groups().merge(values), order);
-        self.decoder.forward(code)
+        synthesis::synthesize(
+            &self.decoder,
+            &self.quantizers,
+            &self.groups(),
+            symbols,
+            order,
+        )
+    }
+
+    /// The synthesis half (decoder and quantizers; shares their parameters).
+    pub fn synthesis(&self) -> synthesis::Synthesis<B> {
+        synthesis::Synthesis {
+            decoder: self.decoder.clone(),
+            quantizers: self.quantizers.clone(),
+        }
     }
 
     /// Re-initialises every quantizer's means to span `±1.5 σ` of `latent` (its

@@ -154,6 +154,16 @@ enum Command {
         #[arg(long)]
         quality: Option<u8>,
     },
+    /// Cut the decoder-only model file (.cvqd: decoder, quantizers, integer entropy
+    /// model) out of a .cvqm. It decodes that model's .cvq files identically and cannot
+    /// encode; the web build embeds it (web/README.md).
+    DecoderOnly {
+        /// Full model file (.cvqm).
+        model: PathBuf,
+        /// Output file (.cvqd).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Encode and decode every image of a folder; write JSON and CSV.
     Eval {
         /// Model file (.cvqm); default: the embedded model at --quality.
@@ -320,6 +330,24 @@ fn run(command: Command) -> Result<(), String> {
                 bytes.len(),
                 state.step,
                 quality
+            );
+            Ok(())
+        }
+        Command::DecoderOnly { model, output } => {
+            let bytes = std::fs::read(&model).map_err(|e| format!("{}: {e}", model.display()))?;
+            let codec = CodecModel::<Cpu>::load(&bytes, &Default::default())
+                .map_err(|e| format!("{}: {e}", model.display()))?;
+            let cut = codec
+                .decoder_only_file()
+                .and_then(|f| Ok(f.to_bytes()?))
+                .map_err(|e| format!("{}: {e}", model.display()))?;
+            std::fs::write(&output, &cut).map_err(|e| format!("{}: {e}", output.display()))?;
+            println!(
+                "{}: decoder-only {} ({} of {} bytes)",
+                output.display(),
+                codec.id_string(),
+                cut.len(),
+                bytes.len()
             );
             Ok(())
         }

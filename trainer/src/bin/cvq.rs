@@ -45,7 +45,8 @@ enum Command {
         /// Output image.
         #[arg(short, long)]
         output: PathBuf,
-        /// Model file (.cvqm); default: the embedded model that made the file.
+        /// Model file (.cvqm, or a decoder-only .cvqd); default: the embedded model that
+        /// made the file.
         #[arg(long)]
         model: Option<PathBuf>,
         /// Accept a truncated file and decode a preview from the groups present.

@@ -53,10 +53,21 @@ test("errors are JS exceptions carrying the typed message", () => {
   assert.throws(() => codec.encode(new Uint8Array(16), 2, 2, 1), /quality/);
 });
 
-test("encode in wasm round-trips and matches the native encoder's bytes", () => {
+test("the embedded model is decoder-only: encoding throws a clear error", () => {
+  assert.equal(codec.canEncode, false);
+  const src = readPng(readFileSync(here("../../../entropy/tests/fixtures/golden/kodim23-crop.png")));
+  assert.throws(() => codec.encode(src.rgba, src.width, src.height, codec.quality), /decoder-only/);
+});
+
+test("encode in wasm (full .cvqm) round-trips and matches the native encoder's bytes", () => {
   const src = readPng(readFileSync(here("../../../entropy/tests/fixtures/golden/kodim23-crop.png")));
   t0 = performance.now();
-  const bytes = codec.encode(src.rgba, src.width, src.height, codec.quality);
+  const full = new wasm.Codec(readFileSync(here("../../../models/cvq-compact-q3.cvqm")));
+  console.log(`# full model (.cvqm) loaded in ${(performance.now() - t0).toFixed(0)} ms`);
+  assert.equal(full.canEncode, true);
+  assert.equal(full.id, codec.id);
+  t0 = performance.now();
+  const bytes = full.encode(src.rgba, src.width, src.height, full.quality);
   console.log(`# encode 72x56: ${(performance.now() - t0).toFixed(1)} ms, ${bytes.length} bytes`);
   assertSamePixels(codec.decode(bytes), "kodim23-crop-q3.cvq.png");
   assert.deepEqual(Buffer.from(bytes), fixture("kodim23-crop-q3.cvq"));

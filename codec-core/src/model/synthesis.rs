@@ -1,0 +1,69 @@
+//! The synthesis half of the model: quantizer means and the decoder. It is all a
+//! decoder needs besides the integer entropy model, and all that a decoder-only model
+//! file (`.cvqd`) stores.
+//!
+//! Shapes: symbols of group `g` `[B, C_g, h, w]` (least important group first), channel
+//! order `[C]` → reconstruction `[B, 3, 16·h, 16·w]`.
+
+use burn::module::Module;
+use burn::tensor::{Int, Tensor, backend::Backend};
+
+use super::decoder::Decoder;
+use super::quantizer::GmmQuantizer;
+use super::split_merge::{ChannelGroups, unpermute_channels};
+use crate::config::{ConfigError, CvqnConfig};
+
+/// Decoder and quantizers, as in a [`super::Cvqn`] (same record names).
+#[derive(Module, Debug)]
+pub struct Synthesis<B: Backend> {
+    /// Synthesis transform.
+    pub decoder: Decoder<B>,
+    /// One GMM quantizer per group (least important group first).
+    pub quantizers: Vec<GmmQuantizer<B>>,
+}
+
+impl<B: Backend> Synthesis<B> {
+    /// A freshly initialised synthesis half (weights are then loaded from a record).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for an invalid configuration.
+    pub fn new(cfg: &CvqnConfig, device: &B::Device) -> Result<Self, ConfigError> {
+        cfg.validate()?;
+        Ok(Self {
+            decoder: Decoder::new(cfg, device),
+            quantizers: cfg
+                .levels
+                .iter()
+                .map(|&l| GmmQuantizer::new(l, cfg.quantizer_sigma_init, device))
+                .collect(),
+        })
+    }
+
+    /// Symbols per group → reconstruction (see the module docs for shapes).
+    pub fn forward(
+        &self,
+        groups: &ChannelGroups,
+        symbols: Vec<Tensor<B, 4, Int>>,
+        order: Tensor<B, 1, Int>,
+    ) -> Tensor<B, 4> {
+        synthesize(&self.decoder, &self.quantizers, groups, symbols, order)
+    }
+}
+
+/// Dequantizes each group's symbols with its quantizer, merges the groups, undoes the
+/// channel order and runs the decoder. Shared by [`Synthesis`] and [`super::Cvqn`].
+pub fn synthesize<B: Backend>(
+    decoder: &Decoder<B>,
+    quantizers: &[GmmQuantizer<B>],
+    groups: &ChannelGroups,
+    symbols: Vec<Tensor<B, 4, Int>>,
+    order: Tensor<B, 1, Int>,
+) -> Tensor<B, 4> {
+    let values = symbols
+        .into_iter()
+        .zip(quantizers)
+        .map(|(s, q)| q.dequantize(s))
+        .collect();
+    decoder.forward(unpermute_channels(groups.merge(values), order))
+}
