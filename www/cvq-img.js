@@ -13,7 +13,8 @@ import { client, configure, config } from "./cvq-client.js";
 
 export { configure, config };
 
-const STYLE = `cvq-img { display: inline-block; position: relative; }
+const STYLE = `cvq-img { display: inline-block; position: relative; vertical-align: top;
+  width: var(--cvq-width, auto); aspect-ratio: var(--cvq-ratio, auto); }
 cvq-img > canvas, cvq-img > img { display: block; width: 100%; height: auto; }
 cvq-img > .cvq-error { display: block; color: #b00; font: 13px/1.3 system-ui, sans-serif; }`;
 
@@ -106,17 +107,19 @@ export class CvqImg extends HTMLElement {
   }
 
   /**
-   * Box size: the `width`/`height` attributes (CSS pixels, set inline so space is kept
-   * before the header arrives) when present; otherwise the page's CSS, or the image's own
-   * pixel size from the header (the canvas's intrinsic size).
+   * Box size, like <img>: the `width`/`height` attributes (CSS pixels) or else the header's
+   * pixel size, through custom properties that page CSS for `cvq-img` overrides. With both
+   * attributes set, the space is kept before the file arrives.
    */
   #size() {
     const w = Number(this.getAttribute("width")) || 0;
     const h = Number(this.getAttribute("height")) || 0;
-    const ratio = w && h ? [w, h] : this.info ? [this.info.width, this.info.height] : null;
-    if (this.hasAttribute("width")) this.style.width = w ? `${w}px` : "";
-    if (this.hasAttribute("height") && !w) this.style.height = h ? `${h}px` : "";
-    if (ratio) this.style.aspectRatio = `${ratio[0]} / ${ratio[1]}`;
+    const ratio = w && h ? `${w} / ${h}` : this.info ? `${this.info.width} / ${this.info.height}` : "";
+    const width = w || (h && this.info ? (h * this.info.width) / this.info.height : 0);
+    const set = (name, value) => (value ? this.style.setProperty(name, value)
+      : this.style.removeProperty(name));
+    set("--cvq-width", width ? `${width}px` : "");
+    set("--cvq-ratio", ratio);
   }
 
   async #start() {
