@@ -66,8 +66,7 @@ async function encodeFile(cvq, file, status) {
     }
     show({ file, image, enc, dec, rows, pixels });
     result.dataset.state = "done";
-    status(`${file.name}: encoded in ${fmt(enc.ms, 0)} ms, decoded in ${fmt(dec.ms, 0)} ms ` +
-      `(${enc.backend})`);
+    status(`${file.name}: done — drag the divider to compare.`);
   } catch (e) {
     result.dataset.state = "error";
     result.dataset.error = e.message;

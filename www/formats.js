@@ -36,10 +36,9 @@ export async function fitToBudget(canvas, type, budget) {
 /** Decodes an image blob back to RGBA with the browser's own decoder. */
 export async function pixelsOf(blob) {
   const bitmap = await createImageBitmap(blob);
-  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-  const ctx = canvas.getContext("2d");
+  const { width, height } = bitmap;
+  const ctx = new OffscreenCanvas(width, height).getContext("2d");
   ctx.drawImage(bitmap, 0, 0);
   bitmap.close();
-  const { data } = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
-  return { width: canvas.width, height: canvas.height, rgba: data };
+  return { width, height, rgba: ctx.getImageData(0, 0, width, height).data };
 }

@@ -10,10 +10,12 @@ const MANIFEST = "gallery/kodak/index.json";
 const FALLBACK = [{ file: "gallery/kodim23-q3.cvq" }, { file: "gallery/kodim23-crop-q3.cvq" }];
 
 const $ = (id) => document.getElementById(id);
-function status(msg, error = false) {
-  $("status").textContent = msg;
-  $("status").className = error ? "error" : "";
-}
+/** Returns a function that shows a message (red when `error`) in the element `id`. */
+const statusLine = (id) => (msg, error = false) => {
+  $(id).textContent = msg;
+  $(id).className = error ? "error" : "";
+};
+const status = statusLine("status");
 
 /** Manifest entries ({file, width, height, bytes, bpp, psnr, msSsim}, file resolved). */
 async function entries() {
@@ -66,7 +68,7 @@ async function gallery() {
 
 async function main() {
   const cvq = client();
-  setupEncodePanel(cvq, status);
+  setupEncodePanel(cvq, statusLine("encode-status"));
   const galleryDone = gallery();
   const info = await cvq.info();
   status(`model ${info.id} (quality ${info.quality}), ${info.backend}` +

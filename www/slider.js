@@ -30,6 +30,9 @@ export function createSlider(root, right) {
   root.style.setProperty("--pos", "50%");
   paint(after, right.image);
   root.replaceChildren(after, before, handle, leftTag, rightTag, range);
+  // Small images are scaled up (pixelated) so the divider has room to move.
+  root.style.width = `${Math.max(right.image.width, 480)}px`;
+  root.classList.toggle("upscaled", right.image.width < 480);
   return {
     setLeft(label, image) {
       paint(before, image);
