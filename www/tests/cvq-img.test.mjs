@@ -123,6 +123,43 @@ test("a corrupt file falls back to the fallback <img>, or shows the error text",
   await page.close();
 });
 
+test("a wasm module that fails to load ends in the fallback, not a hang", async () => {
+  const { page } = await open("/www/tests/element.html");
+  await page.evaluate(async () => {
+    const { configure } = await import("/www/cvq-img.js");
+    configure({ moduleUrl: "/web/pkg/missing.js" });
+  });
+  const fallback = `/${FIXTURES}/kodim23-crop-q3.cvq.png`;
+  await addImage(page, { src: `/${FIXTURES}/kodim23-crop-q3.cvq`, fallback, loading: "eager" });
+  await settled(page);
+  const got = await page.evaluate(() => {
+    const el = document.querySelector("cvq-img");
+    return { state: el.state, error: el.error, img: el.querySelector("img")?.getAttribute("src") };
+  });
+  assert.equal(got.state, "error");
+  assert.equal(got.img, fallback);
+  assert.match(got.error, /missing\.js/);
+  console.log(`# wasm module missing: ${got.error}`);
+  await page.close();
+});
+
+test("a lazy <cvq-img> far below the viewport waits until it is scrolled near", async () => {
+  const { page } = await open("/www/tests/element.html");
+  const requests = [];
+  page.on("request", (r) => { if (r.url().endsWith(".cvq")) requests.push(r.url()); });
+  await page.evaluate(() => { document.body.style.paddingTop = "5000px"; });
+  await addImage(page, { src: `/${FIXTURES}/kodim23-crop-q3.cvq`, width: 72, height: 56 });
+  await page.waitForTimeout(500);
+  const before = await page.evaluate(() => document.querySelector("cvq-img").state);
+  assert.equal(before, "idle");
+  assert.deepEqual(requests, []);
+  await page.locator("cvq-img").scrollIntoViewIfNeeded();
+  await settled(page);
+  assert.equal(await page.evaluate(() => document.querySelector("cvq-img").state), "complete");
+  assert.equal(requests.length, 1);
+  await page.close();
+});
+
 test("the main thread keeps running while the worker decodes a Kodak image", async () => {
   const { page, errors } = await open("/www/tests/element.html");
   // Warm the worker (wasm compiled and instantiated) on a tiny file first.
