@@ -62,7 +62,7 @@ export class CvqImg extends HTMLElement {
     this.#observer?.disconnect();
     this.#observer = null;
     this.#abort?.abort();
-    if (this.state !== "complete" && this.state !== "error") this.state = "idle";
+    if (this.state !== "complete" && this.state !== "error") this.#setState("idle");
   }
 
   attributeChangedCallback(name, old, value) {
@@ -92,12 +92,18 @@ export class CvqImg extends HTMLElement {
     this.#observer?.disconnect();
     this.#observer = null;
     this.#abort?.abort();
-    this.state = "idle";
+    this.#setState("idle");
     this.error = null;
     this.info = null;
     this.replaceChildren();
     this.#canvas = null;
     this.#schedule();
+  }
+
+  /** `state`, mirrored in `data-state` for CSS (e.g. `cvq-img[data-state=partial]`). */
+  #setState(state) {
+    this.state = state;
+    this.dataset.state = state;
   }
 
   #label() {
@@ -126,7 +132,7 @@ export class CvqImg extends HTMLElement {
     const generation = ++this.#generation;
     const abort = (this.#abort = new AbortController());
     const current = () => generation === this.#generation && !abort.signal.aborted;
-    this.state = "loading";
+    this.#setState("loading");
     try {
       const src = new URL(this.getAttribute("src"), this.baseURI).href;
       await this.#stream(src, abort.signal, current);
@@ -208,16 +214,14 @@ export class CvqImg extends HTMLElement {
   #paint(img, state) {
     const canvas = this.#ensureCanvas(img.width, img.height);
     canvas.getContext("2d").putImageData(new ImageData(img.rgba, img.width, img.height), 0, 0);
-    this.state = state;
-    this.dataset.state = state;
+    this.#setState(state);
     this.dispatchEvent(new CustomEvent("cvq-progress", { bubbles: true,
       detail: { groupsReceived: img.groupsReceived, groups: img.groups } }));
   }
 
   #fail(message) {
     this.#abort?.abort();
-    this.state = "error";
-    this.dataset.state = "error";
+    this.#setState("error");
     this.error = message;
     this.#canvas = null;
     const fallback = this.getAttribute("fallback");
