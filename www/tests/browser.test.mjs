@@ -1,80 +1,38 @@
-// Headless Debian chromium loads the demo (www/), decodes the golden .cvq through the
-// wasm module's CPU path and must paint exactly the native `cvq decode` pixels; a
-// truncated file must show an error. Screenshot: www/test-results/demo.png.
+// The demo page (www/) in headless Debian chromium: the golden .cvq, shown by <cvq-img>
+// through the worker, must paint exactly the native `cvq decode` pixels; a picked PNG must
+// encode to exactly the native encoder's bytes; a truncated file shows its error.
+// Screenshots: www/test-results/demo.png, encode.png, error.png.
 //   (cd www && npm ci && node --test tests/)   after  wasm-pack build web --target web
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { readFile, mkdir } from "node:fs/promises";
 import { readFileSync } from "node:fs";
-import { extname, join, normalize } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { readPng } from "../../web/tests/node/png.mjs";
+import { join } from "node:path";
+import { useBrowser, open, png, differing, canvasPixels, artifacts, root } from "./harness.mjs";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
-const artifacts = process.env.CVQ_ARTIFACTS ?? join(root, "www/test-results");
-const MIME = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript",
-  ".wasm": "application/wasm", ".css": "text/css", ".png": "image/png" };
+useBrowser();
 
-let server, browser, base;
-
-before(async () => {
-  server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
-    const file = join(root, path.endsWith("/") ? path + "index.html" : path);
-    if (!file.startsWith(root)) { res.writeHead(403).end(); return; }
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { "content-type": MIME[extname(file)] ?? "application/octet-stream" });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu-sandbox", "--enable-unsafe-webgpu",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--no-first-run"],
-  });
-  await mkdir(artifacts, { recursive: true });
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
-
+/** Opens the demo showing only `srcs` and waits until every <cvq-img> has settled. */
 async function openDemo(srcs) {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
   const q = srcs.map((s) => `src=${encodeURIComponent(s)}`).join("&");
-  await page.goto(`${base}/www/?${q}`);
+  const { page, errors } = await open(`/www/?${q}`);
   await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+  await page.waitForFunction(() => [...document.querySelectorAll("cvq-img")]
+    .every((e) => e.state === "complete" || e.state === "error"), null, { timeout: 120_000 });
   return { page, errors };
 }
 
 test("demo decodes the golden .cvq to exactly the native decoder's pixels", async () => {
   const { page, errors } = await openDemo(["gallery/kodim23-crop-q3.cvq"]);
   assert.equal(await page.evaluate(() => document.body.dataset.ready), "1", errors.join("\n"));
-  const got = await page.evaluate(() => {
-    const c = document.querySelector("canvas[data-src]");
-    return { state: c.dataset.state, ms: c.dataset.decodeMs, w: c.width, h: c.height,
-      px: Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data) };
-  });
-  assert.equal(got.state, "done");
-  console.log(`# chromium decode 72x56 (CPU path): ${got.ms} ms`);
-  const golden = readPng(readFileSync(join(root, "web/tests/fixtures/kodim23-crop-q3.cvq.png")));
-  assert.equal(got.w, golden.width);
-  assert.equal(got.h, golden.height);
-  let differing = 0;
-  for (let i = 0; i < golden.rgba.length; i++) if (got.px[i] !== golden.rgba[i]) differing++;
-  assert.equal(differing, 0, `${differing} canvas bytes differ from the native decoder`);
+  assert.equal(await page.evaluate(() => document.querySelector("cvq-img").state), "complete");
+  const got = await canvasPixels(page, "cvq-img canvas");
+  const golden = png("web/tests/fixtures/kodim23-crop-q3.cvq.png");
+  assert.equal(got.width, golden.width);
+  assert.equal(got.height, golden.height);
+  assert.equal(differing(got.rgba, golden.rgba), 0, "canvas differs from the native decoder");
+  const status = await page.locator("#status").textContent();
+  assert.match(status, /CPU \(wasm SIMD\)/);
+  console.log(`# status: ${status}`);
   const adapter = await page.evaluate(async () => {
     if (!navigator.gpu) return "no navigator.gpu";
     const a = await navigator.gpu.requestAdapter();
@@ -82,40 +40,46 @@ test("demo decodes the golden .cvq to exactly the native decoder's pixels", asyn
   });
   console.log(`# WebGPU adapter: ${adapter}`);
   await page.screenshot({ path: join(artifacts, "demo.png"), fullPage: true });
+  assert.deepEqual(errors, []);
   await page.close();
 });
 
-test("a picked PNG is encoded in the page to the native encoder's bytes and decoded back", async () => {
-  const { page } = await openDemo(["gallery/kodim23-crop-q3.cvq"]);
+test("a picked PNG is encoded in the worker to the native encoder's bytes and decoded back", async () => {
+  const { page, errors } = await openDemo(["gallery/kodim23-crop-q3.cvq"]);
   await page.setInputFiles("#file", join(root, "entropy/tests/fixtures/golden/kodim23-crop.png"));
-  await page.waitForFunction(
-    () => document.querySelector("canvas[data-state=encoded]") || document.body.dataset.encodeError,
-    null, { timeout: 120_000 });
-  const got = await page.evaluate(() => {
-    const c = document.querySelector("canvas[data-state=encoded]");
-    if (!c) return { error: document.body.dataset.encodeError };
-    return { bytes: Number(c.dataset.bytes), ms: c.dataset.encodeMs,
-      px: Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data) };
+  await page.waitForFunction(() => ["done", "error"].includes(
+    document.getElementById("result").dataset.state), null, { timeout: 120_000 });
+  const got = await page.evaluate(async () => {
+    const result = document.getElementById("result");
+    if (result.dataset.state !== "done") return { error: result.dataset.error };
+    const bytes = new Uint8Array(await (await fetch(document.getElementById("download").href))
+      .arrayBuffer());
+    return { bytes: Array.from(bytes), summary: document.getElementById("summary").textContent };
   });
   assert.equal(got.error, undefined);
-  console.log(`# chromium encode 72x56 (CPU path): ${got.ms} ms, ${got.bytes} bytes`);
+  console.log(`# ${got.summary}`);
   const native = readFileSync(join(root, "web/tests/fixtures/kodim23-crop-q3.cvq"));
-  assert.equal(got.bytes, native.length);
-  const golden = readPng(readFileSync(join(root, "web/tests/fixtures/kodim23-crop-q3.cvq.png")));
-  assert.deepEqual(got.px, Array.from(golden.rgba));
+  assert.deepEqual(got.bytes, Array.from(native), "the .cvq differs from the native encoder's");
+  const decoded = await canvasPixels(page, "#slider canvas.after");
+  const golden = png("web/tests/fixtures/kodim23-crop-q3.cvq.png");
+  assert.equal(differing(decoded.rgba, golden.rgba), 0, "decoded pixels differ from native");
   await page.screenshot({ path: join(artifacts, "encode.png"), fullPage: true });
+  assert.deepEqual(errors, []);
   await page.close();
 });
 
 test("a truncated file shows an error instead of hanging", async () => {
   const { page } = await openDemo(["../web/tests/fixtures/kodim23-crop-q3-cut150.cvq"]);
-  const state = await page.evaluate(() => {
-    const c = document.querySelector("canvas[data-src]");
-    return { state: c.dataset.state, error: c.dataset.error };
+  const got = await page.evaluate(() => {
+    const el = document.querySelector("cvq-img");
+    return { state: el.state, error: el.error, text: el.textContent,
+      caption: document.querySelector("figcaption").textContent };
   });
-  assert.equal(state.state, "error");
-  assert.match(state.error, /./);
-  console.log(`# error shown: ${state.error}`);
+  assert.equal(got.state, "error");
+  assert.match(got.error, /./);
+  assert.equal(got.text, got.error);
+  assert.ok(got.caption.endsWith(got.error), got.caption);
+  console.log(`# error shown: ${got.error}`);
   await page.screenshot({ path: join(artifacts, "error.png") });
   await page.close();
 });

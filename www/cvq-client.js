@@ -1,0 +1,112 @@
+// Promise-based client of cvq-worker.js: each method posts one message and resolves with
+// the worker's answer, or rejects with Error(message) carrying the worker's error text.
+// A worker that dies (script or module failed to load) rejects every pending and later call.
+
+/**
+ * URLs the client uses; all default to paths relative to this file so the folder can be
+ * copied anywhere. Change them with configure() before the first call.
+ */
+export const config = {
+  /** the module worker script */
+  workerUrl: new URL("./cvq-worker.js", import.meta.url).href,
+  /** the wasm-bindgen module (wasm-pack --target web output) */
+  moduleUrl: new URL("../web/pkg/web.js", import.meta.url).href,
+  /** full model fetched on the first encode when the embedded one is decoder-only */
+  modelUrl: new URL("../models/cvq-compact-q3.cvqm", import.meta.url).href,
+};
+
+/**
+ * Overrides some of the URLs in `config` (relative URLs resolve against the page).
+ * @param {Partial<typeof config>} urls
+ */
+export function configure(urls) {
+  if (shared) throw new Error("cvq: configure() must be called before the first decode");
+  for (const [k, v] of Object.entries(urls)) {
+    if (!(k in config)) throw new Error(`cvq: unknown setting ${k}`);
+    config[k] = new URL(v, document.baseURI).href;
+  }
+}
+
+export class CvqClient {
+  #worker;
+  #next = 1;
+  #pending = new Map();
+  #dead = null;
+
+  /** Starts the worker and sends it the module and model URLs. */
+  constructor(urls = config) {
+    this.#worker = new Worker(urls.workerUrl, { type: "module" });
+    this.#worker.onmessage = ({ data: { id, ok, result, error } }) => {
+      const p = this.#pending.get(id);
+      if (!p) return;
+      this.#pending.delete(id);
+      if (ok) p.resolve(result); else p.reject(new Error(error));
+    };
+    this.#worker.onerror = (e) => {
+      e.preventDefault();
+      this.#fail(`cvq worker failed to start: ${e.message || urls.workerUrl}`);
+    };
+    this.#worker.onmessageerror = () => this.#fail("cvq worker: unreadable message");
+    this.ready = this.#call("setup", [{ moduleUrl: urls.moduleUrl, modelUrl: urls.modelUrl }]);
+  }
+
+  /** Rejects every pending and future call with `message`. */
+  #fail(message) {
+    this.#dead = new Error(message);
+    for (const p of this.#pending.values()) p.reject(this.#dead);
+    this.#pending.clear();
+    this.#worker.terminate();
+  }
+
+  #call(op, args, transfer = []) {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ id, op, args }, transfer);
+    });
+  }
+
+  /** @returns {Promise<{backend: string, id: string, quality: number, canEncode: boolean}>} */
+  info() { return this.#call("info", []); }
+
+  /**
+   * Header of a (possibly partial) file. Rejects only for bytes that are not cvq.
+   * @param {Uint8Array} bytes copied, not transferred
+   */
+  inspect(bytes) { return this.#call("inspect", [bytes]); }
+
+  /**
+   * Decodes a whole file: {width, height, rgba: Uint8ClampedArray, groupsReceived, groups, ms}.
+   * @param {Uint8Array} bytes copied, unless `transfer` is true
+   */
+  decode(bytes, transfer = false) {
+    return this.#call("decode", [bytes], transfer ? [bytes.buffer] : []);
+  }
+
+  /** Progressive preview of a prefix: the complete groups decoded, the rest guessed. */
+  decodePartial(bytes, transfer = false) {
+    return this.#call("decodePartial", [bytes], transfer ? [bytes.buffer] : []);
+  }
+
+  /**
+   * Encodes RGBA pixels at the model's quality: {bytes: Uint8Array, ms, quality, id, backend}.
+   * @param {Uint8ClampedArray|Uint8Array} rgba copied, unless `transfer` is true
+   */
+  encode(rgba, width, height, transfer = false) {
+    return this.#call("encode", [rgba, width, height], transfer ? [rgba.buffer] : []);
+  }
+
+  /** {psnr, msSsim} of `distorted` against `reference` (msSsim undefined below 161 px). */
+  compare(reference, distorted, width, height) {
+    return this.#call("compare", [reference, distorted, width, height]);
+  }
+}
+
+let shared = null;
+
+/** The page-wide client (one worker), created on first use. */
+export function client() {
+  shared ??= new CvqClient();
+  return shared;
+}

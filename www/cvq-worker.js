@@ -1,0 +1,117 @@
+// cvq codec worker: owns the wasm module and its models so decoding and encoding never
+// block the page's main thread. Spoken to by cvq-client.js:
+//   request  {id, op, args}          op ∈ setup | info | inspect | decode | decodePartial
+//                                         | encode | compare
+//   reply    {id, ok: true, result}  (pixel/byte buffers transferred, not copied)
+//            {id, ok: false, error}  (the thrown message text)
+// Every op waits for `setup` ({moduleUrl, modelUrl}), which the client sends first.
+
+/** @type {Promise<Backend>|null} resolved once the wasm module and decoder are ready. */
+let ready = null;
+
+/**
+ * @typedef {object} Backend
+ * @property {string} name     shown to the user, e.g. "CPU (wasm SIMD)"
+ * @property {object} wasm     the wasm-bindgen module (inspect, compare, Codec)
+ * @property {object} decoder  Codec that decodes (the embedded model)
+ * @property {() => Promise<object>} encoder  Codec that can encode (loaded on first use)
+ */
+
+/**
+ * The one place a backend is chosen. Today there is only the CPU path of the wasm
+ * module (SIMD128 build); a WebGPU backend would be probed and picked here.
+ * @param {{moduleUrl: string, modelUrl: string}} urls
+ * @returns {Promise<Backend>}
+ */
+async function setupBackend({ moduleUrl, modelUrl }) {
+  const wasm = await import(moduleUrl);
+  await wasm.default();
+  const decoder = wasm.Codec.embedded();
+  let encoder = null;
+  return {
+    name: "CPU (wasm SIMD)",
+    wasm,
+    decoder,
+    // The embedded model may be decoder-only (canEncode === false); then the full model
+    // is fetched once, on the first encode. `undefined` (older builds) means it can encode.
+    encoder() {
+      if (decoder.canEncode !== false) return Promise.resolve(decoder);
+      encoder ??= (async () => {
+        const res = await fetch(modelUrl);
+        if (!res.ok) throw new Error(`model ${modelUrl}: HTTP ${res.status}`);
+        return new wasm.Codec(new Uint8Array(await res.arrayBuffer()));
+      })();
+      encoder.catch(() => { encoder = null; }); // let a later encode retry
+      return encoder;
+    },
+  };
+}
+
+/** Copies a wasm DecodedImage into a plain object and frees the wasm side. */
+function takeImage(img, ms) {
+  try {
+    const rgba = img.rgba; // a copy in JS memory, safe to transfer
+    return [{ width: img.width, height: img.height, rgba, ms,
+      groupsReceived: img.groupsReceived, groups: img.groups }, [rgba.buffer]];
+  } finally {
+    img.free();
+  }
+}
+
+/** Runs `fn` on a wasm object and frees it afterwards. */
+function using(obj, fn) {
+  try { return fn(obj); } finally { obj.free(); }
+}
+
+/** Handlers: each returns [result, transferList]. */
+const OPS = {
+  async info(b) {
+    return [{ backend: b.name, id: b.decoder.id, quality: b.decoder.quality,
+      canEncode: b.decoder.canEncode !== false }, []];
+  },
+  async inspect(b, [bytes]) {
+    return [using(b.wasm.inspect(bytes), (i) => ({ headerComplete: i.headerComplete,
+      width: i.width, height: i.height, groups: i.groups,
+      groupsComplete: i.groupsComplete, fileLength: i.fileLength })), []];
+  },
+  async decode(b, [bytes]) {
+    const t0 = performance.now();
+    const img = b.decoder.decode(bytes);
+    return takeImage(img, performance.now() - t0);
+  },
+  async decodePartial(b, [bytes]) {
+    const t0 = performance.now();
+    const img = b.decoder.decodePartial(bytes);
+    return takeImage(img, performance.now() - t0);
+  },
+  async encode(b, [rgba, width, height]) {
+    const codec = await b.encoder();
+    const t0 = performance.now();
+    const bytes = codec.encode(rgba, width, height, codec.quality);
+    const ms = performance.now() - t0;
+    return [{ bytes, ms, quality: codec.quality, id: codec.id, backend: b.name },
+      [bytes.buffer]];
+  },
+  async compare(b, [reference, distorted, width, height]) {
+    return [using(b.wasm.compare(reference, distorted, width, height),
+      (m) => ({ psnr: m.psnr, msSsim: m.msSsim })), []];
+  },
+};
+
+self.onmessage = async ({ data: { id, op, args } }) => {
+  try {
+    if (op === "setup") {
+      ready ??= setupBackend(args[0]);
+      await ready;
+      self.postMessage({ id, ok: true, result: null });
+      return;
+    }
+    if (!ready) throw new Error("cvq worker: setup was not called");
+    const handler = OPS[op];
+    if (!handler) throw new Error(`cvq worker: unknown op ${op}`);
+    const [result, transfer] = await handler(await ready, args);
+    self.postMessage({ id, ok: true, result }, transfer);
+  } catch (e) {
+    self.postMessage({ id, ok: false, error: e instanceof Error ? e.message : String(e) });
+  }
+};

@@ -1,0 +1,142 @@
+// Encode panel: a dropped or picked image is encoded by the worker, decoded back, measured
+// (PSNR, MS-SSIM) and set against JPEG and WebP of at most the same size, in a table and a
+// before/after slider. Progress and errors go to the `status` callback.
+import { fitToBudget, pixelsOf } from "./formats.js";
+import { createSlider } from "./slider.js";
+
+const $ = (id) => document.getElementById(id);
+const BROWSER_FORMATS = [["JPEG", "image/jpeg"], ["WebP", "image/webp"]];
+let download = null; // object URL of the current .cvq, revoked when replaced
+
+/**
+ * Wires the drop zone and file input to `cvq` (a CvqClient).
+ * @param {import("./cvq-client.js").CvqClient} cvq
+ * @param {(message: string, error?: boolean) => void} status
+ */
+export function setupEncodePanel(cvq, status) {
+  const drop = $("drop");
+  let queue = Promise.resolve();
+  const run = (file) => {
+    queue = queue.then(() => encodeFile(cvq, file, status));
+  };
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    const file = [...e.dataTransfer.files].find((f) => f.type.startsWith("image/"));
+    if (file) run(file); else status("that is not an image file", true);
+  });
+  $("file").addEventListener("change", (e) => {
+    if (e.target.files[0]) run(e.target.files[0]);
+  });
+}
+
+/** The file's pixels on a canvas (kept: JPEG/WebP are encoded from it). */
+async function load(file) {
+  const bitmap = await createImageBitmap(file);
+  const canvas = document.createElement("canvas");
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  return { canvas, image: { width: canvas.width, height: canvas.height, rgba: data } };
+}
+
+async function encodeFile(cvq, file, status) {
+  const result = $("result");
+  result.dataset.state = "working";
+  delete result.dataset.error;
+  try {
+    status(`reading ${file.name}…`);
+    const { canvas, image } = await load(file);
+    const { width, height } = image;
+    const pixels = width * height;
+    status(`encoding ${file.name} (${width}×${height}) in the worker…`);
+    const enc = await cvq.encode(image.rgba, width, height);
+    status("decoding it back…");
+    const dec = await cvq.decode(enc.bytes);
+    const rows = [{ format: "cvq", setting: `q${enc.quality}`, bytes: enc.bytes.length,
+      fits: true, image: dec, metrics: await cvq.compare(image.rgba, dec.rgba, width, height) }];
+    for (const [format, type] of BROWSER_FORMATS) {
+      status(`making the ${format} of at most ${enc.bytes.length} B…`);
+      rows.push(await browserRow(cvq, canvas, image, format, type, enc.bytes.length));
+    }
+    show({ file, image, enc, dec, rows, pixels });
+    result.dataset.state = "done";
+    status(`${file.name}: done — drag the divider to compare.`);
+  } catch (e) {
+    result.dataset.state = "error";
+    result.dataset.error = e.message;
+    status(`${file.name}: ${e.message}`, true);
+  }
+}
+
+/** One table row for a browser format: the largest file within `budget`, measured. */
+async function browserRow(cvq, canvas, original, format, type, budget) {
+  try {
+    const { blob, quality, fits } = await fitToBudget(canvas, type, budget);
+    const image = await pixelsOf(blob);
+    const metrics = await cvq.compare(original.rgba, image.rgba, image.width, image.height);
+    return { format, setting: `quality ${quality.toFixed(3)}`, bytes: blob.size, fits,
+      image, metrics };
+  } catch (e) {
+    return { format, error: e.message };
+  }
+}
+
+const fmt = (x, digits) => (x === undefined || x === null ? "–"
+  : Number.isFinite(x) ? x.toFixed(digits) : String(x));
+
+function show({ file, image, enc, dec, rows, pixels }) {
+  const { width, height } = image;
+  const cvqBytes = enc.bytes.length;
+  $("summary").textContent = `${file.name}: ${width}×${height} → ${cvqBytes} B ` +
+    `(${fmt((cvqBytes * 8) / pixels, 4)} bpp) with model ${enc.id}; encode ` +
+    `${fmt(enc.ms, 0)} ms, decode ${fmt(dec.ms, 0)} ms, path: ${enc.backend}.`;
+  const body = $("formats").tBodies[0];
+  body.replaceChildren(...rows.map((r) => {
+    const tr = document.createElement("tr");
+    tr.dataset.format = r.format.toLowerCase();
+    if (r.error) {
+      tr.dataset.error = r.error;
+      tr.append(cell(r.format), Object.assign(cell(r.error), { colSpan: 5 }));
+      return tr;
+    }
+    tr.dataset.bytes = String(r.bytes);
+    tr.dataset.fits = String(r.fits);
+    if (!r.fits) {
+      tr.className = "over";
+      tr.title = `even quality 0 is larger than the ${cvqBytes} B cvq file`;
+    }
+    tr.append(cell(r.format), cell(r.fits ? r.setting : `${r.setting} (over budget)`),
+      cell(String(r.bytes)), cell(fmt((r.bytes * 8) / pixels, 4)),
+      cell(fmt(r.metrics.psnr, 2)), cell(fmt(r.metrics.msSsim, 4)));
+    return tr;
+  }));
+
+  const slider = createSlider($("slider"), { label: "cvq", image: dec });
+  const choices = [{ label: "original", image }, ...rows.filter((r) => r.image && !r.error &&
+    r.format !== "cvq").map((r) => ({ label: `${r.format} ${r.bytes} B`, image: r.image }))];
+  const select = $("left");
+  select.replaceChildren(...choices.map((c, i) => new Option(c.label, String(i))));
+  select.onchange = () => slider.setLeft(choices[select.value].label,
+    choices[select.value].image);
+  select.onchange();
+
+  if (download) URL.revokeObjectURL(download);
+  download = URL.createObjectURL(new Blob([enc.bytes], { type: "application/octet-stream" }));
+  const a = $("download");
+  a.href = download;
+  a.download = file.name.replace(/\.[^.]*$/, "") + ".cvq";
+  a.textContent = `download ${a.download} (${cvqBytes} B)`;
+  $("result").hidden = false;
+}
+
+function cell(text) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  return td;
+}
