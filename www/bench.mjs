@@ -1,45 +1,86 @@
-// Decode/encode time of a Kodak image in headless chromium (CPU path, wasm), printed as a
-// table. Needs web/pkg (wasm-pack build web --target web) and www's node_modules.
-//   node www/bench.mjs [gallery/kodim23-q3.cvq]
+// Browser decode/encode times of Kodak images in headless chromium, printed as a Markdown
+// table (not asserted anywhere): the CPU path (wasm SIMD) and, when the build has the
+// `webgpu` feature and chromium offers an adapter, the WebGPU path (synthesis on the GPU).
+// Needs web/pkg (wasm-pack build web --target web -- --features webgpu) and www's
+// node_modules.
+//   node www/bench.mjs [--runs N] [kodim01 kodim23 ...]     (default: kodim23, 3 runs)
+// Encode inputs are the original PNGs from ../shared/data/kodak when present, else the
+// decoded images. Each figure is the median of N runs after one warm-up run.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { readPng } from "../web/tests/node/png.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
-const src = process.argv[2] ?? "gallery/kodim23-q3.cvq";
+const args = process.argv.slice(2);
+const runsAt = args.indexOf("--runs");
+const runs = runsAt >= 0 ? Number(args.splice(runsAt, 2)[1]) : 3;
+const names = args.length ? args : ["kodim23"];
+const MIME = { ".wasm": "application/wasm", ".js": "text/javascript", ".html": "text/html" };
+
 const server = createServer(async (req, res) => {
   const file = join(root, normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)));
   try {
     const body = await readFile(file.endsWith("/") ? file + "index.html" : file);
-    res.writeHead(200, { "content-type": extname(file) === ".wasm" ? "application/wasm"
-      : extname(file) === ".js" ? "text/javascript" : "text/html" });
+    res.writeHead(200, { "content-type": MIME[extname(file)] ?? "application/octet-stream" });
     res.end(body);
   } catch { res.writeHead(404).end(); }
 });
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu-sandbox", "--enable-unsafe-webgpu", "--no-first-run"] });
+  args: ["--no-sandbox", "--disable-gpu-sandbox", "--enable-unsafe-webgpu",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run"] });
 const page = await browser.newPage();
-await page.goto(`http://127.0.0.1:${server.address().port}/www/?src=none`);
-await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
-const rows = await page.evaluate(async (src) => {
-  const bytes = new Uint8Array(await (await fetch(`/www/${src}`)).arrayBuffer());
-  const codec = window.cvqCodec;
-  const out = [];
-  let img;
-  for (let i = 0; i < 2; i++) {
-    const t = performance.now();
-    img = codec.decode(bytes);
-    out.push(["decode", `${img.width}x${img.height}`, performance.now() - t]);
+await page.goto(`http://127.0.0.1:${server.address().port}/www/tests/element.html`);
+
+const rows = [];
+for (const name of names) {
+  const original = join(root, "../shared/data/kodak", `${name}.png`);
+  const src = existsSync(original) ? readPng(readFileSync(original)) : null;
+  const got = await page.evaluate(async ({ name, runs, src }) => {
+    const wasm = await import("/web/pkg/web.js");
+    await wasm.default();
+    const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const time = async (fn) => {
+      await fn();
+      const ms = [];
+      for (let i = 0; i < runs; i++) {
+        const t0 = performance.now();
+        await fn();
+        ms.push(performance.now() - t0);
+      }
+      return median(ms);
+    };
+    const bytes = new Uint8Array(await (await fetch(`/www/gallery/kodak/${name}.cvq`)).arrayBuffer());
+    const cpu = wasm.Codec.embedded();
+    const info = wasm.inspect(bytes);
+    const out = { size: `${info.width}×${info.height}`, bytes: bytes.length, rows: [] };
+    let img;
+    out.rows.push(["CPU (wasm SIMD)", "decode", await time(() => { img = cpu.decode(bytes); })]);
+    const full = new wasm.Codec(new Uint8Array(await (await fetch("/models/cvq-compact-q3.cvqm")).arrayBuffer()));
+    const rgba = src ? new Uint8Array(src.rgba) : img.rgba;
+    out.encodeInput = src ? "original PNG" : "decoded image";
+    out.rows.push(["CPU (wasm SIMD)", "encode", await time(() => full.encode(rgba, img.width, img.height, full.quality))]);
+    const adapter = await navigator.gpu?.requestAdapter();
+    if (!wasm.GpuCodec) out.gpu = "build without the webgpu feature";
+    else if (!adapter) out.gpu = "no WebGPU adapter";
+    else {
+      const gpu = await wasm.GpuCodec.create();
+      out.rows.push([`WebGPU (${gpu.adapter})`, "decode", await time(() => gpu.decode(bytes))]);
+    }
+    return out;
+  }, { name, runs, src: src && { width: src.width, height: src.height, rgba: Array.from(src.rgba) } });
+  for (const [path, op, ms] of got.rows) {
+    rows.push(`| ${name} ${got.size} (${got.bytes} B) | ${path} | ${op}${op === "encode" ? ` (${got.encodeInput})` : ""} | ${ms.toFixed(0)} |`);
   }
-  const t = performance.now();
-  const enc = codec.encode(img.rgba, img.width, img.height, codec.quality);
-  out.push(["encode", `${img.width}x${img.height} (${enc.length} B)`, performance.now() - t]);
-  return out;
-}, src);
-console.log(`| path | op | image | ms |\n|---|---|---|---:|`);
-for (const [op, size, ms] of rows) console.log(`| CPU (wasm, chromium) | ${op} | ${src} ${size} | ${ms.toFixed(0)} |`);
+  if (got.gpu) rows.push(`| ${name} | WebGPU | — | ${got.gpu} |`);
+}
+console.log(`chromium ${browser.version()}, median of ${runs} runs after a warm-up\n`);
+console.log("| image | path | op | ms |\n|---|---|---|---:|");
+for (const r of rows) console.log(r);
 await browser.close();
 server.close();

@@ -13,7 +13,14 @@ export const config = {
   moduleUrl: new URL("../web/pkg/web.js", import.meta.url).href,
   /** full model fetched on the first encode when the embedded one is decoder-only */
   modelUrl: new URL("../models/cvq-compact-q3.cvqm", import.meta.url).href,
+  /**
+   * Where synthesis runs: "auto" (WebGPU on a hardware adapter, else the CPU path),
+   * "webgpu" (any adapter, software ones included; fails without one) or "cpu".
+   */
+  backend: "auto",
 };
+
+const BACKENDS = ["auto", "webgpu", "cpu"];
 
 /**
  * Overrides some of the URLs in `config` (relative URLs resolve against the page).
@@ -23,7 +30,12 @@ export function configure(urls) {
   if (shared) throw new Error("cvq: configure() must be called before the first decode");
   for (const [k, v] of Object.entries(urls)) {
     if (!(k in config)) throw new Error(`cvq: unknown setting ${k}`);
-    config[k] = new URL(v, document.baseURI).href;
+    if (k === "backend") {
+      if (!BACKENDS.includes(v)) throw new Error(`cvq: backend must be one of ${BACKENDS}`);
+      config.backend = v;
+    } else {
+      config[k] = new URL(v, document.baseURI).href;
+    }
   }
 }
 
@@ -47,7 +59,8 @@ export class CvqClient {
       this.#fail(`cvq worker failed to start: ${e.message || urls.workerUrl}`);
     };
     this.#worker.onmessageerror = () => this.#fail("cvq worker: unreadable message");
-    this.ready = this.#call("setup", [{ moduleUrl: urls.moduleUrl, modelUrl: urls.modelUrl }]);
+    this.ready = this.#call("setup", [{ moduleUrl: urls.moduleUrl, modelUrl: urls.modelUrl,
+      backend: urls.backend ?? "auto" }]);
   }
 
   /** Rejects every pending and future call with `message`. */
@@ -67,7 +80,10 @@ export class CvqClient {
     });
   }
 
-  /** @returns {Promise<{backend: string, id: string, quality: number, canEncode: boolean}>} */
+  /**
+   * @returns {Promise<{backend: string, id: string, quality: number, canEncode: boolean,
+   *   gpuNote: string|null}>} gpuNote says why WebGPU was not used, if it was not
+   */
   info() { return this.#call("info", []); }
 
   /**

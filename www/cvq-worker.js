@@ -13,25 +13,35 @@ let ready = null;
  * @typedef {object} Backend
  * @property {string} name     shown to the user, e.g. "CPU (wasm SIMD)"
  * @property {object} wasm     the wasm-bindgen module (inspect, compare, Codec)
- * @property {object} decoder  Codec that decodes (the embedded model)
+ * @property {object} decoder  Codec that decodes (the embedded model) on the CPU path
+ * @property {object|null} gpu GpuCodec that decodes with WebGPU synthesis, if in use
+ * @property {string|null} gpuNote  why WebGPU is not in use
  * @property {() => Promise<object>} encoder  Codec that can encode (loaded on first use)
  */
 
 /**
- * The one place a backend is chosen. Today there is only the CPU path of the wasm
- * module (SIMD128 build); a WebGPU backend would be probed and picked here.
- * @param {{moduleUrl: string, modelUrl: string}} urls
+ * The one place a backend is chosen. Entropy decoding always runs in the wasm module's
+ * CPU code (integer models, identical everywhere); synthesis runs on WebGPU through
+ * `GpuCodec` (a build with the `webgpu` feature) when `backend` allows and an adapter
+ * exists — "auto" skips software (fallback) adapters such as SwiftShader, which are
+ * slower than the SIMD CPU path — else on the CPU path. Encoding runs on the CPU path.
+ * @param {{moduleUrl: string, modelUrl: string, backend?: "auto"|"webgpu"|"cpu"}} opts
  * @returns {Promise<Backend>}
  */
-async function setupBackend({ moduleUrl, modelUrl }) {
+async function setupBackend({ moduleUrl, modelUrl, backend = "auto" }) {
   const wasm = await import(moduleUrl);
   await wasm.default();
   const decoder = wasm.Codec.embedded();
+  const { gpu, gpuNote } = backend === "cpu" ? { gpu: null, gpuNote: "CPU path requested" }
+    : await openGpu(wasm, backend === "webgpu");
+  if (backend === "webgpu" && !gpu) throw new Error(`WebGPU unavailable: ${gpuNote}`);
   let encoder = null;
   return {
-    name: "CPU (wasm SIMD)",
+    name: gpu ? `WebGPU (${gpu.label})` : "CPU (wasm SIMD)",
     wasm,
     decoder,
+    gpu,
+    gpuNote,
     // The embedded model may be decoder-only (canEncode === false); then the full model
     // is fetched once, on the first encode. `undefined` (older builds) means it can encode.
     encoder() {
@@ -47,11 +57,34 @@ async function setupBackend({ moduleUrl, modelUrl }) {
   };
 }
 
+/**
+ * Opens WebGPU synthesis if this build and browser have it.
+ * @returns {Promise<{gpu: object|null, gpuNote: string|null}>}
+ */
+async function openGpu(wasm, allowSoftware) {
+  if (!wasm.GpuCodec) return { gpu: null, gpuNote: "this build has no WebGPU path" };
+  if (!self.navigator.gpu) return { gpu: null, gpuNote: "navigator.gpu is missing" };
+  const adapter = await self.navigator.gpu.requestAdapter();
+  if (!adapter) return { gpu: null, gpuNote: "no WebGPU adapter" };
+  if (adapter.info?.isFallbackAdapter && !allowSoftware) {
+    return { gpu: null, gpuNote: "software WebGPU adapter (the CPU path is faster)" };
+  }
+  try {
+    const gpu = await wasm.GpuCodec.create();
+    const { vendor, architecture, isFallbackAdapter } = adapter.info ?? {};
+    gpu.label = [vendor, architecture].filter(Boolean).join(" ") || "adapter";
+    if (isFallbackAdapter) gpu.label += ", software";
+    return { gpu, gpuNote: null };
+  } catch (e) {
+    return { gpu: null, gpuNote: e instanceof Error ? e.message : String(e) };
+  }
+}
+
 /** Copies a wasm DecodedImage into a plain object and frees the wasm side. */
-function takeImage(img, ms) {
+function takeImage(img, ms, backend) {
   try {
     const rgba = img.rgba; // a copy in JS memory, safe to transfer
-    return [{ width: img.width, height: img.height, rgba, ms,
+    return [{ width: img.width, height: img.height, rgba, ms, backend,
       groupsReceived: img.groupsReceived, groups: img.groups }, [rgba.buffer]];
   } finally {
     img.free();
@@ -67,7 +100,7 @@ function using(obj, fn) {
 const OPS = {
   async info(b) {
     return [{ backend: b.name, id: b.decoder.id, quality: b.decoder.quality,
-      canEncode: b.decoder.canEncode !== false }, []];
+      canEncode: b.decoder.canEncode !== false, gpuNote: b.gpuNote }, []];
   },
   async inspect(b, [bytes]) {
     return [using(b.wasm.inspect(bytes), (i) => ({ headerComplete: i.headerComplete,
@@ -76,20 +109,20 @@ const OPS = {
   },
   async decode(b, [bytes]) {
     const t0 = performance.now();
-    const img = b.decoder.decode(bytes);
-    return takeImage(img, performance.now() - t0);
+    const img = b.gpu ? await b.gpu.decode(bytes) : b.decoder.decode(bytes);
+    return takeImage(img, performance.now() - t0, b.name);
   },
   async decodePartial(b, [bytes]) {
     const t0 = performance.now();
-    const img = b.decoder.decodePartial(bytes);
-    return takeImage(img, performance.now() - t0);
+    const img = b.gpu ? await b.gpu.decodePartial(bytes) : b.decoder.decodePartial(bytes);
+    return takeImage(img, performance.now() - t0, b.name);
   },
   async encode(b, [rgba, width, height]) {
     const codec = await b.encoder();
     const t0 = performance.now();
     const bytes = codec.encode(rgba, width, height, codec.quality);
     const ms = performance.now() - t0;
-    return [{ bytes, ms, quality: codec.quality, id: codec.id, backend: b.name },
+    return [{ bytes, ms, quality: codec.quality, id: codec.id, backend: "CPU (wasm SIMD)" },
       [bytes.buffer]];
   },
   async compare(b, [reference, distorted, width, height]) {

@@ -1,7 +1,8 @@
 // cvq demo page: the Kodak gallery as <cvq-img> elements and the encode panel; all codec
 // work happens in the worker (cvq-worker.js). Serve the repository root and open /www/.
 //   ?src=FILE.cvq (repeatable) shows only those files, loaded at once (used by the tests).
-import { client } from "./cvq-client.js";
+//   ?backend=auto|webgpu|cpu picks where synthesis runs (cvq-client.js `config.backend`).
+import { client, configure } from "./cvq-client.js";
 import "./cvq-img.js";
 import { setupEncodePanel } from "./encode-panel.js";
 
@@ -67,11 +68,14 @@ async function gallery() {
 }
 
 async function main() {
+  const backend = new URLSearchParams(location.search).get("backend");
+  if (backend) configure({ backend });
   const cvq = client();
   setupEncodePanel(cvq, statusLine("encode-status"));
   const galleryDone = gallery();
   const info = await cvq.info();
-  status(`model ${info.id} (quality ${info.quality}), ${info.backend}` +
+  status(`model ${info.id} (quality ${info.quality}), decoding on ${info.backend}` +
+    (info.gpuNote ? ` (WebGPU not used: ${info.gpuNote})` : "") +
     (info.canEncode ? "" : "; encoding loads the full model on first use"));
   await galleryDone;
   document.body.dataset.ready = "1";

@@ -26,7 +26,7 @@ use cvq_entropy::{
 use crate::config::{ConfigError, CvqnConfig};
 use crate::entropy::export_entropy_model;
 use crate::model::Cvqn;
-use crate::model::split_merge::{ChannelGroups, order_tensor};
+use crate::model::split_merge::{ChannelGroups, inverse_order, order_tensor};
 use crate::model::synthesis::Synthesis;
 
 /// The latent stride: images are padded to a multiple of this.
@@ -380,6 +380,20 @@ impl<B: Backend> CodecModel<B> {
     ///
     /// Only on internal tensor read-back failures.
     pub fn synthesize(&self, decoded: &DecodedSymbols) -> Result<RgbImage, CodecError> {
+        let pixels = self
+            .synthesis_tensor(decoded)
+            .into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .map_err(|e| CodecError::Weights(format!("reading pixels: {e:?}")))?;
+        pixels_to_image(&decoded.header, &pixels)
+    }
+
+    /// The synthesis network's output for decoded symbols, on the model's device:
+    /// `[1, 3, 16·lh, 16·lw]`, clamped to `[0, 255]` (not yet rounded or cropped).
+    /// Backends that cannot read back synchronously (WebGPU in a browser) read this
+    /// with `into_data_async` and finish with [`pixels_to_image`].
+    pub fn synthesis_tensor(&self, decoded: &DecodedSymbols) -> Tensor<B, 4> {
         let (lh, lw) = decoded.header.latent_size();
         let (lh, lw) = (lh as usize, lw as usize);
         let tensors = decoded
@@ -391,34 +405,15 @@ impl<B: Backend> CodecModel<B> {
                 Tensor::<B, 4, Int>::from_data(TensorData::new(data, [1, c, lh, lw]), &self.device)
             })
             .collect();
-        let order = order_tensor::<B>(&decoded.order, &self.device);
-        let out = self.synthesis.forward(
-            &ChannelGroups::new(self.config.group_channels()),
-            tensors,
-            order,
-        );
-        let pixels = out
+        let inverse = order_tensor::<B>(&inverse_order(&decoded.order), &self.device);
+        self.synthesis
+            .forward(
+                &ChannelGroups::new(self.config.group_channels()),
+                tensors,
+                inverse,
+            )
             .clamp(0.0, 1.0)
             .mul_scalar(255.0)
-            .into_data()
-            .convert::<f32>()
-            .into_vec::<f32>()
-            .map_err(|e| CodecError::Weights(format!("reading pixels: {e:?}")))?;
-        let (w, h) = (
-            decoded.header.width as usize,
-            decoded.header.height as usize,
-        );
-        let (ph, pw) = (lh * STRIDE, lw * STRIDE);
-        let mut data = Vec::with_capacity(3 * w * h);
-        for y in 0..h {
-            for x in 0..w {
-                for c in 0..3 {
-                    let v = pixels[(c * ph + y) * pw + x];
-                    data.push(libm::roundf(v).clamp(0.0, 255.0) as u8);
-                }
-            }
-        }
-        RgbImage::new(w, h, data)
     }
 
     /// Decodes a complete `.cvq` file with default [`Limits`].
@@ -429,6 +424,34 @@ impl<B: Backend> CodecModel<B> {
     pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, CodecError> {
         self.synthesize(&self.decode_symbols(bytes, &Limits::default(), false)?)
     }
+}
+
+/// Rounds the planar synthesis output `[3, 16·lh, 16·lw]` (values in `[0, 255]`, see
+/// [`CodecModel::synthesis_tensor`]) to 8-bit RGB and crops it to the header's size.
+///
+/// # Errors
+///
+/// [`CodecError::Weights`] if `pixels` does not hold `3·16·lh·16·lw` values.
+pub fn pixels_to_image(header: &FileHeader, pixels: &[f32]) -> Result<RgbImage, CodecError> {
+    let (lh, lw) = header.latent_size();
+    let (ph, pw) = (lh as usize * STRIDE, lw as usize * STRIDE);
+    if pixels.len() != 3 * ph * pw {
+        return Err(CodecError::Weights(format!(
+            "synthesis gave {} values, expected 3×{ph}×{pw}",
+            pixels.len()
+        )));
+    }
+    let (w, h) = (header.width as usize, header.height as usize);
+    let mut data = Vec::with_capacity(3 * w * h);
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                let v = pixels[(c * ph + y) * pw + x];
+                data.push(libm::roundf(v).clamp(0.0, 255.0) as u8);
+            }
+        }
+    }
+    RgbImage::new(w, h, data)
 }
 
 /// Burn record bytes of a module (the model, or its synthesis half) at the given

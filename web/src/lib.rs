@@ -23,6 +23,25 @@ use cvq_bitstream::format::{FormatError, Limits, read_prefix};
 use wasm_bindgen::Clamped;
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "webgpu")]
+pub mod gpu;
+
+/// Makes Rust panics readable in the browser: the message goes to `console.error`
+/// before the module traps (an unreachable trap alone says nothing). Runs when the
+/// module is instantiated.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen(start)]
+fn install_panic_message() {
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_namespace = console, js_name = error)]
+        fn console_error(message: &str);
+    }
+    std::panic::set_hook(Box::new(|info| {
+        console_error(&format!("cvq (wasm) panicked: {info}"))
+    }));
+}
+
 /// The backend that runs synthesis (and analysis for `encode`) in WASM.
 pub type Cpu = burn::backend::Flex;
 

@@ -54,7 +54,7 @@ test("the encode panel measures cvq against JPEG and WebP at the same byte budge
   assert.equal(cvq.bytes, got.cvq, "table bytes ≠ downloaded .cvq size");
   assert.ok(Math.abs(cvq.bpp - (got.cvq * 8) / (768 * 512)) < 1e-4, `bpp ${cvq.bpp}`);
   assert.match(got.summary, new RegExp(`768×512 → ${got.cvq} B`));
-  assert.match(got.summary, /encode \d+ ms, decode \d+ ms, path: CPU \(wasm SIMD\)/);
+  assert.match(got.summary, /encode \d+ ms, decode \d+ ms; encoded on CPU \(wasm SIMD\), decoded on CPU \(wasm SIMD\)/);
   for (const r of [cvq, ...browser]) {
     assert.equal(r.error, undefined, `${r.format}: ${r.error}`);
     assert.ok(r.psnr > 15 && r.psnr < 60, `${r.format} PSNR ${r.psnr}`);

@@ -271,7 +271,7 @@ impl<B: Backend> Cvqn<B> {
             &self.quantizers,
             &self.groups(),
             symbols,
-            order,
+            split_merge::inverse_permutation(order),
         )
     }
 

@@ -63,6 +63,20 @@ pub fn inverse_permutation<B: Backend>(order: Tensor<B, 1, Int>) -> Tensor<B, 1,
     order.argsort(0)
 }
 
+/// The inverse of a host permutation (`inv[order[i]] = i`). Decoders use this instead
+/// of [`inverse_permutation`]: device sorting needs a synchronous read-back on some
+/// backends (WebGPU in a browser cannot do one). `order` should be a permutation (the
+/// container checks it); out-of-range entries are ignored rather than panicking.
+pub fn inverse_order(order: &[usize]) -> Vec<usize> {
+    let mut inv = vec![0; order.len()];
+    for (i, &o) in order.iter().enumerate() {
+        if let Some(slot) = inv.get_mut(o) {
+            *slot = i;
+        }
+    }
+    inv
+}
+
 /// Order (least → most important) from importance scores: `argsort` ascending, ties by
 /// index (stable), computed on the host so every backend agrees.
 pub fn order_from_importance(importance: &[f32]) -> Vec<usize> {
@@ -107,7 +121,13 @@ mod tests {
             .into_data(),
             true,
         );
-        let back = unpermute_channels(groups.merge(parts), o);
+        let back = unpermute_channels(groups.merge(parts), o.clone());
         back.into_data().assert_eq(&x.into_data(), true);
+        // The host inverse equals the device one.
+        let host = order_tensor::<B>(&inverse_order(&order), &device);
+        host.into_data()
+            .convert::<i64>()
+            .assert_eq(&inverse_permutation(o).into_data().convert::<i64>(), true);
+        assert_eq!(inverse_order(&[1, 9]), vec![0, 0], "out of range: no panic");
     }
 }

@@ -2,15 +2,15 @@
 //! decoder needs besides the integer entropy model, and all that a decoder-only model
 //! file (`.cvqd`) stores.
 //!
-//! Shapes: symbols of group `g` `[B, C_g, h, w]` (least important group first), channel
-//! order `[C]` → reconstruction `[B, 3, 16·h, 16·w]`.
+//! Shapes: symbols of group `g` `[B, C_g, h, w]` (least important group first), inverse
+//! channel order `[C]` → reconstruction `[B, 3, 16·h, 16·w]`.
 
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, backend::Backend};
 
 use super::decoder::Decoder;
 use super::quantizer::GmmQuantizer;
-use super::split_merge::{ChannelGroups, unpermute_channels};
+use super::split_merge::ChannelGroups;
 use crate::config::{ConfigError, CvqnConfig};
 
 /// Decoder and quantizers, as in a [`super::Cvqn`] (same record names).
@@ -41,29 +41,39 @@ impl<B: Backend> Synthesis<B> {
     }
 
     /// Symbols per group → reconstruction (see the module docs for shapes).
+    /// `inverse_order` is the inverse of the channel order
+    /// ([`super::split_merge::inverse_order`] on the host).
     pub fn forward(
         &self,
         groups: &ChannelGroups,
         symbols: Vec<Tensor<B, 4, Int>>,
-        order: Tensor<B, 1, Int>,
+        inverse_order: Tensor<B, 1, Int>,
     ) -> Tensor<B, 4> {
-        synthesize(&self.decoder, &self.quantizers, groups, symbols, order)
+        synthesize(
+            &self.decoder,
+            &self.quantizers,
+            groups,
+            symbols,
+            inverse_order,
+        )
     }
 }
 
 /// Dequantizes each group's symbols with its quantizer, merges the groups, undoes the
-/// channel order and runs the decoder. Shared by [`Synthesis`] and [`super::Cvqn`].
+/// channel order (`out[:, c] = merged[:, inverse_order[c]]`) and runs the decoder.
+/// Shared by [`Synthesis`] and [`super::Cvqn`]. Uses no operation that reads back from
+/// the device, so it runs on backends without synchronous reads (WebGPU in a browser).
 pub fn synthesize<B: Backend>(
     decoder: &Decoder<B>,
     quantizers: &[GmmQuantizer<B>],
     groups: &ChannelGroups,
     symbols: Vec<Tensor<B, 4, Int>>,
-    order: Tensor<B, 1, Int>,
+    inverse_order: Tensor<B, 1, Int>,
 ) -> Tensor<B, 4> {
     let values = symbols
         .into_iter()
         .zip(quantizers)
         .map(|(s, q)| q.dequantize(s))
         .collect();
-    decoder.forward(unpermute_channels(groups.merge(values), order))
+    decoder.forward(groups.merge(values).select(1, inverse_order))
 }
