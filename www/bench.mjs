@@ -1,8 +1,8 @@
 // Browser decode/encode times of Kodak images in headless chromium, printed as a Markdown
 // table (not asserted anywhere): the CPU path (wasm SIMD) and, when the build has the
 // `webgpu` feature and chromium offers an adapter, the WebGPU path (synthesis on the GPU).
-// Needs web/pkg (wasm-pack build web --target web -- --features webgpu) and www's
-// node_modules.
+// Needs web/pkg (CPU build) and web/pkg-webgpu (`--features webgpu`), see web/README.md,
+// and www's node_modules.
 //   node www/bench.mjs [--runs N] [kodim01 kodim23 ...]     (default: kodim23, 3 runs)
 // Encode inputs are the original PNGs from ../shared/data/kodak when present, else the
 // decoded images. Each figure is the median of N runs after one warm-up run.
@@ -44,6 +44,8 @@ for (const name of names) {
   const got = await page.evaluate(async ({ name, runs, src }) => {
     const wasm = await import("/web/pkg/web.js");
     await wasm.default();
+    const gpuWasm = await import("/web/pkg-webgpu/web.js");
+    await gpuWasm.default();
     const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const time = async (fn) => {
       await fn();
@@ -66,11 +68,12 @@ for (const name of names) {
     out.encodeInput = src ? "original PNG" : "decoded image";
     out.rows.push(["CPU (wasm SIMD)", "encode", await time(() => full.encode(rgba, img.width, img.height, full.quality))]);
     const adapter = await navigator.gpu?.requestAdapter();
-    if (!wasm.GpuCodec) out.gpu = "build without the webgpu feature";
-    else if (!adapter) out.gpu = "no WebGPU adapter";
+    if (!adapter) out.gpu = "no WebGPU adapter";
     else {
-      const gpu = await wasm.GpuCodec.create();
-      out.rows.push([`WebGPU (${gpu.adapter})`, "decode", await time(() => gpu.decode(bytes))]);
+      const gpu = await gpuWasm.GpuCodec.create();
+      const { vendor, architecture, isFallbackAdapter } = adapter.info;
+      const label = `${vendor} ${architecture}${isFallbackAdapter ? ", software" : ""}`;
+      out.rows.push([`WebGPU (${label})`, "decode", await time(() => gpu.decode(bytes))]);
     }
     return out;
   }, { name, runs, src: src && { width: src.width, height: src.height, rgba: Array.from(src.rgba) } });

@@ -9,8 +9,10 @@
 export const config = {
   /** the module worker script */
   workerUrl: new URL("./cvq-worker.js", import.meta.url).href,
-  /** the wasm-bindgen module (wasm-pack --target web output) */
+  /** the wasm-bindgen module, CPU path only (wasm-pack --target web output; 2.1 MB gzip) */
   moduleUrl: new URL("../web/pkg/web.js", import.meta.url).href,
+  /** the same module built with the `webgpu` feature, loaded only when WebGPU is used */
+  gpuModuleUrl: new URL("../web/pkg-webgpu/web.js", import.meta.url).href,
   /** full model fetched on the first encode when the embedded one is decoder-only */
   modelUrl: new URL("../models/cvq-compact-q3.cvqm", import.meta.url).href,
   /**
@@ -59,7 +61,8 @@ export class CvqClient {
       this.#fail(`cvq worker failed to start: ${e.message || urls.workerUrl}`);
     };
     this.#worker.onmessageerror = () => this.#fail("cvq worker: unreadable message");
-    this.ready = this.#call("setup", [{ moduleUrl: urls.moduleUrl, modelUrl: urls.modelUrl,
+    this.ready = this.#call("setup", [{ moduleUrl: urls.moduleUrl,
+      gpuModuleUrl: urls.gpuModuleUrl, modelUrl: urls.modelUrl,
       backend: urls.backend ?? "auto" }]);
   }
 

@@ -4,7 +4,8 @@
 //                                         | encode | compare
 //   reply    {id, ok: true, result}  (pixel/byte buffers transferred, not copied)
 //            {id, ok: false, error}  (the thrown message text)
-// Every op waits for `setup` ({moduleUrl, modelUrl}), which the client sends first.
+// Every op waits for `setup` ({moduleUrl, gpuModuleUrl, modelUrl, backend}), which the
+// client sends first.
 
 /** @type {Promise<Backend>|null} resolved once the wasm module and decoder are ready. */
 let ready = null;
@@ -21,27 +22,31 @@ let ready = null;
 
 /**
  * The one place a backend is chosen. Entropy decoding always runs in the wasm module's
- * CPU code (integer models, identical everywhere); synthesis runs on WebGPU through
- * `GpuCodec` (a build with the `webgpu` feature) when `backend` allows and an adapter
- * exists — "auto" skips software (fallback) adapters such as SwiftShader, which are
- * slower than the SIMD CPU path — else on the CPU path. Encoding runs on the CPU path.
- * @param {{moduleUrl: string, modelUrl: string, backend?: "auto"|"webgpu"|"cpu"}} opts
+ * CPU code (integer models, identical everywhere). Synthesis runs on WebGPU through
+ * `GpuCodec` when `backend` allows and an adapter exists — "auto" skips software
+ * (fallback) adapters such as SwiftShader, which are slower than the SIMD CPU path — and
+ * then the larger WebGPU build (`gpuModuleUrl`) is loaded; otherwise the CPU-only build
+ * (`moduleUrl`, smaller download). Encoding runs on the CPU path in both.
+ * @param {{moduleUrl: string, gpuModuleUrl: string, modelUrl: string,
+ *   backend?: "auto"|"webgpu"|"cpu"}} opts
  * @returns {Promise<Backend>}
  */
-async function setupBackend({ moduleUrl, modelUrl, backend = "auto" }) {
-  const wasm = await import(moduleUrl);
+async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, backend = "auto" }) {
+  let { adapter, note } = backend === "cpu" ? { adapter: null, note: "CPU path requested" }
+    : await probeAdapter(backend === "webgpu");
+  const wasm = await import(adapter ? gpuModuleUrl : moduleUrl);
   await wasm.default();
   const decoder = wasm.Codec.embedded();
-  const { gpu, gpuNote } = backend === "cpu" ? { gpu: null, gpuNote: "CPU path requested" }
-    : await openGpu(wasm, backend === "webgpu");
-  if (backend === "webgpu" && !gpu) throw new Error(`WebGPU unavailable: ${gpuNote}`);
+  let gpu = null;
+  if (adapter) ({ gpu, note } = await openGpu(wasm, adapter));
+  if (backend === "webgpu" && !gpu) throw new Error(`WebGPU unavailable: ${note}`);
   let encoder = null;
   return {
     name: gpu ? `WebGPU (${gpu.label})` : "CPU (wasm SIMD)",
     wasm,
     decoder,
     gpu,
-    gpuNote,
+    gpuNote: note,
     // The embedded model may be decoder-only (canEncode === false); then the full model
     // is fetched once, on the first encode. `undefined` (older builds) means it can encode.
     encoder() {
@@ -58,25 +63,33 @@ async function setupBackend({ moduleUrl, modelUrl, backend = "auto" }) {
 }
 
 /**
- * Opens WebGPU synthesis if this build and browser have it.
- * @returns {Promise<{gpu: object|null, gpuNote: string|null}>}
+ * A WebGPU adapter worth using, or why there is none.
+ * @returns {Promise<{adapter: object|null, note: string|null}>}
  */
-async function openGpu(wasm, allowSoftware) {
-  if (!wasm.GpuCodec) return { gpu: null, gpuNote: "this build has no WebGPU path" };
-  if (!self.navigator.gpu) return { gpu: null, gpuNote: "navigator.gpu is missing" };
+async function probeAdapter(allowSoftware) {
+  if (!self.navigator.gpu) return { adapter: null, note: "navigator.gpu is missing" };
   const adapter = await self.navigator.gpu.requestAdapter();
-  if (!adapter) return { gpu: null, gpuNote: "no WebGPU adapter" };
+  if (!adapter) return { adapter: null, note: "no WebGPU adapter" };
   if (adapter.info?.isFallbackAdapter && !allowSoftware) {
-    return { gpu: null, gpuNote: "software WebGPU adapter (the CPU path is faster)" };
+    return { adapter: null, note: "software WebGPU adapter (the CPU path is faster)" };
   }
+  return { adapter, note: null };
+}
+
+/**
+ * Opens WebGPU synthesis in the WebGPU build of the module.
+ * @returns {Promise<{gpu: object|null, note: string|null}>}
+ */
+async function openGpu(wasm, adapter) {
+  if (!wasm.GpuCodec) return { gpu: null, note: "the module has no WebGPU path" };
   try {
     const gpu = await wasm.GpuCodec.create();
     const { vendor, architecture, isFallbackAdapter } = adapter.info ?? {};
     gpu.label = [vendor, architecture].filter(Boolean).join(" ") || "adapter";
     if (isFallbackAdapter) gpu.label += ", software";
-    return { gpu, gpuNote: null };
+    return { gpu, note: null };
   } catch (e) {
-    return { gpu: null, gpuNote: e instanceof Error ? e.message : String(e) };
+    return { gpu: null, note: e instanceof Error ? e.message : String(e) };
   }
 }
 

@@ -50,9 +50,9 @@ test("GpuCodec decodes within 45 dB of the native decoder (full file and preview
   if (!requireAdapter(info.found, t)) return;
   console.log(`# adapter: ${JSON.stringify(info)}`);
   const got = await page.evaluate(async (fixtures) => {
-    const wasm = await import("/web/pkg/web.js");
+    const wasm = await import("/web/pkg-webgpu/web.js");
     await wasm.default();
-    if (!wasm.GpuCodec) return { error: "this web/pkg was built without the webgpu feature" };
+    if (!wasm.GpuCodec) return { error: "web/pkg-webgpu was built without the webgpu feature" };
     let t0 = performance.now();
     const gpu = await wasm.GpuCodec.create();
     const createMs = performance.now() - t0;
