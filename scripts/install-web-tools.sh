@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the web build and its browser tests need, skipping what is present:
-#   apt: chromium (headless tests), binaryen (wasm-opt, used by wasm-pack)
+#   apt: chromium (headless tests; wasm-opt is off in web/Cargo.toml, so no binaryen)
 #   cargo: wasm-bindgen-cli at exactly Cargo.lock's wasm-bindgen version, wasm-pack
 #   npm: playwright-core for www/ (npm ci; drives /usr/bin/chromium, downloads no browser)
 # Prints how long each part took.
@@ -10,7 +10,6 @@ t() { local s=$(date +%s); "$@"; echo "  ($(( $(date +%s) - s ))s: $*)"; }
 
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
-command -v wasm-opt >/dev/null || missing+=(binaryen)
 if ((${#missing[@]})); then
     t apt-get update -qq
     t env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
