@@ -71,7 +71,7 @@ async function probeAdapter(allowSoftware) {
   const adapter = await self.navigator.gpu.requestAdapter();
   if (!adapter) return { adapter: null, note: "no WebGPU adapter" };
   if (adapter.info?.isFallbackAdapter && !allowSoftware) {
-    return { adapter: null, note: "software WebGPU adapter (the CPU path is faster)" };
+    return { adapter: null, note: "software WebGPU adapter, slower than the CPU path" };
   }
   return { adapter, note: null };
 }
