@@ -380,19 +380,14 @@ impl<B: Backend> CodecModel<B> {
     ///
     /// Only on internal tensor read-back failures.
     pub fn synthesize(&self, decoded: &DecodedSymbols) -> Result<RgbImage, CodecError> {
-        let pixels = self
-            .synthesis_tensor(decoded)
-            .into_data()
-            .convert::<f32>()
-            .into_vec::<f32>()
-            .map_err(|e| CodecError::Weights(format!("reading pixels: {e:?}")))?;
-        pixels_to_image(&decoded.header, &pixels)
+        pixels_to_image(&decoded.header, self.synthesis_tensor(decoded).into_data())
     }
 
     /// The synthesis network's output for decoded symbols, on the model's device:
     /// `[1, 3, 16·lh, 16·lw]`, clamped to `[0, 255]` (not yet rounded or cropped).
     /// Backends that cannot read back synchronously (WebGPU in a browser) read this
-    /// with `into_data_async` and finish with [`pixels_to_image`].
+    /// with `into_data_async` and finish with [`pixels_to_image`], as [`Self::synthesize`]
+    /// does after a synchronous read.
     pub fn synthesis_tensor(&self, decoded: &DecodedSymbols) -> Tensor<B, 4> {
         let (lh, lw) = decoded.header.latent_size();
         let (lh, lw) = (lh as usize, lw as usize);
@@ -426,13 +421,18 @@ impl<B: Backend> CodecModel<B> {
     }
 }
 
-/// Rounds the planar synthesis output `[3, 16·lh, 16·lw]` (values in `[0, 255]`, see
-/// [`CodecModel::synthesis_tensor`]) to 8-bit RGB and crops it to the header's size.
+/// Rounds the planar synthesis output `[1, 3, 16·lh, 16·lw]` read back from the device
+/// (values in `[0, 255]`, see [`CodecModel::synthesis_tensor`]) to 8-bit RGB and crops it
+/// to the header's size. Shared by the synchronous and the asynchronous read-back.
 ///
 /// # Errors
 ///
-/// [`CodecError::Weights`] if `pixels` does not hold `3·16·lh·16·lw` values.
-pub fn pixels_to_image(header: &FileHeader, pixels: &[f32]) -> Result<RgbImage, CodecError> {
+/// [`CodecError::Weights`] if `data` is not float data of `3·16·lh·16·lw` values.
+pub fn pixels_to_image(header: &FileHeader, data: TensorData) -> Result<RgbImage, CodecError> {
+    let pixels = data
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .map_err(|e| CodecError::Weights(format!("reading pixels: {e:?}")))?;
     let (lh, lw) = header.latent_size();
     let (ph, pw) = (lh as usize * STRIDE, lw as usize * STRIDE);
     if pixels.len() != 3 * ph * pw {

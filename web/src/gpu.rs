@@ -21,7 +21,7 @@ use codec_core::codec::{CodecError, CodecModel, DecodedSymbols, pixels_to_image}
 use cvq_bitstream::format::Limits;
 use wasm_bindgen::prelude::*;
 
-use crate::{DecodedImage, rgb_to_rgba};
+use crate::DecodedImage;
 
 /// The backend that runs synthesis on the GPU (f32, WGSL, no kernel fusion).
 pub type Gpu = burn::backend::WebGpu;
@@ -123,22 +123,13 @@ async fn synthesize(
     model: &CodecModel<Gpu>,
     symbols: &DecodedSymbols,
 ) -> Result<DecodedImage, CodecError> {
-    let pixels = model
+    let data = model
         .synthesis_tensor(symbols)
         .into_data_async()
         .await
-        .map_err(|e| CodecError::Weights(format!("reading pixels from the GPU: {e:?}")))?
-        .convert::<f32>()
-        .into_vec::<f32>()
-        .map_err(|e| CodecError::Weights(format!("reading pixels: {e:?}")))?;
-    let image = pixels_to_image(&symbols.header, &pixels)?;
-    Ok(DecodedImage {
-        width: image.width as u32,
-        height: image.height as u32,
-        rgba: rgb_to_rgba(&image.data),
-        groups_received: symbols.groups_received as u32,
-        groups: symbols.header.groups.len() as u32,
-    })
+        .map_err(|e| CodecError::Weights(format!("reading pixels from the GPU: {e:?}")))?;
+    let image = pixels_to_image(&symbols.header, data)?;
+    Ok(DecodedImage::new(&image, symbols))
 }
 
 /// The embedded model's bytes, or an error for builds without one.

@@ -15,7 +15,7 @@
 //! Every error becomes a JS `Error` whose message is the typed error's text.
 #![forbid(unsafe_code)]
 
-use codec_core::codec::{CodecError, CodecModel, RgbImage};
+use codec_core::codec::{CodecError, CodecModel, DecodedSymbols, RgbImage};
 use codec_core::complexity::complexity;
 use codec_core::config::{CvqnConfig, Preset};
 use codec_core::metrics::{MetricError, ms_ssim_rgb8, psnr_rgb8};
@@ -118,6 +118,18 @@ impl DecodedImage {
 }
 
 impl DecodedImage {
+    /// The synthesized image of `symbols` (decoded from a whole file or a prefix), as
+    /// RGBA with the group counts. Both synthesis paths (CPU, WebGPU) end here.
+    pub fn new(image: &RgbImage, symbols: &DecodedSymbols) -> Self {
+        Self {
+            width: image.width as u32,
+            height: image.height as u32,
+            rgba: rgb_to_rgba(&image.data),
+            groups_received: symbols.groups_received as u32,
+            groups: symbols.header.groups.len() as u32,
+        }
+    }
+
     /// The RGBA bytes without copying (Rust callers and tests).
     pub fn rgba_bytes(&self) -> &[u8] {
         &self.rgba
@@ -392,13 +404,7 @@ impl Codec {
             .model
             .decode_symbols(bytes, &Limits::default(), partial)?;
         let image = self.model.synthesize(&symbols)?;
-        Ok(DecodedImage {
-            width: image.width as u32,
-            height: image.height as u32,
-            rgba: rgb_to_rgba(&image.data),
-            groups_received: symbols.groups_received as u32,
-            groups: symbols.header.groups.len() as u32,
-        })
+        Ok(DecodedImage::new(&image, &symbols))
     }
 
     /// Encodes RGBA pixels at the model's rate point.
