@@ -7,7 +7,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { useBrowser, open, png, differing, canvasPixels, artifacts, root } from "./harness.mjs";
+import { useBrowser, open, png, differing, canvasPixels, artifacts, root, encodeResult }
+  from "./harness.mjs";
 
 useBrowser();
 
@@ -47,15 +48,7 @@ test("demo decodes the golden .cvq to exactly the native decoder's pixels", asyn
 test("a picked PNG is encoded in the worker to the native encoder's bytes and decoded back", async () => {
   const { page, errors } = await openDemo(["gallery/kodim23-crop-q3.cvq"]);
   await page.setInputFiles("#file", join(root, "entropy/tests/fixtures/golden/kodim23-crop.png"));
-  await page.waitForFunction(() => ["done", "error"].includes(
-    document.getElementById("result").dataset.state), null, { timeout: 120_000 });
-  const got = await page.evaluate(async () => {
-    const result = document.getElementById("result");
-    if (result.dataset.state !== "done") return { error: result.dataset.error };
-    const bytes = new Uint8Array(await (await fetch(document.getElementById("download").href))
-      .arrayBuffer());
-    return { bytes: Array.from(bytes), summary: document.getElementById("summary").textContent };
-  });
+  const got = await encodeResult(page);
   assert.equal(got.error, undefined);
   console.log(`# ${got.summary}`);
   const native = readFileSync(join(root, "web/tests/fixtures/kodim23-crop-q3.cvq"));

@@ -10,7 +10,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { useBrowser, open, artifacts, root } from "./harness.mjs";
+import { useBrowser, open, artifacts, root, encodeResult } from "./harness.mjs";
 
 const ORIGINAL = join(root, "../shared/data/kodak/kodim05.png");
 
@@ -34,27 +34,19 @@ test("the encode panel measures cvq against JPEG and WebP at the same byte budge
   });
   await page.setInputFiles("#file", { name: "kodim05.png", mimeType: "image/png",
     buffer: Buffer.from(pngBase64, "base64") });
-  await page.waitForFunction(() => ["done", "error"].includes(
-    document.getElementById("result").dataset.state), null, { timeout: 120_000 });
-  const got = await page.evaluate(async () => {
-    const result = document.getElementById("result");
-    if (result.dataset.state !== "done") return { error: result.dataset.error };
-    const made = new Uint8Array(await (await fetch(document.getElementById("download").href))
-      .arrayBuffer());
-    const native = new Uint8Array(await (await fetch("/www/gallery/kodak/kodim05.cvq"))
-      .arrayBuffer());
-    const cvq = made.byteLength;
-    const sameAsNative = made.length === native.length && made.every((b, i) => b === native[i]);
+  const made = await encodeResult(page);
+  assert.equal(made.error, undefined, errors.join("\n"));
+  const got = await page.evaluate(() => {
     const rows = [...document.querySelectorAll("#formats tbody tr")].map((tr) => ({
       format: tr.dataset.format, fits: tr.dataset.fits, error: tr.dataset.error,
       cells: [...tr.cells].map((td) => td.textContent) }));
-    return { cvq, sameAsNative, rows, summary: document.getElementById("summary").textContent,
-      status: document.getElementById("encode-status").textContent,
+    return { rows, status: document.getElementById("encode-status").textContent,
       options: [...document.querySelectorAll("#left option")].map((o) => o.textContent),
       slider: !!document.querySelector("#slider input[type=range]"),
       canvases: [...document.querySelectorAll("#slider canvas")].map((c) => [c.width, c.height]) };
   });
-  assert.equal(got.error, undefined, errors.join("\n"));
+  got.cvq = made.bytes.length;
+  got.summary = made.summary;
   console.log(`# ${got.summary}`);
   for (const r of got.rows) console.log(`#   ${r.cells.join(" | ")}`);
 
@@ -84,7 +76,8 @@ test("the encode panel measures cvq against JPEG and WebP at the same byte budge
   assert.equal(browser.find((r) => r.format === "jpeg").fits, "true", "JPEG fits the budget");
   if (original) {
     // The browser's encoder wrote exactly the native CLI's file for the same original.
-    assert.ok(got.sameAsNative, "browser .cvq differs from www/gallery/kodak/kodim05.cvq");
+    assert.deepEqual(made.bytes, Array.from(readFileSync(join(root, "www/gallery/kodak/kodim05.cvq"))),
+      "browser .cvq differs from www/gallery/kodak/kodim05.cvq");
   }
   assert.ok(got.slider, "no slider");
   assert.deepEqual(got.canvases, [[768, 512], [768, 512]]);

@@ -108,3 +108,20 @@ export function canvasPixels(page, selector) {
       rgba: Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data) };
   }, selector);
 }
+
+/**
+ * Waits until the demo's encode panel has finished with the file set on `#file`; returns
+ * `{error}` on failure, else the produced `.cvq` (`bytes`, from the download link) and the
+ * summary line.
+ */
+export async function encodeResult(page) {
+  await page.waitForFunction(() => ["done", "error"].includes(
+    document.getElementById("result").dataset.state), null, { timeout: 120_000 });
+  return page.evaluate(async () => {
+    const result = document.getElementById("result");
+    if (result.dataset.state !== "done") return { error: result.dataset.error };
+    const bytes = new Uint8Array(await (await fetch(document.getElementById("download").href))
+      .arrayBuffer());
+    return { bytes: Array.from(bytes), summary: document.getElementById("summary").textContent };
+  });
+}
