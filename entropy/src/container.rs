@@ -58,8 +58,25 @@ pub fn stored_layout(
     Ok((permutation, groups))
 }
 
+/// The rate point (`0..K`) of a variable-rate model that quality `quality` (`1..=K`, as
+/// stored in `.cvq` headers) names.
+///
+/// # Errors
+///
+/// [`EntropyError::Layout`] if the model has no such rate point.
+pub fn rate_of_quality(entropy: &EntropyModel, quality: u8) -> Result<usize, EntropyError> {
+    let k = entropy.rate_points();
+    match usize::from(quality) {
+        q @ 1.. if q <= k => Ok(q - 1),
+        _ => Err(layout_error(&format!(
+            "quality {quality} is not a rate point of this model (1..={k})"
+        ))),
+    }
+}
+
 /// Entropy-decodes the stored payloads of a file (`stored[i]` is stored group `i`, or
-/// `None` if not received) after checking that the header fits the model.
+/// `None` if not received) after checking that the header fits the model. A
+/// variable-rate model decodes at the rate point the header's quality names.
 ///
 /// # Errors
 ///
@@ -85,7 +102,13 @@ pub fn decode_stored(
     }
     let (lh, lw) = header.latent_size();
     let payloads: Vec<Option<&[u8]>> = stored.iter().rev().copied().collect();
-    let symbols = entropy.decode(&payloads, lh as usize, lw as usize)?;
+    let symbols = if entropy.rate_points() > 0 {
+        entropy
+            .at_rate(rate_of_quality(entropy, header.quality)?)?
+            .decode(&payloads, lh as usize, lw as usize)?
+    } else {
+        entropy.decode(&payloads, lh as usize, lw as usize)?
+    };
     let mut order = Vec::with_capacity(header.channels());
     for g in (0..shapes.len()).rev() {
         let range = header

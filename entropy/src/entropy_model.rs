@@ -166,6 +166,41 @@ impl EntropyModel {
             }
             after += g.shape().channels;
         }
+        let rates = |g: &GroupModel| match g {
+            GroupModel::Parallel(m) => m.rate_points(),
+            GroupModel::Context3d { .. } => 0,
+        };
+        if groups.iter().any(|g| rates(g) != rates(&groups[0])) {
+            return bad("all groups must have the same number of rate points");
+        }
+        Ok(Self { groups })
+    }
+
+    /// Rate points `K` of a variable-rate model (0 for a fixed-rate model).
+    pub fn rate_points(&self) -> usize {
+        match &self.groups[0] {
+            GroupModel::Parallel(m) => m.rate_points(),
+            GroupModel::Context3d { .. } => 0,
+        }
+    }
+
+    /// The model that codes at rate point `rate` (`0..K`) of a variable-rate model.
+    ///
+    /// # Errors
+    ///
+    /// [`EntropyError::InvalidModel`] if there is no such rate point (always for a
+    /// fixed-rate model).
+    pub fn at_rate(&self, rate: usize) -> Result<Self, EntropyError> {
+        let groups = self
+            .groups
+            .iter()
+            .map(|g| match g {
+                GroupModel::Parallel(m) => Ok(GroupModel::Parallel(m.with_rate(rate)?)),
+                GroupModel::Context3d { .. } => Err(EntropyError::InvalidModel(
+                    "the 3D context model has no rate points".into(),
+                )),
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self { groups })
     }
 

@@ -12,6 +12,11 @@
 //! logits = out1×1(relu(hidden1×1(relu(f))))                           (c·L, index ch·L + l)
 //! ```
 //!
+//! A **variable-rate** model (one model for several rate points) adds a learned bias
+//! `r_k` (`F` values, Q12) for the rate point `k` the file was coded at to `f` at every
+//! position: `f = prior3×3(prev) + r_k [+ context …]`. The model stores all `K` biases;
+//! [`IntParallelGroupModel::with_rate`] selects one.
+//!
 //! The stream of a group is: anchors in raster order `(y, x)`, channels innermost, then
 //! the non-anchors in the same order. Each half needs one evaluation per position and
 //! no symbol of the same half, so every position of a half can be evaluated in parallel.
@@ -44,8 +49,16 @@ pub struct IntParallelGroupModel {
     hidden: IntConv2d,
     out: IntConv2d,
     level_values: Vec<i32>,
+    /// `K × F` rate biases (Q12), rate point `k` at `k·F..(k+1)·F`; empty for a
+    /// fixed-rate model.
+    rate_biases: Vec<i32>,
+    /// The rate point whose bias [`IntParallelGroupModel::code`] adds.
+    rate: Option<usize>,
     exp: ExpTable,
 }
+
+/// Most rate points of a variable-rate model.
+pub const MAX_RATE_POINTS: usize = 64;
 
 /// The four layers of an [`IntParallelGroupModel`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,8 +125,61 @@ impl IntParallelGroupModel {
             hidden,
             out,
             level_values,
+            rate_biases: Vec::new(),
+            rate: None,
             exp: ExpTable::new(),
         })
+    }
+
+    /// Makes the model variable-rate: `rate_biases` holds `K` bias vectors of `F` Q12
+    /// values (rate point `k` at `k·F..(k+1)·F`), `1 ≤ K ≤ 64`. No rate is selected yet.
+    ///
+    /// # Errors
+    ///
+    /// [`EntropyError::InvalidModel`] when the length is not a multiple of `F` in
+    /// `F..=64·F`, or a value is beyond ±2^26.
+    pub fn with_rate_biases(mut self, rate_biases: Vec<i32>) -> Result<Self, EntropyError> {
+        let f = self.features;
+        if rate_biases.is_empty()
+            || !rate_biases.len().is_multiple_of(f)
+            || rate_biases.len() / f > MAX_RATE_POINTS
+            || rate_biases.iter().any(|v| v.abs() > ACT_MAX)
+        {
+            return Err(EntropyError::InvalidModel(format!(
+                "rate biases must be 1..={MAX_RATE_POINTS} vectors of {f} values within ±2^26"
+            )));
+        }
+        self.rate_biases = rate_biases;
+        self.rate = None;
+        Ok(self)
+    }
+
+    /// Rate points `K` of a variable-rate model (0 for a fixed-rate model).
+    pub fn rate_points(&self) -> usize {
+        self.rate_biases.len() / self.features
+    }
+
+    /// The model with rate point `rate` (`0..K`) selected.
+    ///
+    /// # Errors
+    ///
+    /// [`EntropyError::InvalidModel`] if the model has no such rate point.
+    pub fn with_rate(&self, rate: usize) -> Result<Self, EntropyError> {
+        if rate >= self.rate_points() {
+            return Err(EntropyError::InvalidModel(format!(
+                "rate point {rate} of a model with {} rate points",
+                self.rate_points()
+            )));
+        }
+        Ok(Self {
+            rate: Some(rate),
+            ..self.clone()
+        })
+    }
+
+    /// The selected rate point, if any.
+    pub fn rate(&self) -> Option<usize> {
+        self.rate
     }
 
     /// Number of levels `L`.
@@ -191,12 +257,23 @@ impl IntParallelGroupModel {
         let mut logits = vec![0i32; c * l];
         let mut weights = vec![0u32; l];
         let mut cdf = IntCdf::uniform(l)?;
+        if self.rate_points() > 0 && self.rate.is_none() {
+            return Err(EntropyError::InvalidModel(
+                "a variable-rate model codes at a selected rate point".into(),
+            ));
+        }
+        let rate_bias = self.rate.map(|k| &self.rate_biases[k * f..(k + 1) * f]);
         for anchor_pass in [true, false] {
             for y in 0..h {
                 for x in (0..w).filter(|&x| is_anchor(y, x) == anchor_pass) {
                     match &self.prior {
                         Some(p) => p.forward_at(prior, h, w, y, x, &mut feat),
                         None => feat.fill(0),
+                    }
+                    if let Some(bias) = rate_bias {
+                        for (a, &b) in feat.iter_mut().zip(bias) {
+                            *a = add_act(*a, b);
+                        }
                     }
                     if !anchor_pass {
                         self.context.forward_at(&anchors, h, w, y, x, &mut ctx);
@@ -236,14 +313,17 @@ impl IntParallelGroupModel {
 
     // ---------------------------------------------------------------- serialisation
 
-    /// Little-endian serialisation: `b"CVQP"`, version `u8 = 1`, `levels, channels,
-    /// prior_channels, features: u16`, `level_values: [i32; L]`, then the layers
-    /// (prior if `P > 0`, context, hidden, out), each `c_in, c_out: u16, kernel: u8,
-    /// shifts: [u8], bias: [i64], weights: [i16]`.
+    /// Little-endian serialisation: `b"CVQP"`, version `u8` (1 for a fixed-rate model,
+    /// 2 for a variable-rate one), `levels, channels, prior_channels, features: u16`,
+    /// `level_values: [i32; L]`, in version 2 the rate count `K: u8` and the rate biases
+    /// `[i32; K·F]`, then the layers (prior if `P > 0`, context, hidden, out), each
+    /// `c_in, c_out: u16, kernel: u8, shifts: [u8], bias: [i64], weights: [i16]`. The
+    /// selected rate point is not stored.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut b = Vec::new();
         b.extend_from_slice(MAGIC);
-        b.push(VERSION);
+        let rates = self.rate_points();
+        b.push(if rates > 0 { VERSION_RATES } else { VERSION });
         for v in [
             self.levels,
             self.channels,
@@ -254,6 +334,12 @@ impl IntParallelGroupModel {
         }
         for v in &self.level_values {
             b.extend_from_slice(&v.to_le_bytes());
+        }
+        if rates > 0 {
+            b.push(rates as u8);
+            for v in &self.rate_biases {
+                b.extend_from_slice(&v.to_le_bytes());
+            }
         }
         if let Some(p) = &self.prior {
             p.write(&mut b);
@@ -272,8 +358,12 @@ impl IntParallelGroupModel {
     /// [`EntropyError::InvalidModel`] on out-of-range values.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EntropyError> {
         let mut r = Reader::new(bytes);
-        if r.take(4)? != MAGIC || r.u8()? != VERSION {
-            return Err(EntropyError::Malformed("not a CVQP v1 group model"));
+        if r.take(4)? != MAGIC {
+            return Err(EntropyError::Malformed("not a CVQP group model"));
+        }
+        let version = r.u8()?;
+        if version != VERSION && version != VERSION_RATES {
+            return Err(EntropyError::Malformed("unknown CVQP group model version"));
         }
         let levels = usize::from(r.u16()?);
         let channels = usize::from(r.u16()?);
@@ -285,6 +375,15 @@ impl IntParallelGroupModel {
             ));
         }
         let level_values = r.i32s(levels)?;
+        let rate_biases = if version == VERSION_RATES {
+            let k = usize::from(r.u8()?);
+            if k == 0 || k > MAX_RATE_POINTS {
+                return Err(EntropyError::Malformed("rate point count out of range"));
+            }
+            Some(r.i32s(k * features)?)
+        } else {
+            None
+        };
         let prior = if prior_channels > 0 {
             Some(IntConv2d::read(&mut r, prior_channels, features, 3)?)
         } else {
@@ -294,7 +393,7 @@ impl IntParallelGroupModel {
         let hidden = IntConv2d::read(&mut r, features, features, 1)?;
         let out = IntConv2d::read(&mut r, features, channels * levels, 1)?;
         r.finished()?;
-        Self::new(
+        let model = Self::new(
             levels,
             channels,
             prior_channels,
@@ -305,9 +404,16 @@ impl IntParallelGroupModel {
                 out,
             },
             level_values,
-        )
+        )?;
+        match rate_biases {
+            Some(b) => model.with_rate_biases(b),
+            None => Ok(model),
+        }
     }
 }
 
 const MAGIC: &[u8; 4] = b"CVQP";
+/// Fixed-rate group models.
 const VERSION: u8 = 1;
+/// Variable-rate group models (rate biases stored).
+const VERSION_RATES: u8 = 2;

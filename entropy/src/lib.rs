@@ -28,7 +28,7 @@ mod model_file;
 mod reader;
 
 pub use coder3d::{decode_group, encode_group, estimate_bits};
-pub use container::{ContainerSymbols, decode_stored, stored_layout};
+pub use container::{ContainerSymbols, decode_stored, rate_of_quality, stored_layout};
 pub use conv2d::IntConv2d;
 pub use conv2d::MAX_CONV_CHANNELS;
 pub use entropy_model::{EntropyModel, GroupModel, GroupShape};
@@ -36,7 +36,9 @@ pub use error::EntropyError;
 pub use int_context3d::{
     IntContextModel3d, IntMaskedConv3d, MAX_FEATURES, MAX_PLANE_WORK, MAX_POSITIONS, MaskKind,
 };
-pub use int_parallel::{IntParallelGroupModel, MAX_PARALLEL_WORK, ParallelLayers, is_anchor};
+pub use int_parallel::{
+    IntParallelGroupModel, MAX_PARALLEL_WORK, MAX_RATE_POINTS, ParallelLayers, is_anchor,
+};
 pub use model_file::{MAX_MODEL_FILE_BYTES, ModelFile, ModelKind, WeightPrecision};
 
 /// Ideal code length in bits of `symbol` under `cdf`: `16 − log2(freq)` (16-bit

@@ -175,3 +175,91 @@ fn inconsistent_models_and_inputs_are_rejected() {
         Err(EntropyError::TooLarge { .. })
     ));
 }
+
+/// A variable-rate model: every group gets `k` random rate-bias vectors.
+fn random_variable_rate_model(
+    seed: u64,
+    groups: &[(usize, usize)],
+    f: usize,
+    k: usize,
+) -> EntropyModel {
+    let mut rng = Rng(seed ^ 0xA5A5);
+    let base = random_model(seed, groups, f);
+    let groups = base
+        .groups()
+        .iter()
+        .map(|g| match g {
+            GroupModel::Parallel(m) => GroupModel::Parallel(
+                m.clone()
+                    .with_rate_biases((0..k * f).map(|_| rng.range(1 << 14) as i32).collect())
+                    .unwrap(),
+            ),
+            GroupModel::Context3d { .. } => unreachable!("random_model is parallel"),
+        })
+        .collect();
+    EntropyModel::new(groups).unwrap()
+}
+
+#[test]
+fn variable_rate_models_code_at_a_selected_rate_point() {
+    let groups = [(2usize, 3usize), (3, 5), (2, 7)];
+    let model = random_variable_rate_model(41, &groups, 6, 3);
+    assert_eq!(model.rate_points(), 3);
+    let mut rng = Rng(5);
+    let (h, w) = (5, 6);
+    let symbols = random_symbols(&mut rng, &model, h, w);
+    // Without a selected rate point the model refuses to code.
+    assert!(matches!(
+        model.encode(&symbols, h, w),
+        Err(EntropyError::InvalidModel(_))
+    ));
+    let mut estimates = Vec::new();
+    for k in 0..3 {
+        let at = model.at_rate(k).unwrap();
+        let (payloads, bits) = at.encode_with_estimate(&symbols, h, w).unwrap();
+        let refs: Vec<Option<&[u8]>> = payloads.iter().map(|p| Some(p.as_slice())).collect();
+        assert_eq!(at.decode(&refs, h, w).unwrap(), symbols, "rate point {k}");
+        estimates.push(bits.iter().sum::<f64>());
+    }
+    // Different biases give different distributions.
+    assert!(estimates[0] != estimates[1] || estimates[1] != estimates[2]);
+    assert!(model.at_rate(3).is_err());
+    // A fixed-rate model has no rate points.
+    assert!(random_model(41, &groups, 6).at_rate(0).is_err());
+    // Serialisation keeps the biases (version 2) and round-trips.
+    let bytes = model.to_bytes();
+    assert_eq!(EntropyModel::from_bytes(&bytes).unwrap(), model);
+    // Mixed rate-point counts are refused.
+    let fixed = random_model(42, &groups, 6);
+    let mut mixed: Vec<GroupModel> = model.groups().to_vec();
+    mixed[0] = fixed.groups()[0].clone();
+    assert!(EntropyModel::new(mixed).is_err());
+}
+
+#[test]
+fn rate_biases_are_validated() {
+    let model = random_model(43, &[(2, 3)], 4);
+    let GroupModel::Parallel(m) = &model.groups()[0] else {
+        unreachable!()
+    };
+    assert!(m.clone().with_rate_biases(vec![]).is_err());
+    assert!(
+        m.clone().with_rate_biases(vec![0; 5]).is_err(),
+        "not a multiple of F"
+    );
+    assert!(
+        m.clone().with_rate_biases(vec![1 << 27; 4]).is_err(),
+        "beyond ±2^26"
+    );
+    assert!(
+        m.clone().with_rate_biases(vec![0; 4 * 65]).is_err(),
+        "more than 64"
+    );
+    assert_eq!(
+        m.clone()
+            .with_rate_biases(vec![0; 8])
+            .unwrap()
+            .rate_points(),
+        2
+    );
+}
