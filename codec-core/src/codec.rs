@@ -20,7 +20,7 @@ use cvq_bitstream::format::{
 };
 use cvq_entropy::{
     ContainerSymbols, EntropyError, EntropyModel, ModelFile, ModelKind, WeightPrecision,
-    decode_stored, stored_layout,
+    decode_stored, rate_of_quality, stored_layout,
 };
 
 use crate::config::{ConfigError, CvqnConfig};
@@ -96,6 +96,16 @@ pub enum CodecError {
     /// The input image is unusable.
     #[error("bad image: {0}")]
     BadImage(String),
+    /// The model does not encode at the asked quality.
+    #[error("model {model} has no quality {quality} (it encodes at {qualities:?})")]
+    Quality {
+        /// The quality asked for.
+        quality: u8,
+        /// The loaded model (`name#hash`).
+        model: String,
+        /// The qualities it has.
+        qualities: Vec<u8>,
+    },
     /// Encoding was asked of a decoder-only model (`.cvqd`).
     #[error("model {model} is decoder-only (.cvqd): encoding needs its full .cvqm model file")]
     DecoderOnly {
@@ -293,33 +303,80 @@ impl<B: Backend> CodecModel<B> {
         id_string(&self.id)
     }
 
-    /// Encodes an image.
+    /// Qualities this model encodes at: `1..=K` for a variable-rate model, only its
+    /// [`quality`](Self::quality) for a fixed-rate one.
+    pub fn qualities(&self) -> Vec<u8> {
+        match self.entropy.rate_points() {
+            0 => vec![self.quality],
+            k => (1..=k as u8).collect(),
+        }
+    }
+
+    /// The rate point (`0..K`) of `quality` for a variable-rate model; 0 for the
+    /// model's own quality in a fixed-rate one.
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::Quality`] if the model does not encode at that quality.
+    pub fn rate_point(&self, quality: u8) -> Result<usize, CodecError> {
+        let bad = || CodecError::Quality {
+            quality,
+            model: self.id_string(),
+            qualities: self.qualities(),
+        };
+        if self.entropy.rate_points() == 0 {
+            return if quality == self.quality {
+                Ok(0)
+            } else {
+                Err(bad())
+            };
+        }
+        rate_of_quality(&self.entropy, quality).map_err(|_| bad())
+    }
+
+    /// Encodes an image at the model's own quality (the default rate point of a
+    /// variable-rate model).
     ///
     /// # Errors
     ///
     /// Entropy or container errors (e.g. an image beyond the format's limits).
     pub fn encode(&self, image: &RgbImage) -> Result<Encoded, CodecError> {
+        self.encode_at(image, self.quality)
+    }
+
+    /// Encodes an image at `quality` (one of [`qualities`](Self::qualities)).
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::Quality`] for a quality the model does not have; entropy or
+    /// container errors (e.g. an image beyond the format's limits).
+    pub fn encode_at(&self, image: &RgbImage, quality: u8) -> Result<Encoded, CodecError> {
         let Some(model) = &self.model else {
             return Err(CodecError::DecoderOnly {
                 model: self.id_string(),
             });
         };
+        let rate = self.rate_point(quality)?;
+        let entropy = match self.entropy.rate_points() {
+            0 => self.entropy.clone(),
+            _ => self.entropy.at_rate(rate)?,
+        };
         let (lh, lw) = (image.height.div_ceil(STRIDE), image.width.div_ceil(STRIDE));
-        let q = model.quantize(image_to_tensor::<B>(image, &self.device));
+        let q = model.quantize_at(image_to_tensor::<B>(image, &self.device), rate);
         let order = int_values(q.order.clone().unsqueeze::<4>())?;
         let symbols = q
             .groups
             .into_iter()
             .map(|(_, s)| int_values(s))
             .collect::<Result<Vec<_>, _>>()?;
-        let (payloads, bits) = self.entropy.encode_with_estimate(&symbols, lh, lw)?;
+        let (payloads, bits) = entropy.encode_with_estimate(&symbols, lh, lw)?;
         let estimated_bits = bits.iter().sum();
-        let (permutation, groups) = stored_layout(&self.entropy, &order)?;
+        let (permutation, groups) = stored_layout(&entropy, &order)?;
         let header = FileHeader {
             width: image.width as u32,
             height: image.height as u32,
             model: self.id.clone(),
-            quality: self.quality,
+            quality,
             entropy_model: self.entropy.kind(),
             permutation,
             groups,
@@ -401,11 +458,18 @@ impl<B: Backend> CodecModel<B> {
             })
             .collect();
         let inverse = order_tensor::<B>(&inverse_order(&decoded.order), &self.device);
+        // decode_symbols checked that a variable-rate file names one of its rate points
+        // (symbols made otherwise are synthesised at the nearest one).
+        let rate = match self.entropy.rate_points() {
+            0 => 0,
+            k => (usize::from(decoded.header.quality.max(1)) - 1).min(k - 1),
+        };
         self.synthesis
             .forward(
                 &ChannelGroups::new(self.config.group_channels()),
                 tensors,
                 inverse,
+                rate,
             )
             .clamp(0.0, 1.0)
             .mul_scalar(255.0)

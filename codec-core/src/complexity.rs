@@ -86,6 +86,11 @@ fn encoder_cost(cfg: &CvqnConfig) -> SubnetCost {
     if cfg.importance == ImportanceKind::Se {
         params += se_params(cfg.code_channels, cfg.se_reduction);
     }
+    // Variable rate: a gain per rate point and channel, one multiply per latent value.
+    if cfg.num_rate_points() > 1 {
+        params += cfg.num_rate_points() * cfg.code_channels;
+        macs += cfg.code_channels as f64 / 256.0;
+    }
     SubnetCost {
         params,
         macs_per_pixel: macs,
@@ -111,6 +116,11 @@ fn decoder_cost(cfg: &CvqnConfig) -> SubnetCost {
     }
     params += same_conv_params(f[3], 3, 3);
     macs += same_conv_macs(f[3], 3, 3) as f64;
+    // Variable rate: the inverse gains.
+    if cfg.num_rate_points() > 1 {
+        params += cfg.num_rate_points() * cfg.code_channels;
+        macs += cfg.code_channels as f64 / 256.0;
+    }
     SubnetCost {
         params,
         macs_per_pixel: macs,
@@ -137,6 +147,9 @@ fn entropy_cost(cfg: &CvqnConfig) -> SubnetCost {
             EntropyKind::Parallel => {
                 let prior: usize = sizes[g + 1..].iter().sum();
                 params += parallel_model_params(l, c, prior, f);
+                if cfg.num_rate_points() > 1 {
+                    params += cfg.num_rate_points() * f;
+                }
                 // one evaluation per 16×16 pixel block
                 macs += parallel_model_macs_per_position(l, c, prior, f) as f64 / 256.0;
             }

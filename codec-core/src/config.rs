@@ -16,6 +16,9 @@ use burn::config::Config;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+/// Most rate points of a variable-rate model ([`CvqnConfig::rate_points`]).
+pub const MAX_RATE_POINTS: usize = cvq_entropy::MAX_RATE_POINTS;
+
 /// Largest number of quantization levels a group may use (symbols are stored as `u8`).
 pub const MAX_LEVELS: usize = 255;
 
@@ -154,6 +157,14 @@ pub struct CvqnConfig {
     /// Dataset RGB standard deviation divided by `MeanShift`.
     #[config(default = "[1.0, 1.0, 1.0]")]
     pub rgb_std: [f64; 3],
+    /// Rate points `K` of a variable-rate model (1: a fixed-rate model). A
+    /// variable-rate model learns, per rate point `k`, a gain on every latent channel
+    /// before quantization, an inverse gain after it, and a bias of each group's
+    /// entropy model; `.cvq` files store the rate point as their quality `k + 1`.
+    /// Needs the parallel entropy model. Absent (`None`, as in every model file
+    /// written before variable rate existed) means 1; read it with
+    /// [`CvqnConfig::num_rate_points`].
+    pub rate_points: Option<usize>,
 }
 
 /// Named presets.
@@ -333,6 +344,11 @@ impl CvqnConfig {
         }
     }
 
+    /// Rate points `K` (1 for a fixed-rate model).
+    pub fn num_rate_points(&self) -> usize {
+        self.rate_points.unwrap_or(1)
+    }
+
     /// Number of channel groups.
     pub fn num_groups(&self) -> usize {
         self.levels.len()
@@ -419,6 +435,21 @@ impl CvqnConfig {
         if self.entropy_features.contains(&0) {
             return Err(ConfigError::Zero {
                 field: "entropy_features",
+            });
+        }
+        let rates = self.num_rate_points();
+        if rates == 0 || rates > MAX_RATE_POINTS {
+            return Err(ConfigError::OutOfRange {
+                field: "rate_points",
+                value: rates as f64,
+                expected: "1..=64",
+            });
+        }
+        if rates > 1 && self.entropy != EntropyKind::Parallel {
+            return Err(ConfigError::OutOfRange {
+                field: "rate_points",
+                value: rates as f64,
+                expected: "1 with the 3D context model (variable rate needs the parallel model)",
             });
         }
         if self.se_reduction == 0 || !self.code_channels.is_multiple_of(self.se_reduction) {

@@ -4,7 +4,9 @@
 //! - MSE:     `λ · 255² · MSE(x, x̂) + R (+ β · L_GMM)`
 //!
 //! `R` is the seed's rate term, the mean over groups of the mean cross-entropy in nats per
-//! symbol ([`CvqnOutput::rate_ce`]). `x₂₅₅ = floor(255·x + 0.5)` clamped to `0..255`, and
+//! symbol ([`CvqnOutput::rate_ce`]), or ([`RateTerm::Bpp`]) the estimated bits per pixel
+//! ([`CvqnOutput::bpp`]), which counts every bit alike whatever its group's size, so the
+//! weights mean what they mean in CompressAI (`λ·255²·MSE + bpp`). `x₂₅₅ = floor(255·x + 0.5)` clamped to `0..255`, and
 //! `x̂₂₅₅` is the reconstruction rounded the same way with a straight-through estimator.
 
 use burn::tensor::{Tensor, backend::Backend};
@@ -28,6 +30,34 @@ pub enum Distortion {
     },
 }
 
+impl Distortion {
+    /// The weight (α or λ).
+    pub fn weight(&self) -> f64 {
+        match *self {
+            Distortion::MsSsim { alpha } => alpha,
+            Distortion::Mse { lambda } => lambda,
+        }
+    }
+
+    /// The same distortion with another weight.
+    pub fn with_weight(self, weight: f64) -> Self {
+        match self {
+            Distortion::MsSsim { .. } => Distortion::MsSsim { alpha: weight },
+            Distortion::Mse { .. } => Distortion::Mse { lambda: weight },
+        }
+    }
+}
+
+/// Which rate term the loss uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RateTerm {
+    /// The seed's: mean over groups of the mean cross-entropy per symbol (nats).
+    #[default]
+    GroupMeanNats,
+    /// Estimated bits per pixel of the batch.
+    Bpp,
+}
+
 /// Loss configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RateDistortionLoss {
@@ -35,6 +65,9 @@ pub struct RateDistortionLoss {
     pub distortion: Distortion,
     /// Weight β of the optional GMM prior term (0 disables it).
     pub gmm_beta: f64,
+    /// The rate term (the seed's unless a run asks for bpp).
+    #[serde(default)]
+    pub rate: RateTerm,
 }
 
 /// The loss and its parts (each `[1]`).
@@ -44,7 +77,7 @@ pub struct LossTerms<B: Backend> {
     pub total: Tensor<B, 1>,
     /// The weighted distortion term.
     pub distortion: Tensor<B, 1>,
-    /// The rate term `R` (nats per symbol, mean over groups).
+    /// The rate term `R` (nats per symbol, mean over groups; or bits per pixel).
     pub rate: Tensor<B, 1>,
     /// The (unweighted) GMM prior term, when β > 0.
     pub gmm: Option<Tensor<B, 1>>,
@@ -80,7 +113,10 @@ impl RateDistortionLoss {
                 .mean()
                 .mul_scalar(lambda * 255.0 * 255.0),
         };
-        let rate = out.rate_ce();
+        let rate = match self.rate {
+            RateTerm::GroupMeanNats => out.rate_ce(),
+            RateTerm::Bpp => out.bpp(),
+        };
         let gmm =
             (self.gmm_beta > 0.0).then(|| model.gmm_prior(out.latent.clone(), out.order.clone()));
         let mut total = distortion.clone() + rate.clone();

@@ -242,12 +242,12 @@ fn parallel_float_model_is_causal() {
     let device = Default::default();
     <B as burn::tensor::backend::Backend>::seed(&device, 77);
     let (l, c, p, f, h, w) = (5, 3, 4, 8, 6, 7);
-    let model = ParallelContextModel::<B>::new(l, c, p, f, &device);
+    let model = ParallelContextModel::<B>::new(l, c, p, f, 1, &device);
     let prior = Tensor::<B, 4>::random([1, p, h, w], Distribution::Normal(0.0, 1.0), &device);
     let values = Tensor::<B, 4>::random([1, c, h, w], Distribution::Normal(0.0, 1.0), &device);
     let logits = |v: Tensor<B, 4>| -> Vec<f32> {
         model
-            .forward(Some(prior.clone()), v)
+            .forward(Some(prior.clone()), v, 0)
             .into_data()
             .convert::<f32>()
             .into_vec()
@@ -285,4 +285,108 @@ fn parallel_float_model_is_causal() {
         }
         assert_eq!(reached, anchor0, "anchor context must reach its neighbours");
     }
+}
+
+/// A tiny variable-rate model (3 rate points) whose gains and rate biases differ per
+/// rate point, frozen like a trained one.
+fn tiny_variable_rate_codec(seed: u64) -> (CodecModel<B>, ModelFile) {
+    use burn::module::Param;
+    use burn::tensor::{Distribution, Tensor};
+    let _guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Default::default();
+    <B as burn::tensor::backend::Backend>::seed(&device, seed);
+    let mut cfg = CvqnConfig::preset(Preset::Tiny);
+    cfg.rate_points = Some(3);
+    let mut model = Cvqn::<B>::new(&cfg, &device).unwrap();
+    let latent = model
+        .encoder
+        .forward(image_to_tensor::<B>(&test_image(64, 48), &device));
+    model.fit_quantizer_means(latent);
+    for p in &mut model.parallel {
+        let dims = p.rate_bias.as_ref().unwrap().dims();
+        p.rate_bias = Some(Param::from_tensor(Tensor::random(
+            dims,
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        )));
+    }
+    CodecModel::freeze(model, cfg, 2, WeightPrecision::F32, &device).unwrap()
+}
+
+#[test]
+fn variable_rate_model_encodes_at_every_quality_and_decodes_exactly() {
+    let (codec, file) = tiny_variable_rate_codec(31);
+    assert_eq!(codec.qualities(), vec![1, 2, 3]);
+    assert_eq!(file.entropy.rate_points(), 3);
+    let image = test_image(50, 40);
+    let mut sizes = Vec::new();
+    for quality in 1..=3u8 {
+        let enc = codec.encode_at(&image, quality).unwrap();
+        let decoded = codec
+            .decode_symbols(&enc.bytes, &Limits::default(), false)
+            .unwrap();
+        assert_eq!(decoded.header.quality, quality);
+        // The symbols are the float model's at that rate point (gain applied).
+        let q = codec.model.as_ref().unwrap().quantize_at(
+            image_to_tensor::<B>(&image, &Default::default()),
+            usize::from(quality) - 1,
+        );
+        for ((_, s), d) in q.groups.iter().zip(&decoded.symbols) {
+            let s: Vec<i64> = s.clone().into_data().convert::<i64>().into_vec().unwrap();
+            assert_eq!(s.iter().map(|&v| v as usize).collect::<Vec<_>>(), *d);
+        }
+        // Decoding through the model file's own path gives the same image.
+        let reloaded =
+            CodecModel::<B>::load(&file.to_bytes().unwrap(), &Default::default()).unwrap();
+        assert_eq!(
+            reloaded.decode(&enc.bytes).unwrap(),
+            codec.decode(&enc.bytes).unwrap()
+        );
+        sizes.push(enc.bytes.len());
+    }
+    // The gains start at 0.5, 1 and 2: a larger gain spreads the latent over more levels.
+    assert!(sizes[0] <= sizes[2], "file sizes by quality: {sizes:?}");
+    // The default quality is the one stored in the model file.
+    assert_eq!(
+        codec.encode(&image).unwrap().bytes,
+        codec.encode_at(&image, 2).unwrap().bytes
+    );
+    for bad in [0u8, 4] {
+        let err = codec.encode_at(&image, bad).unwrap_err();
+        assert!(
+            matches!(err, CodecError::Quality { quality, .. } if quality == bad),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn variable_rate_integer_rate_matches_float_estimate_at_each_rate_point() {
+    let (codec, _) = tiny_variable_rate_codec(32);
+    let image = test_image(128, 96);
+    for quality in 1..=3u8 {
+        let enc = codec.encode_at(&image, quality).unwrap();
+        let out = codec.model.as_ref().unwrap().forward_at(
+            image_to_tensor::<B>(&image, &Default::default()),
+            usize::from(quality) - 1,
+        );
+        let float_bits: f32 = out.bpp().into_scalar() * (128.0 * 96.0);
+        let rel = (enc.estimated_bits - f64::from(float_bits)).abs() / f64::from(float_bits);
+        assert!(
+            rel < 0.01,
+            "quality {quality}: integer {} bits vs float {float_bits} bits",
+            enc.estimated_bits
+        );
+    }
+}
+
+#[test]
+fn fixed_rate_model_has_one_quality() {
+    let (codec, _) = tiny_codec(33, EntropyKind::Parallel);
+    assert_eq!(codec.qualities(), vec![1]);
+    let image = test_image(20, 20);
+    assert!(matches!(
+        codec.encode_at(&image, 2).unwrap_err(),
+        CodecError::Quality { quality: 2, .. }
+    ));
 }

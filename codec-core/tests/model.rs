@@ -84,7 +84,7 @@ fn decoding_symbols_reproduces_the_forward_reconstruction() {
     let x = Tensor::<B, 4>::random([2, 3, 32, 32], Distribution::Default, &device);
     let out = model.forward(x);
     let symbols = out.groups.iter().map(|g| g.symbols.clone()).collect();
-    let decoded = model.decode_symbols(symbols, out.order.clone());
+    let decoded = model.decode_symbols(symbols, out.order.clone(), 0);
     decoded
         .into_data()
         .assert_approx_eq::<f32>(&out.reconstruction.into_data(), Default::default());
@@ -299,6 +299,7 @@ fn small_preset_overfits_one_crop() {
     let mut model = Cvqn::<AB>::new(&cfg, &device).unwrap();
     let x = kodak_crop(&device);
     let loss_fn = RateDistortionLoss {
+        rate: Default::default(),
         distortion: Distortion::Mse { lambda: 0.01 },
         gmm_beta: 0.0,
     };
@@ -337,4 +338,34 @@ fn int_symbols_decode_for_se_order() {
         .into_vec()
         .unwrap();
     assert_eq!(v, vec![-1.0, 0.0, 1.0, 0.0]);
+}
+
+/// A variable-rate model: the complexity count includes the gains and rate biases, and
+/// the rate points scale the latent differently.
+#[test]
+fn variable_rate_parameters_and_gains() {
+    let _rng = seeded(3);
+    let device = Default::default();
+    let mut cfg = CvqnConfig::preset(Preset::Tiny);
+    cfg.rate_points = Some(4);
+    let model = Cvqn::<B>::new(&cfg, &device).unwrap();
+    assert_eq!(model.rate_points(), 4);
+    assert_eq!(model.num_params(), complexity(&cfg).total().params);
+    let x = Tensor::<B, 4>::random([1, 3, 32, 32], Distribution::Default, &device);
+    let spread = |rate: usize| -> f32 {
+        let q = model.quantize_at(x.clone(), rate);
+        q.latent.powi_scalar(2).mean().sqrt().into_scalar()
+    };
+    // Gains start at 0.5 … 2 (a factor 4 between the outer rate points).
+    let ratio = spread(3) / spread(0);
+    assert!((ratio - 4.0).abs() < 1e-3, "gain ratio {ratio}");
+    let mut bad = cfg.clone();
+    bad.rate_points = Some(0);
+    assert!(bad.validate().is_err());
+    let mut bad = cfg.clone();
+    bad.entropy = codec_core::config::EntropyKind::Context3d;
+    assert!(
+        bad.validate().is_err(),
+        "variable rate needs the parallel model"
+    );
 }

@@ -100,7 +100,7 @@ fn symbols_round_trip_through_a_cvq_file() {
     for (a, b) in symbols.iter().zip(&out.groups) {
         assert_eq!(to_vec_i64(a.clone()), to_vec_i64(b.symbols.clone()));
     }
-    let from_file = model.decode_symbols(symbols, order_tensor(&decoded_order, &device));
+    let from_file = model.decode_symbols(symbols, order_tensor(&decoded_order, &device), 0);
     from_file
         .into_data()
         .assert_approx_eq::<f32>(&out.reconstruction.into_data(), Default::default());

@@ -146,13 +146,23 @@ pub fn export_parallel_model<B: Backend>(
         out: export_conv2d(&model.out)?,
     };
     let values = level_values(level_means, model.levels())?;
-    IntParallelGroupModel::new(
+    let int = IntParallelGroupModel::new(
         model.levels(),
         model.channels(),
         prior_channels,
         layers,
         values,
-    )
+    )?;
+    match &model.rate_bias {
+        Some(bias) => {
+            let biases = to_f32_vec(bias.val().into_data())?;
+            if biases.iter().any(|v| !v.is_finite()) {
+                return Err(EntropyError::InvalidModel("non-finite rate bias".into()));
+            }
+            int.with_rate_biases(biases.iter().map(|&v| quantize_act(f64::from(v))).collect())
+        }
+        None => Ok(int),
+    }
 }
 
 /// Exports the entropy model of a whole [`Cvqn`] (every group, with its quantizer's

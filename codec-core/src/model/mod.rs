@@ -4,6 +4,12 @@
 //! Shapes for an input batch `[B, 3, H, W]` (`H`, `W` multiples of 16):
 //! latent `[B, C, H/16, W/16]`; group `g` `[B, C_g, H/16, W/16]` with `L_g` levels;
 //! context logits `[B, L_g, C_g, H/16, W/16]`; reconstruction `[B, 3, H, W]`.
+//!
+//! A variable-rate model (`rate_points = K > 1`) runs at one rate point `k` per call
+//! ([`Cvqn::forward_at`]): the latent is multiplied by the learned gain `exp(gain[k])`
+//! (`[C]`) before quantization, the dequantized code by the inverse gain
+//! `exp(inv_gain[k])` before the decoder, and each group's entropy model adds its rate
+//! bias `r_k`.
 
 pub mod context3d;
 pub mod decoder;
@@ -15,7 +21,7 @@ pub mod quantizer;
 pub mod split_merge;
 pub mod synthesis;
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::tensor::{ElementConversion, Int, Tensor, backend::Backend};
 
 use crate::config::{ConfigError, CvqnConfig, EntropyKind, ImportanceKind};
@@ -44,6 +50,10 @@ pub struct Cvqn<B: Backend> {
     pub se: Option<SeImportance<B>>,
     /// Fixed channel order `[C]` (identity for predefined importance, measured for RE).
     pub order: Tensor<B, 1, Int>,
+    /// Log gains `[K, C]` of a variable-rate model, applied to the latent.
+    pub gain: Option<Param<Tensor<B, 2>>>,
+    /// Log inverse gains `[K, C]` of a variable-rate model, applied to the code.
+    pub inv_gain: Option<Param<Tensor<B, 2>>>,
     group_sizes: Vec<usize>,
     se_importance: bool,
 }
@@ -62,7 +72,8 @@ pub struct GroupOutput<B: Backend> {
 /// Everything the quantization stage produces.
 #[derive(Debug, Clone)]
 pub struct QuantizedCode<B: Backend> {
-    /// Encoder output `[B, C, h, w]` (before quantization).
+    /// Encoder output `[B, C, h, w]` as quantized (times the rate point's gain in a
+    /// variable-rate model).
     pub latent: Tensor<B, 4>,
     /// Channel order used (least → most important), `[C]`.
     pub order: Tensor<B, 1, Int>,
@@ -138,6 +149,7 @@ impl<B: Backend> Cvqn<B> {
                             group_sizes[g],
                             prior,
                             cfg.entropy_features[g],
+                            cfg.num_rate_points(),
                             device,
                         )
                     })
@@ -155,9 +167,16 @@ impl<B: Backend> Cvqn<B> {
             se: se_importance
                 .then(|| SeImportance::new(cfg.code_channels, cfg.se_reduction, device)),
             order: order_tensor(&identity, device),
+            gain: synthesis::rate_gains(cfg.num_rate_points(), cfg.code_channels, 1.0, device),
+            inv_gain: synthesis::rate_gains(cfg.num_rate_points(), cfg.code_channels, -1.0, device),
             group_sizes,
             se_importance,
         })
+    }
+
+    /// Rate points `K` (1 for a fixed-rate model).
+    pub fn rate_points(&self) -> usize {
+        self.gain.as_ref().map_or(1, |g| g.dims()[0])
     }
 
     /// Latent channel count `C`.
@@ -177,6 +196,17 @@ impl<B: Backend> Cvqn<B> {
         self.order = order_tensor(order, &self.order.device());
     }
 
+    /// The fixed channel order as host indices (a read-back from the device).
+    pub fn order_vec(&self) -> Vec<usize> {
+        self.order
+            .clone()
+            .into_data()
+            .convert::<i64>()
+            .iter::<i64>()
+            .map(|v| v as usize)
+            .collect()
+    }
+
     /// Channel order for a latent: the SE head's per-batch order, else the fixed order.
     pub fn channel_order(&self, latent: &Tensor<B, 4>) -> Tensor<B, 1, Int> {
         match (&self.se, self.se_importance) {
@@ -185,9 +215,27 @@ impl<B: Backend> Cvqn<B> {
         }
     }
 
-    /// Encoder + quantizers: image `[B, 3, H, W]` → quantized code.
+    /// Encoder + quantizers at rate point 0: image `[B, 3, H, W]` → quantized code.
     pub fn quantize(&self, image: Tensor<B, 4>) -> QuantizedCode<B> {
+        self.quantize_at(image, 0)
+    }
+
+    /// Encoder + quantizers at rate point `rate` (`0..K`).
+    ///
+    /// # Panics
+    ///
+    /// If `rate ≥ K`.
+    pub fn quantize_at(&self, image: Tensor<B, 4>, rate: usize) -> QuantizedCode<B> {
+        assert!(
+            rate < self.rate_points(),
+            "rate point {rate} of {}",
+            self.rate_points()
+        );
         let latent = self.encoder.forward(image);
+        let latent = match &self.gain {
+            Some(g) => latent * synthesis::gain_at(g, rate),
+            None => latent,
+        };
         let order = self.channel_order(&latent);
         let parts = self
             .groups()
@@ -204,6 +252,10 @@ impl<B: Backend> Cvqn<B> {
             .groups()
             .merge(groups.iter().map(|(v, _)| v.clone()).collect());
         let code = unpermute_channels(merged, order.clone());
+        let code = match &self.inv_gain {
+            Some(g) => code * synthesis::gain_at(g, rate),
+            None => code,
+        };
         QuantizedCode {
             latent,
             order,
@@ -212,11 +264,21 @@ impl<B: Backend> Cvqn<B> {
         }
     }
 
-    /// Full training / evaluation pass.
+    /// Full training / evaluation pass at rate point 0 (the only one of a fixed-rate
+    /// model).
     pub fn forward(&self, image: Tensor<B, 4>) -> CvqnOutput<B> {
+        self.forward_at(image, 0)
+    }
+
+    /// Full training / evaluation pass at rate point `rate` (`0..K`).
+    ///
+    /// # Panics
+    ///
+    /// If `rate ≥ K`.
+    pub fn forward_at(&self, image: Tensor<B, 4>, rate: usize) -> CvqnOutput<B> {
         let [_, _, h, w] = image.dims();
-        let q = self.quantize(image);
-        let logits = self.entropy_logits(&q.groups);
+        let q = self.quantize_at(image, rate);
+        let logits = self.entropy_logits(&q.groups, rate);
         let groups = q
             .groups
             .into_iter()
@@ -237,10 +299,11 @@ impl<B: Backend> Cvqn<B> {
     }
 
     /// Entropy-model logits `[B, L_g, C_g, h, w]` of every group given the quantized
-    /// values of all groups (model order).
+    /// values of all groups (model order), at rate point `rate`.
     pub fn entropy_logits(
         &self,
         groups: &[(Tensor<B, 4>, Tensor<B, 4, Int>)],
+        rate: usize,
     ) -> Vec<Tensor<B, 5>> {
         if self.parallel.is_empty() {
             return groups
@@ -254,32 +317,36 @@ impl<B: Backend> Cvqn<B> {
                 let prior = (g + 1 < groups.len()).then(|| {
                     Tensor::cat(groups[g + 1..].iter().map(|(v, _)| v.clone()).collect(), 1)
                 });
-                self.parallel[g].forward(prior, groups[g].0.clone())
+                self.parallel[g].forward(prior, groups[g].0.clone(), rate)
             })
             .collect()
     }
 
     /// Decodes symbols (one `[B, C_g, h, w]` tensor per group, permuted order) with the
-    /// channel order `order` back to an image `[B, 3, 16h, 16w]`.
+    /// channel order `order` at rate point `rate` back to an image `[B, 3, 16h, 16w]`.
     pub fn decode_symbols(
         &self,
         symbols: Vec<Tensor<B, 4, Int>>,
         order: Tensor<B, 1, Int>,
+        rate: usize,
     ) -> Tensor<B, 4> {
         synthesis::synthesize(
             &self.decoder,
             &self.quantizers,
+            self.inv_gain.as_ref(),
             &self.groups(),
             symbols,
             split_merge::inverse_permutation(order),
+            rate,
         )
     }
 
-    /// The synthesis half (decoder and quantizers; shares their parameters).
+    /// The synthesis half (decoder, quantizers, inverse gains; shares their parameters).
     pub fn synthesis(&self) -> synthesis::Synthesis<B> {
         synthesis::Synthesis {
             decoder: self.decoder.clone(),
             quantizers: self.quantizers.clone(),
+            inv_gain: self.inv_gain.clone(),
         }
     }
 

@@ -9,14 +9,17 @@
 //! itself):
 //!
 //! ```text
-//! f      = prior3×3(prev) + (1 − A) ⊙ context3×3(A ⊙ values)     [B, F, h, w]
-//! logits = out1×1(relu(hidden1×1(relu(f))))                       [B, c·L, h, w]
+//! f      = prior3×3(prev) + r_k + (1 − A) ⊙ context3×3(A ⊙ values)   [B, F, h, w]
+//! logits = out1×1(relu(hidden1×1(relu(f))))                           [B, c·L, h, w]
 //! ```
+//!
+//! `r_k` (`[F]`) is the learned bias of rate point `k` of a variable-rate model (absent
+//! in a fixed-rate one).
 //!
 //! One forward pass gives the exact distributions of both decoding passes, so training
 //! costs one evaluation.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Tensor, TensorData, activation, backend::Backend};
 
@@ -33,6 +36,8 @@ pub struct ParallelContextModel<B: Backend> {
     pub hidden: Conv2d<B>,
     /// 1×1, `F → c·L`.
     pub out: Conv2d<B>,
+    /// Per-rate-point biases `[K, F]` of a variable-rate model.
+    pub rate_bias: Option<Param<Tensor<B, 2>>>,
     levels: usize,
     channels: usize,
 }
@@ -53,12 +58,14 @@ pub fn anchor_mask<B: Backend>(h: usize, w: usize, device: &B::Device) -> Tensor
 
 impl<B: Backend> ParallelContextModel<B> {
     /// New model: `levels` symbols, `channels` in the group, `prior_channels` of the
-    /// more important groups, hidden width `features`.
+    /// more important groups, hidden width `features`, `rate_points` rate biases
+    /// (starting at zero; none for 1).
     pub fn new(
         levels: usize,
         channels: usize,
         prior_channels: usize,
         features: usize,
+        rate_points: usize,
         device: &B::Device,
     ) -> Self {
         Self {
@@ -66,6 +73,8 @@ impl<B: Backend> ParallelContextModel<B> {
             context: same_conv(channels, features, 3, device),
             hidden: same_conv(features, features, 1, device),
             out: same_conv(features, channels * levels, 1, device),
+            rate_bias: (rate_points > 1)
+                .then(|| Param::from_tensor(Tensor::zeros([rate_points, features], device))),
             levels,
             channels,
         }
@@ -82,14 +91,23 @@ impl<B: Backend> ParallelContextModel<B> {
     }
 
     /// Logits of every symbol: `prior` `[B, P, h, w]` (`None` iff `P = 0`), `values`
-    /// `[B, c, h, w]` → `[B, L, c, h, w]`.
-    pub fn forward(&self, prior: Option<Tensor<B, 4>>, values: Tensor<B, 4>) -> Tensor<B, 5> {
+    /// `[B, c, h, w]`, rate point `rate` (0 for a fixed-rate model) → `[B, L, c, h, w]`.
+    pub fn forward(
+        &self,
+        prior: Option<Tensor<B, 4>>,
+        values: Tensor<B, 4>,
+        rate: usize,
+    ) -> Tensor<B, 5> {
         let [b, _, h, w] = values.dims();
         let anchors = anchor_mask::<B>(h, w, &values.device());
         let others = anchors.clone().neg().add_scalar(1.0);
         let mut f = self.context.forward(values * anchors) * others;
         if let (Some(conv), Some(prev)) = (&self.prior, prior) {
             f = f + conv.forward(prev);
+        }
+        if let Some(bias) = &self.rate_bias {
+            let features = bias.dims()[1];
+            f = f + bias.val().narrow(0, rate, 1).reshape([1, features, 1, 1]);
         }
         let f = activation::relu(self.hidden.forward(activation::relu(f)));
         self.out

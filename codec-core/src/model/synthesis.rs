@@ -5,7 +5,7 @@
 //! Shapes: symbols of group `g` `[B, C_g, h, w]` (least important group first), inverse
 //! channel order `[C]` → reconstruction `[B, 3, 16·h, 16·w]`.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::tensor::{Int, Tensor, backend::Backend};
 
 use super::decoder::Decoder;
@@ -20,6 +20,8 @@ pub struct Synthesis<B: Backend> {
     pub decoder: Decoder<B>,
     /// One GMM quantizer per group (least important group first).
     pub quantizers: Vec<GmmQuantizer<B>>,
+    /// Log inverse gains `[K, C]` of a variable-rate model.
+    pub inv_gain: Option<Param<Tensor<B, 2>>>,
 }
 
 impl<B: Backend> Synthesis<B> {
@@ -37,43 +39,90 @@ impl<B: Backend> Synthesis<B> {
                 .iter()
                 .map(|&l| GmmQuantizer::new(l, cfg.quantizer_sigma_init, device))
                 .collect(),
+            inv_gain: rate_gains(cfg.num_rate_points(), cfg.code_channels, -1.0, device),
         })
     }
 
     /// Symbols per group → reconstruction (see the module docs for shapes).
     /// `inverse_order` is the inverse of the channel order
-    /// ([`super::split_merge::inverse_order`] on the host).
+    /// ([`super::split_merge::inverse_order`] on the host); `rate` the rate point (0
+    /// for a fixed-rate model).
     pub fn forward(
         &self,
         groups: &ChannelGroups,
         symbols: Vec<Tensor<B, 4, Int>>,
         inverse_order: Tensor<B, 1, Int>,
+        rate: usize,
     ) -> Tensor<B, 4> {
         synthesize(
             &self.decoder,
             &self.quantizers,
+            self.inv_gain.as_ref(),
             groups,
             symbols,
             inverse_order,
+            rate,
         )
     }
 }
 
+/// Initial log gains `[K, C]` of a variable-rate model (`None` for `K = 1`): rate point
+/// `k` starts at gain `0.5 · 4^(k / (K − 1))` (0.5 … 2, `sign = 1`) or its inverse
+/// (`sign = −1`), the same for every channel.
+pub fn rate_gains<B: Backend>(
+    rate_points: usize,
+    channels: usize,
+    sign: f64,
+    device: &B::Device,
+) -> Option<Param<Tensor<B, 2>>> {
+    (rate_points > 1).then(|| {
+        let k = rate_points;
+        let rows: Vec<f32> = (0..k)
+            .flat_map(|i| {
+                let log_gain = (0.5f64).ln() + (4.0f64).ln() * i as f64 / (k - 1) as f64;
+                std::iter::repeat_n((sign * log_gain) as f32, channels)
+            })
+            .collect();
+        Param::from_tensor(Tensor::from_data(
+            burn::tensor::TensorData::new(rows, [k, channels]),
+            device,
+        ))
+    })
+}
+
+/// The gain of rate point `rate` as a `[1, C, 1, 1]` multiplier: `exp(log_gain[rate])`.
+pub fn gain_at<B: Backend>(log_gain: &Param<Tensor<B, 2>>, rate: usize) -> Tensor<B, 4> {
+    let c = log_gain.dims()[1];
+    log_gain
+        .val()
+        .narrow(0, rate, 1)
+        .exp()
+        .reshape([1, c, 1, 1])
+}
+
 /// Dequantizes each group's symbols with its quantizer, merges the groups, undoes the
-/// channel order (`out[:, c] = merged[:, inverse_order[c]]`) and runs the decoder.
-/// Shared by [`Synthesis`] and [`super::Cvqn`]. Uses no operation that reads back from
-/// the device, so it runs on backends without synchronous reads (WebGPU in a browser).
+/// channel order (`out[:, c] = merged[:, inverse_order[c]]`), applies the inverse gain
+/// of rate point `rate` (variable-rate models) and runs the decoder. Shared by
+/// [`Synthesis`] and [`super::Cvqn`]. Uses no operation that reads back from the
+/// device, so it runs on backends without synchronous reads (WebGPU in a browser).
 pub fn synthesize<B: Backend>(
     decoder: &Decoder<B>,
     quantizers: &[GmmQuantizer<B>],
+    inv_gain: Option<&Param<Tensor<B, 2>>>,
     groups: &ChannelGroups,
     symbols: Vec<Tensor<B, 4, Int>>,
     inverse_order: Tensor<B, 1, Int>,
+    rate: usize,
 ) -> Tensor<B, 4> {
     let values = symbols
         .into_iter()
         .zip(quantizers)
         .map(|(s, q)| q.dequantize(s))
         .collect();
-    decoder.forward(groups.merge(values).select(1, inverse_order))
+    let code = groups.merge(values).select(1, inverse_order);
+    let code = match inv_gain {
+        Some(g) => code * gain_at(g, rate),
+        None => code,
+    };
+    decoder.forward(code)
 }
