@@ -148,20 +148,30 @@ pub fn load_model<B: burn::tensor::backend::Backend>(
     Ok(model)
 }
 
-/// Loads the optimizer state of a checkpoint.
+/// Loads the optimizer state of a checkpoint. A checkpoint without `optimizer.mpk`
+/// (the weights-only trunks kept in git and carried between GPU windows, see
+/// `docs/TRAINING.md`) gives `None`: the run then continues with fresh Adam moments (a
+/// warm restart).
 ///
 /// # Errors
 ///
-/// Missing or malformed file.
-pub fn load_optimizer<B, O>(run: &Path, optimizer: O, device: &B::Device) -> Result<O, TrainError>
+/// Missing checkpoint or a malformed optimizer file.
+pub fn load_optimizer<B, O>(
+    run: &Path,
+    optimizer: O,
+    device: &B::Device,
+) -> Result<Option<O>, TrainError>
 where
     B: AutodiffBackend,
     O: Optimizer<Cvqn<B>, B>,
     Cvqn<B>: AutodiffModule<B>,
 {
     let dir = existing_dir(run)?;
+    if !dir.join("optimizer.mpk").exists() {
+        return Ok(None);
+    }
     let record = recorder()
         .load(dir.join("optimizer"), device)
         .map_err(rec(&dir))?;
-    Ok(optimizer.load_record(record))
+    Ok(Some(optimizer.load_record(record)))
 }

@@ -1,7 +1,7 @@
 //! The training configuration (`train.json` in a run folder).
 
 use codec_core::config::CvqnConfig;
-use codec_core::loss::{Distortion, RateDistortionLoss};
+use codec_core::loss::{Distortion, RateDistortionLoss, RateTerm};
 use codec_core::metrics::MS_SSIM_MIN_SIDE;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,12 @@ pub struct TrainConfig {
     pub model: CvqnConfig,
     /// Loss: distortion kind and weight, GMM prior weight β.
     pub loss: RateDistortionLoss,
+    /// Distortion weights (λ or α) of the rate points of a variable-rate model, lowest
+    /// quality first (one per rate point, increasing); empty for a fixed-rate model,
+    /// which uses the weight in `loss`. Each step trains one rate point, drawn from
+    /// `(seed, step)`.
+    #[serde(default)]
+    pub rate_weights: Vec<f64>,
     /// Rate point stored in exported model files (`--quality` of the CLI).
     pub quality: u8,
     /// Total optimisation steps of the run.
@@ -59,7 +65,9 @@ impl TrainConfig {
             loss: RateDistortionLoss {
                 distortion: Distortion::Mse { lambda: 0.01 },
                 gmm_beta: 0.0,
+                rate: RateTerm::GroupMeanNats,
             },
+            rate_weights: Vec::new(),
             quality: 1,
             steps: 10_000,
             batch_size: 8,
@@ -104,12 +112,29 @@ impl TrainConfig {
                 self.crop
             ));
         }
-        let weight = match self.loss.distortion {
-            Distortion::MsSsim { alpha } => alpha,
-            Distortion::Mse { lambda } => lambda,
-        };
+        let k = self.model.num_rate_points();
+        if k > 1 && self.rate_weights.len() != k {
+            return err(format!(
+                "a model with {k} rate points needs {k} rate weights (got {})",
+                self.rate_weights.len()
+            ));
+        }
+        if k == 1 && !self.rate_weights.is_empty() {
+            return err("rate weights need a variable-rate model (rate_points > 1)".into());
+        }
+        if self.rate_weights.windows(2).any(|w| w[0] >= w[1])
+            || self
+                .rate_weights
+                .iter()
+                .any(|w| !(w.is_finite() && *w > 0.0))
+        {
+            return err(format!(
+                "rate weights must be positive and increasing (got {:?})",
+                self.rate_weights
+            ));
+        }
         for (name, v) in [
-            ("distortion weight", weight),
+            ("distortion weight", self.loss.distortion.weight()),
             ("lr", self.lr),
             ("lr_quantizer", self.lr_quantizer),
             ("lr_gamma", self.lr_gamma),
@@ -131,6 +156,37 @@ impl TrainConfig {
             return err("log_every, workers and checkpoint_secs must be ≥ 1".into());
         }
         Ok(())
+    }
+
+    /// The rate point trained at `step` (`0..K`): drawn from `(seed, step)`, so a resumed
+    /// run trains the same ones; always 0 for a fixed-rate model.
+    pub fn rate_point(&self, step: u64) -> usize {
+        let k = self.model.num_rate_points() as u64;
+        if k <= 1 {
+            return 0;
+        }
+        // SplitMix64 of (seed, step): cheap, uniform enough, independent of the crops'
+        // ChaCha streams.
+        let mut z = self
+            .seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(step)
+            .wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) % k) as usize
+    }
+
+    /// The loss of `step`: the distortion weight of its rate point for a
+    /// variable-rate model, else `loss`.
+    pub fn loss_at(&self, step: u64) -> RateDistortionLoss {
+        match self.rate_weights.get(self.rate_point(step)) {
+            Some(&w) if self.model.num_rate_points() > 1 => RateDistortionLoss {
+                distortion: self.loss.distortion.with_weight(w),
+                ..self.loss
+            },
+            _ => self.loss,
+        }
     }
 
     /// Learning-rate multiplier at `step` (γ to the number of milestones passed).
@@ -159,6 +215,50 @@ mod tests {
         let mut bad = cfg.clone();
         bad.lr = f64::NAN;
         assert!(bad.validate().unwrap_err().to_string().contains("lr"));
+    }
+
+    #[test]
+    fn variable_rate_weights_are_checked_and_cover_every_rate_point() {
+        let mut model = CvqnConfig::preset(Preset::Tiny);
+        model.rate_points = Some(3);
+        let mut cfg = TrainConfig::new(model);
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("3 rate weights")
+        );
+        cfg.rate_weights = vec![0.01, 0.005, 0.02];
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("increasing")
+        );
+        cfg.rate_weights = vec![0.002, 0.005, 0.02];
+        cfg.validate().unwrap();
+        let mut seen = [0usize; 3];
+        for step in 0..300 {
+            let k = cfg.rate_point(step);
+            seen[k] += 1;
+            assert_eq!(cfg.loss_at(step).distortion.weight(), cfg.rate_weights[k]);
+            assert_eq!(k, cfg.rate_point(step), "a pure function of (seed, step)");
+        }
+        assert!(
+            seen.iter().all(|&n| n > 70),
+            "every rate point is trained: {seen:?}"
+        );
+        let fixed = TrainConfig::new(CvqnConfig::preset(Preset::Tiny));
+        assert_eq!(fixed.rate_point(7), 0);
+        assert_eq!(fixed.loss_at(7), fixed.loss);
+        let mut bad = fixed.clone();
+        bad.rate_weights = vec![0.01];
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("variable-rate")
+        );
     }
 
     #[test]

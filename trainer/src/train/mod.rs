@@ -7,9 +7,11 @@
 //! factor), gradients clipped by value. With RE importance the channel order is
 //! re-measured every `re_every` steps.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod init;
+pub mod step;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -17,14 +19,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use burn::grad_clipping::GradientClippingConfig;
-use burn::module::{AutodiffModule, ParamId};
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{ElementConversion, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use codec_core::config::ImportanceKind;
-use codec_core::loss::RateDistortionLoss;
-use codec_core::metrics::{MS_SSIM_MIN_SIDE, ms_ssim_tensor};
 use codec_core::model::Cvqn;
 use codec_core::model::importance::re_importance;
 use codec_core::model::split_merge::order_from_importance;
@@ -37,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{DataError, Dataset, Loader};
 pub use checkpoint::CheckpointState;
 pub use config::{TrainConfig, TrainConfigError};
+pub use step::{ParamGroups, PhaseTimes, StepStats, batch_tensor, new_optimizer, train_step};
 
 /// Errors of training.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +85,9 @@ pub struct TrainOptions {
     pub stop_after: Option<Duration>,
     /// Show a progress bar.
     pub progress: bool,
+    /// Data-loading threads for this session (replaces the run's `workers`; batches
+    /// do not depend on it).
+    pub workers: Option<usize>,
 }
 
 /// What a session did.
@@ -122,6 +124,10 @@ pub struct MetricsRow {
     pub psnr: f64,
     /// MS-SSIM of the batch (empty for crops smaller than 161).
     pub ms_ssim: Option<f64>,
+    /// Rate point of the step (variable-rate models; empty for fixed-rate ones and in
+    /// files written before variable rate existed).
+    #[serde(default)]
+    pub rate_point: Option<usize>,
 }
 
 const CONFIG_FILE: &str = "train.json";
@@ -199,34 +205,6 @@ fn append_metrics(run: &Path, rows: &[MetricsRow]) -> Result<(), TrainError> {
     w.flush().map_err(io(&path))
 }
 
-/// Parameter ids of the quantizer means and of their π/σ (own learning rates).
-fn quantizer_params<B: burn::tensor::backend::Backend>(
-    model: &Cvqn<B>,
-) -> (Vec<ParamId>, Vec<ParamId>) {
-    let means = model.quantizers.iter().map(|q| q.mean.id).collect();
-    let pi_sigma = model
-        .quantizers
-        .iter()
-        .flat_map(|q| [q.log_std.id, q.log_pi.id])
-        .collect();
-    (means, pi_sigma)
-}
-
-fn scalar<B: burn::tensor::backend::Backend>(t: Tensor<B, 1>) -> f64 {
-    t.into_scalar().elem::<f64>()
-}
-
-fn batch_tensor<B: burn::tensor::backend::Backend>(
-    values: Vec<f32>,
-    cfg: &TrainConfig,
-    device: &B::Device,
-) -> Tensor<B, 4> {
-    Tensor::from_data(
-        TensorData::new(values, [cfg.batch_size, 3, cfg.crop, cfg.crop]),
-        device,
-    )
-}
-
 /// Crop side of RE importance measurements (MS-SSIM needs ≥ 176).
 const RE_CROP: usize = 256;
 
@@ -254,6 +232,55 @@ fn measure_re_order<B: AutodiffBackend>(
     Ok(order_from_importance(&scores))
 }
 
+/// A new model for `cfg`, initialised for training: Burn's seeded default init, then
+/// the transforms redrawn ([`init::lecun_normal_transforms`]), the quantizer means fitted
+/// to the first latent (a batch of its own data stream), and with RE importance a random
+/// first channel order.
+///
+/// # Errors
+///
+/// Invalid model configuration or unreadable data.
+pub fn initial_model<B: AutodiffBackend>(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    device: &B::Device,
+) -> Result<Cvqn<B>, TrainError> {
+    let first = data.batch(cfg.seed ^ 0x4d45_414e, 0, cfg.batch_size, cfg.crop)?;
+    initial_model_from::<B>(cfg, first, device)
+}
+
+/// [`initial_model`] with the quantizer means fitted to the batch `first`
+/// (`[batch_size, 3, crop, crop]`, `0..1`).
+///
+/// # Errors
+///
+/// Invalid model configuration.
+pub fn initial_model_from<B: AutodiffBackend>(
+    cfg: &TrainConfig,
+    first: Vec<f32>,
+    device: &B::Device,
+) -> Result<Cvqn<B>, TrainError> {
+    B::seed(device, cfg.seed);
+    let model = Cvqn::<B>::new(&cfg.model, device)
+        .map_err(|e| TrainError::Config(TrainConfigError(e.to_string())))?;
+    let mut model = init::lecun_normal_transforms(model);
+    let first = batch_tensor::<B>(first, cfg.batch_size, cfg.crop, device);
+    let latent = model.encoder.forward(first).detach();
+    // A variable-rate model's means must cover the latent at its largest gain (the
+    // highest rate point); lower rate points then use fewer, central levels.
+    let latent = match &model.gain {
+        Some(g) => latent * codec_core::model::synthesis::gain_at(g, model.rate_points() - 1),
+        None => latent,
+    };
+    model.fit_quantizer_means(latent);
+    if cfg.model.importance == ImportanceKind::Re {
+        let mut order: Vec<usize> = (0..model.code_channels()).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.seed));
+        model.set_order(&order);
+    }
+    Ok(model)
+}
+
 /// Trains (or resumes) the run in `opts.run`. `config` is required for a new run and
 /// ignored when resuming (the run's `train.json` is used, with `steps` replaced by
 /// `steps_override` if given). Stops with a checkpoint when `stop` is set.
@@ -276,6 +303,9 @@ pub fn train<B: AutodiffBackend>(
     };
     if let Some(s) = steps_override {
         cfg.steps = s;
+    }
+    if let Some(w) = opts.workers {
+        cfg.workers = w;
     }
     cfg.validate()?;
     if !opts.resume && checkpoint::checkpoint_dir(run).exists() {
@@ -300,60 +330,41 @@ pub fn train<B: AutodiffBackend>(
         )));
     }
     B::seed(device, cfg.seed);
-    let mut model = Cvqn::<B>::new(&cfg.model, device)
-        .map_err(|e| TrainError::Config(TrainConfigError(e.to_string())))?;
-    let clip = (cfg.grad_clip > 0.0).then_some(GradientClippingConfig::Value(cfg.grad_clip as f32));
-    let mut optimizer = AdamConfig::new()
-        .with_grad_clipping(clip)
-        .init::<B, Cvqn<B>>();
+    let mut model = if opts.resume {
+        Cvqn::<B>::new(&cfg.model, device)
+            .map_err(|e| TrainError::Config(TrainConfigError(e.to_string())))?
+    } else if let Some(from) = &opts.init_from {
+        let model = Cvqn::<B>::new(&cfg.model, device)
+            .map_err(|e| TrainError::Config(TrainConfigError(e.to_string())))?;
+        checkpoint::load_model(from, model, device)?
+    } else {
+        initial_model(&cfg, &data, device)?
+    };
+    let mut optimizer = new_optimizer::<B>(&cfg);
     let (start, mut seconds) = if opts.resume {
         let state = checkpoint::load_state(run)?;
         model = checkpoint::load_model(run, model, device)?;
-        optimizer = checkpoint::load_optimizer(run, optimizer, device)?;
+        optimizer = match checkpoint::load_optimizer(run, optimizer, device)? {
+            Some(o) => o,
+            None => {
+                if opts.progress {
+                    eprintln!(
+                        "{}: the checkpoint holds no optimizer state; continuing from step {} with fresh Adam moments (warm restart)",
+                        run.display(),
+                        state.step
+                    );
+                }
+                new_optimizer::<B>(&cfg)
+            }
+        };
         truncate_metrics(run, state.step)?;
         (state.step, state.seconds)
     } else {
-        if let Some(from) = &opts.init_from {
-            model = checkpoint::load_model(from, model, device)?;
-        } else {
-            model = init::lecun_normal_transforms(model);
-            // Start the quantizer means on the scale of the initial latent.
-            let first = batch_tensor::<B>(
-                data.batch(cfg.seed ^ 0x4d45_414e, 0, cfg.batch_size, cfg.crop)?,
-                &cfg,
-                device,
-            );
-            let latent = model.encoder.forward(first).detach();
-            model.fit_quantizer_means(latent);
-            if cfg.model.importance == ImportanceKind::Re {
-                let mut order: Vec<usize> = (0..model.code_channels()).collect();
-                order.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.seed));
-                model.set_order(&order);
-            }
-        }
         truncate_metrics(run, 0)?;
         (0, 0.0)
     };
-    if start >= cfg.steps {
-        return Ok(TrainSummary {
-            first_step: start,
-            last_step: start,
-            finished: true,
-            steps_per_sec: 0.0,
-        });
-    }
 
-    let loss = cfg.loss;
-    let (means, pi_sigma) = quantizer_params(&model);
-    let mut loader = Loader::start(
-        data.clone(),
-        cfg.seed,
-        start,
-        cfg.batch_size,
-        cfg.crop,
-        cfg.workers,
-        2,
-    );
+    let groups = ParamGroups::of(&model);
     let bar = if opts.progress {
         let pb = ProgressBar::new(cfg.steps).with_position(start);
         pb.set_style(
@@ -374,97 +385,66 @@ pub fn train<B: AutodiffBackend>(
         |model: &Cvqn<B>, optimizer: &_, step: u64, seconds: f64, rows: &mut Vec<MetricsRow>| {
             append_metrics(run, rows)?;
             rows.clear();
-            let order = model
-                .order
-                .clone()
-                .into_data()
-                .convert::<i64>()
-                .into_vec::<i64>()
-                .map_err(|e| TrainError::Checkpoint(format!("{e:?}")))?
-                .into_iter()
-                .map(|v| v as usize)
-                .collect();
             checkpoint::save(
                 run,
                 model,
                 optimizer,
                 &CheckpointState {
                     step,
-                    order,
+                    order: model.order_vec(),
                     seconds,
                 },
             )
         };
+    if !opts.resume {
+        // The starting point is a checkpoint too: a run stopped before its first timed
+        // checkpoint resumes from it, and its weights can be compared with other trainers.
+        save(&model, &optimizer, 0, 0.0, &mut pending)?;
+    }
+    if start >= cfg.steps {
+        return Ok(TrainSummary {
+            first_step: start,
+            last_step: start,
+            finished: true,
+            steps_per_sec: 0.0,
+        });
+    }
+    let mut loader = Loader::start(
+        data.clone(),
+        cfg.seed,
+        start,
+        cfg.batch_size,
+        cfg.crop,
+        cfg.workers,
+        2,
+    );
     let mut ema: Option<(f64, f64, f64)> = None;
     while step < cfg.steps {
         let t0 = Instant::now();
-        let x = batch_tensor::<B>(loader.next_batch()?, &cfg, device);
-        let out = model.forward(x.clone());
-        let terms = RateDistortionLoss::evaluate(&loss, &model, x.clone(), &out)
-            .map_err(|e| TrainError::Loss(e.to_string()))?;
         let log_now = (step + 1) % cfg.log_every == 0 || step + 1 == cfg.steps;
-        // The logged scalars, stacked so that the device is synchronised once per step,
-        // after the update has been queued: [total, distortion, rate, bpp, mse].
-        let stats = Tensor::cat(
-            vec![
-                terms.total.clone().detach().inner(),
-                terms.distortion.clone().detach().inner(),
-                terms.rate.clone().detach().inner(),
-                out.bpp().detach().inner(),
-                (out.reconstruction.clone().detach().inner() - x.clone().inner())
-                    .powi_scalar(2)
-                    .mean(),
-            ],
-            0,
-        );
-        let ms_ssim = (log_now && cfg.crop >= MS_SSIM_MIN_SIDE)
-            .then(|| {
-                let x255 = x.clone().inner().mul_scalar(255.0);
-                let y255 = out
-                    .reconstruction
-                    .clone()
-                    .inner()
-                    .mul_scalar(255.0)
-                    .clamp(0.0, 255.0);
-                ms_ssim_tensor(x255, y255).map(|t| scalar(t.mean()))
-            })
-            .transpose()
-            .map_err(|e| TrainError::Loss(e.to_string()))?;
-
-        let mut grads = terms.total.backward();
-        let g_means = GradientsParams::from_params(&mut grads, &model, &means);
-        let g_pi_sigma = GradientsParams::from_params(&mut grads, &model, &pi_sigma);
-        let g_net = GradientsParams::from_grads(grads, &model);
-        let factor = cfg.lr_factor(step);
-        model = optimizer.step(cfg.lr * factor, model, g_net);
-        model = optimizer.step(cfg.lr_quantizer * factor, model, g_means);
-        model = optimizer.step(0.2 * cfg.lr_quantizer * factor, model, g_pi_sigma);
-        let stats = stats
-            .into_data()
-            .convert::<f64>()
-            .into_vec::<f64>()
-            .map_err(|e| TrainError::Loss(format!("{e:?}")))?;
-        let [total, distortion, rate, bpp, mse] = stats[..] else {
-            return Err(TrainError::Loss(format!(
-                "expected 5 logged scalars, the device returned {}",
-                stats.len()
-            )));
-        };
-        if !total.is_finite() {
-            // The update just applied came from a non-finite loss: stop without
-            // checkpointing it.
-            return Err(TrainError::Diverged(step));
-        }
+        let (updated, stats) = train_step(
+            model,
+            &mut optimizer,
+            &groups,
+            &cfg,
+            loader.next_batch()?,
+            step,
+            log_now,
+            None,
+            device,
+        )?;
+        model = updated;
         let row = MetricsRow {
             step: step + 1,
             seconds: seconds + t0.elapsed().as_secs_f64(),
-            lr: cfg.lr * factor,
-            loss: total,
-            distortion,
-            rate,
-            bpp,
-            psnr: -10.0 * mse.max(1e-12).log10(),
-            ms_ssim,
+            lr: cfg.lr * cfg.lr_factor(step),
+            loss: stats.loss,
+            distortion: stats.distortion,
+            rate: stats.rate,
+            bpp: stats.bpp,
+            psnr: -10.0 * stats.mse.max(1e-12).log10(),
+            ms_ssim: stats.ms_ssim,
+            rate_point: (cfg.model.num_rate_points() > 1).then_some(stats.rate_point),
         };
         step += 1;
 
