@@ -317,12 +317,14 @@ class GmmQuantizer(nn.Module):
 
 
 class ParallelContextModel(nn.Module):
-    def __init__(self, levels, channels, prior_channels, features):
+    def __init__(self, levels, channels, prior_channels, features, rate_points=1):
         super().__init__()
         self.prior = same_conv(prior_channels, features, 3) if prior_channels > 0 else None
         self.context = same_conv(channels, features, 3)
         self.hidden = same_conv(features, features, 1)
         self.out = same_conv(features, channels * levels, 1)
+        # Variable-rate models: one bias of f per rate point (zeros at init, as in Burn).
+        self.rate_bias = nn.Parameter(torch.zeros(rate_points, features)) if rate_points > 1 else None
         self.levels = levels
         self.channels = channels
 
@@ -334,13 +336,15 @@ class ParallelContextModel(nn.Module):
         mask = ((yy + xx) % 2 == 0).to(torch.float32).reshape(1, 1, h, w)
         return mask.to(device)
 
-    def forward(self, prior, values):
+    def forward(self, prior, values, rate=0):
         b, _, h, w = values.shape
         anchors = self.anchor_mask(h, w, values.device)
         others = -anchors + 1.0
         f = self.context(values * anchors) * others
         if self.prior is not None and prior is not None:
             f = f + self.prior(prior)
+        if self.rate_bias is not None:
+            f = f + self.rate_bias[rate].reshape(1, -1, 1, 1)
         f = F.relu(self.hidden(F.relu(f)))
         return self.out(f).reshape(b, self.channels, self.levels, h, w).transpose(1, 2)
 
@@ -376,26 +380,40 @@ class Cvqn(nn.Module):
         self.quantizers = nn.ModuleList(
             GmmQuantizer(l, cfg.get("quantizer_sigma_init", 0.7072)) for l in cfg["levels"])
         gs = self.group_sizes
+        k = int(cfg.get("rate_points", 1))
+        self.rate_points = k
         self.parallel = nn.ModuleList(
-            ParallelContextModel(cfg["levels"][g], gs[g], sum(gs[g + 1:]), cfg["entropy_features"][g])
+            ParallelContextModel(cfg["levels"][g], gs[g], sum(gs[g + 1:]), cfg["entropy_features"][g], k)
             for g in range(len(cfg["levels"])))
         self.register_buffer("order", torch.arange(cfg["code_channels"], dtype=torch.int64))
+        if k > 1:
+            # synthesis::rate_gains: log gain of rate point i = ln 0.5 + ln 4 · i/(K−1).
+            log_gain = torch.tensor([math.log(0.5) + math.log(4.0) * i / (k - 1) for i in range(k)])
+            log_gain = log_gain.reshape(k, 1).repeat(1, cfg["code_channels"])
+            self.gain = nn.Parameter(log_gain.clone())
+            self.inv_gain = nn.Parameter(-log_gain)
+        else:
+            self.gain = self.inv_gain = None
 
-    def forward(self, image):
+    def forward(self, image, rate=0):
         b, _, h, w = image.shape
-        # quantize()
+        # quantize_at()
         latent = self.encoder(image)
+        if self.gain is not None:
+            latent = latent * torch.exp(self.gain[rate]).reshape(1, -1, 1, 1)
         order = self.order
         permuted = latent.index_select(1, order)
         parts = list(torch.split(permuted, self.group_sizes, dim=1))  # narrow() views
         groups = [q(p) for p, q in zip(parts, self.quantizers)]
         merged = torch.cat([v for v, _ in groups], 1)
         code = merged.index_select(1, torch.argsort(order, stable=True))  # unpermute_channels
+        if self.inv_gain is not None:
+            code = code * torch.exp(self.inv_gain[rate]).reshape(1, -1, 1, 1)
         # entropy_logits() + symbol_nll()
         nlls = []
         for g in range(len(groups)):
             prior = torch.cat([v for v, _ in groups[g + 1:]], 1) if g + 1 < len(groups) else None
-            logits = self.parallel[g](prior, groups[g][0])
+            logits = self.parallel[g](prior, groups[g][0], rate)
             nlls.append(symbol_nll(logits, groups[g][1]))
         reconstruction = self.decoder(code)
         return reconstruction, latent, nlls, h * w
@@ -421,18 +439,20 @@ def lecun_normal_transforms(model):
                     p.normal_(0.0, gain * math.sqrt(1.0 / fan_in))
 
 
-def rd_loss(model, x, lam):
-    """Cvqn::forward + RateDistortionLoss::evaluate (MSE, gmm_beta = 0) + the trainer's
+def rd_loss(model, x, lam, rate_point=0, rate_term="seed"):
+    """Cvqn::forward_at + RateDistortionLoss::evaluate (MSE, gmm_beta = 0) + the trainer's
     detached per-step statistics [total, distortion, rate, bpp, mse]."""
-    rec, latent, nlls, pixels = model(x)
+    rec, latent, nlls, pixels = model(x, rate_point)
     distortion = ((rec - x) ** 2).mean() * (lam * 255.0 * 255.0)
-    rate = torch.stack([n.mean() for n in nlls]).sum() / len(nlls)  # rate_ce()
+    bpp = torch.stack([n.sum() for n in nlls]).sum() / LN2 / (x.shape[0] * pixels)
+    if rate_term == "bpp":
+        rate = bpp
+    else:
+        rate = torch.stack([n.mean() for n in nlls]).sum() / len(nlls)  # rate_ce()
     total = distortion + rate
     with torch.no_grad():
-        bits = torch.stack([n.sum() for n in nlls]).sum() / LN2
-        bpp = bits / (x.shape[0] * pixels)
         mse = ((rec - x) ** 2).mean()
-        stats = torch.stack([total, distortion, rate, bpp, mse])
+        stats = torch.stack([total, distortion, rate, bpp.detach(), mse])
     return total, stats, rec
 
 
@@ -467,6 +487,58 @@ def ms_ssim(x, y):
     return prod.mean(dim=1)
 
 
+def load_burn_checkpoint(model, path):
+    """Copies the weights of a Burn `NamedMpkFileRecorder` file (a trainer checkpoint's
+    `model.mpk`, f32) into `model`. Burn's field paths map onto this module's names
+    (`stages[0]` → `stages.0`); Burn `Linear` weights are `[in, out]` (transposed here).
+    Every parameter of `model` must be found, with the same shape."""
+    import msgpack  # pip install msgpack; only needed for this mode
+    with open(path, "rb") as fh:
+        record = msgpack.unpackb(fh.read(), raw=False, strict_map_key=False)
+    found = {}
+
+    def walk(node, prefix):
+        if isinstance(node, dict):
+            if "param" in node and "id" in node:
+                found[prefix] = node["param"]
+                return
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else str(key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{prefix}.{i}")
+
+    walk(record["item"], "")
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, p in params.items():
+            if name not in found:
+                raise SystemExit(f"{path}: no weight for {name}")
+            t = found.pop(name)
+            if t["dtype"] != "F32":
+                raise SystemExit(f"{path}: {name} is {t['dtype']}, expected F32")
+            value = torch.frombuffer(bytearray(t["bytes"]), dtype=torch.float32).reshape(t["shape"])
+            if value.dim() == 2 and name.endswith(".weight"):
+                value = value.t()  # Burn Linear: [in, out]
+            if tuple(value.shape) != tuple(p.shape):
+                raise SystemExit(f"{path}: {name} has shape {tuple(value.shape)}, model {tuple(p.shape)}")
+            p.copy_(value)
+    if found:
+        raise SystemExit(f"{path}: weights without a parameter here: {sorted(found)[:5]}")
+
+
+def batch_reader(path, batch, crop):
+    """Batches of a `cvq-train batches` file (u8 `[N, B, 3, crop, crop]`), as float 0..1."""
+    size = batch * 3 * crop * crop
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(size)
+            if len(chunk) < size:
+                return
+            yield torch.frombuffer(bytearray(chunk), dtype=torch.uint8).reshape(
+                batch, 3, crop, crop).to(torch.float32) / 255.0
+
+
 def sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -488,6 +560,11 @@ def main():
     ap.add_argument("--lr", type=float, default=None, help="default 1e-4")
     ap.add_argument("--lr-quantizer", type=float, default=None, help="default 5e-5")
     ap.add_argument("--lambda", dest="lam", type=float, default=None, help="default 0.01")
+    ap.add_argument("--rate-weights", default=None,
+                    help="comma list of λ per rate point of a variable-rate config; each step "
+                         "trains a random one (default: the train.json's, else --lambda for all)")
+    ap.add_argument("--rate-term", choices=["seed", "bpp"], default=None,
+                    help="the loss's rate term (default: the train.json's, else seed)")
     ap.add_argument("--grad-clip", type=float, default=None, help="clip by value, 0: off (default 1.0)")
     ap.add_argument("--log-every", type=int, default=None,
                     help="trainer's log_every: MS-SSIM of the batch on these steps if crop >= 161 "
@@ -499,11 +576,19 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--print-loss", action="store_true", help="print the loss of every timed step")
     ap.add_argument("--fixed-batch", action="store_true", help="train on one batch (sanity check)")
+    ap.add_argument("--init-mpk", default=None,
+                    help="start from these weights (a trainer checkpoint's model.mpk, f32) "
+                         "instead of this script's own initialisation")
+    ap.add_argument("--batches", default=None,
+                    help="train on these real crops (`cvq-train batches` file, same --batch and "
+                         "--crop), step i on batch i, warm-up steps included")
+    ap.add_argument("--log-csv", default=None,
+                    help="write step,loss,distortion,rate,bpp,psnr of every step (warm-up included)")
     args = ap.parse_args()
 
     # TrainConfig::new defaults, then the train.json (if any), then explicit flags.
     defaults = {"batch": 8, "crop": 256, "lr": 1e-4, "lr_quantizer": 5e-5, "lam": 0.01,
-                "grad_clip": 1.0, "log_every": 10}
+                "grad_clip": 1.0, "log_every": 10, "rate_weights": None, "rate_term": "seed"}
     cfg = None
     if args.train_json:
         with open(args.train_json) as fh:
@@ -514,7 +599,9 @@ def main():
             raise SystemExit("only the MSE loss with gmm_beta = 0 is mirrored")
         defaults.update(batch=tj["batch_size"], crop=tj["crop"], lr=tj["lr"],
                         lr_quantizer=tj["lr_quantizer"], lam=dist["Mse"]["lambda"],
-                        grad_clip=tj["grad_clip"], log_every=tj["log_every"])
+                        grad_clip=tj["grad_clip"], log_every=tj["log_every"],
+                        rate_weights=",".join(str(w) for w in tj.get("rate_weights", [])) or None,
+                        rate_term="bpp" if tj["loss"].get("rate") == "Bpp" else "seed")
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -533,7 +620,10 @@ def main():
         torch.backends.cudnn.benchmark = True
 
     model = Cvqn(cfg)
-    lecun_normal_transforms(model)
+    if args.init_mpk:
+        load_burn_checkpoint(model, args.init_mpk)
+    else:
+        lecun_normal_transforms(model)
     model.to(device)
     counts = {k: sum(p.numel() for p in getattr(model, k).parameters())
               for k in ("encoder", "decoder", "quantizers", "parallel")}
@@ -543,12 +633,17 @@ def main():
     if expected is not None and params != expected:
         raise SystemExit(f"parameter count {params} != hand count of the Burn model {expected}")
 
-    # Host-side random batches (values in 0..1), uploaded every step as the trainer does.
+    # Host-side random batches (values in 0..1), uploaded every step as the trainer does;
+    # or the real crops of a trainer run, in step order.
     pool = [torch.rand(args.batch, 3, args.crop, args.crop) for _ in range(1 if args.fixed_batch else 4)]
+    real = batch_reader(args.batches, args.batch, args.crop) if args.batches else None
 
-    # Quantizer means on the scale of the first latent (trainer init, untimed).
-    with torch.no_grad():
-        model.fit_quantizer_means(model.encoder(pool[0].to(device)))
+    # Quantizer means on the scale of the first latent (trainer init, untimed); a loaded
+    # checkpoint already has them.
+    if not args.init_mpk:
+        with torch.no_grad():
+            model.fit_quantizer_means(model.encoder(pool[0].to(device)))
+    log_rows = []
 
     means = [q.mean for q in model.quantizers]
     pi_sigma = [p for q in model.quantizers for p in (q.log_std, q.log_pi)]
@@ -569,13 +664,22 @@ def main():
     all_params = list(model.parameters())
 
     loss_fn = torch.compile(rd_loss) if args.compile else rd_loss
+    k = model.rate_points
+    weights = [float(w) for w in args.rate_weights.split(",")] if args.rate_weights else [args.lam] * k
+    if len(weights) != k:
+        raise SystemExit(f"{len(weights)} rate weights for a model with {k} rate points")
+    rate_rng = torch.Generator().manual_seed(args.seed)
 
     step_no = 0
 
     def train_step(i):
         nonlocal step_no
-        x = pool[i % len(pool)].to(device)  # host → device upload of the batch
-        total, stats, rec = loss_fn(model, x, args.lam)
+        host = next(real, None) if real is not None else pool[i % len(pool)]
+        if host is None:
+            raise SystemExit(f"{args.batches}: no batch for step {step_no}")
+        x = host.to(device)  # host → device upload of the batch
+        rate_point = int(torch.randint(k, (1,), generator=rate_rng)) if k > 1 else 0
+        total, stats, rec = loss_fn(model, x, weights[rate_point], rate_point, args.rate_term)
         log_now = args.log_every > 0 and (step_no + 1) % args.log_every == 0
         msssim = None
         if log_now and args.crop >= MS_SSIM_MIN_SIDE:
@@ -590,6 +694,10 @@ def main():
         if not math.isfinite(values[0]):
             raise SystemExit(f"loss is not finite at step {step_no}")
         step_no += 1
+        if args.log_csv:
+            total_v, dist_v, rate_v, bpp_v, mse_v = values
+            log_rows.append((step_no, total_v, dist_v, rate_v, bpp_v,
+                             -10.0 * math.log10(max(mse_v, 1e-12))))
         return values, msssim
 
     for i in range(args.warmup):
@@ -604,6 +712,11 @@ def main():
                   + (f" ms-ssim {msssim:.4f}" if msssim is not None else ""), file=sys.stderr)
     sync(device)
     seconds = time.perf_counter() - t0
+    if args.log_csv:
+        with open(args.log_csv, "w") as fh:
+            fh.write("step,loss,distortion,rate,bpp,psnr\n")
+            for row in log_rows:
+                fh.write(",".join(str(v) for v in row) + "\n")
     print(json.dumps({
         "params": params,
         "batch": args.batch,

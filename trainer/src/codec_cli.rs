@@ -113,12 +113,12 @@ pub fn load_model(path: Option<&Path>, quality: Option<u8>) -> Result<CodecModel
         }
     };
     if let Some(q) = quality
-        && q != model.quality
+        && !model.qualities().contains(&q)
     {
         return Err(CliError::Usage(format!(
-            "model {} encodes at quality {} only (asked for {q})",
+            "model {} has no quality {q} (it encodes at {:?})",
             model.id_string(),
-            model.quality
+            model.qualities()
         )));
     }
     Ok(model)

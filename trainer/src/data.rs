@@ -237,6 +237,39 @@ impl Dataset {
     }
 }
 
+/// Writes batches `0..steps` of a run with `seed` (the crops [`Dataset::batch`] makes)
+/// to `output` as raw bytes: `[steps, batch, 3, crop, crop]`, value = byte / 255.
+/// Returns the bytes written.
+///
+/// # Errors
+///
+/// Unreadable data or an unwritable output.
+pub fn write_batches(
+    data: &Path,
+    seed: u64,
+    batch: usize,
+    crop: usize,
+    steps: u64,
+    output: &Path,
+) -> Result<u64, DataError> {
+    use std::io::Write;
+    let set = Dataset::open(data, crop)?;
+    let file = std::fs::File::create(output).map_err(io_err(output))?;
+    let mut w = std::io::BufWriter::new(file);
+    let mut written = 0u64;
+    for step in 0..steps {
+        let bytes: Vec<u8> = set
+            .batch(seed, step, batch, crop)?
+            .iter()
+            .map(|v| (v * 255.0).round() as u8)
+            .collect();
+        w.write_all(&bytes).map_err(io_err(output))?;
+        written += bytes.len() as u64;
+    }
+    w.flush().map_err(io_err(output))?;
+    Ok(written)
+}
+
 /// Makes batches on worker threads ahead of the training loop.
 ///
 /// Worker `w` of `W` makes batches `start + w`, `start + w + W`, …; [`Loader::next`]

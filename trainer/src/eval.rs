@@ -62,13 +62,14 @@ pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
     })
 }
 
-/// Evaluates `model` on `files`.
+/// Evaluates `model` at `quality` (one of its [`CodecModel::qualities`]) on `files`.
 ///
 /// # Errors
 ///
 /// An image cannot be read, or encoding/decoding fails.
 pub fn evaluate(
     model: &CodecModel<Cpu>,
+    quality: u8,
     files: &[PathBuf],
     progress: bool,
 ) -> Result<EvalReport, CliError> {
@@ -98,7 +99,7 @@ pub fn evaluate(
             source,
         };
         let t = Instant::now();
-        let enc = model.encode(&img).map_err(codec_err)?;
+        let enc = model.encode_at(&img, quality).map_err(codec_err)?;
         let encode_ms = t.elapsed().as_secs_f64() * 1e3;
         let t = Instant::now();
         let back = model.decode(&enc.bytes).map_err(codec_err)?;
@@ -137,7 +138,7 @@ pub fn evaluate(
     };
     Ok(EvalReport {
         model: model.id_string(),
-        quality: model.quality,
+        quality,
         images,
         mean,
     })

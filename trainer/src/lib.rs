@@ -9,4 +9,5 @@ pub mod info;
 pub mod pack;
 pub mod plot;
 pub mod rd;
+pub mod speed;
 pub mod train;

@@ -40,6 +40,7 @@ fn options(run: &Path, resume: bool) -> TrainOptions {
         init_from: None,
         stop_after: None,
         progress: false,
+        workers: None,
     }
 }
 
@@ -355,4 +356,74 @@ fn re_importance_reorders_channels_during_training() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("176"), "{err}");
+}
+
+#[test]
+fn variable_rate_run_trains_every_rate_point_and_exports_all_qualities() {
+    use codec_core::codec::{CodecModel, RgbImage};
+    use cvq_entropy::WeightPrecision;
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("vr");
+    let mut cfg = tiny_config(24);
+    cfg.model.rate_points = Some(3);
+    cfg.rate_weights = vec![0.01, 0.05, 0.2];
+    let never = AtomicBool::new(false);
+    train::<Train>(
+        Some(cfg),
+        None,
+        &options(&run, false),
+        &never,
+        &Default::default(),
+    )
+    .unwrap();
+    let rows = read_metrics(&run).unwrap();
+    assert_eq!(rows.len(), 24);
+    let mut seen: Vec<usize> = rows.iter().map(|r| r.rate_point.unwrap()).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen, vec![0, 1, 2], "every rate point was trained");
+    let device = Default::default();
+    let (model, cfg, _) = load_trained::<Flex>(&run, &device).unwrap();
+    let (codec, _) =
+        CodecModel::freeze(model, cfg.model, 2, WeightPrecision::F32, &device).unwrap();
+    assert_eq!(codec.qualities(), vec![1, 2, 3]);
+    let image = RgbImage::new(
+        40,
+        24,
+        (0..40 * 24 * 3).map(|i| (i * 7 % 251) as u8).collect(),
+    )
+    .unwrap();
+    for q in 1..=3 {
+        let enc = codec.encode_at(&image, q).unwrap();
+        let decoded = codec.decode(&enc.bytes).unwrap();
+        assert_eq!((decoded.width, decoded.height), (40, 24));
+    }
+}
+
+#[test]
+fn a_checkpoint_without_optimizer_state_resumes_with_a_warm_restart() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("trunk");
+    let never = AtomicBool::new(false);
+    let device = Default::default();
+    train::<Train>(
+        Some(tiny_config(8)),
+        Some(4),
+        &options(&run, false),
+        &never,
+        &device,
+    )
+    .unwrap();
+    // What a weights-only trunk (kept in git) looks like: no Adam moments.
+    std::fs::remove_file(run.join("checkpoint/optimizer.mpk")).unwrap();
+    let s = train::<Train>(None, Some(8), &options(&run, true), &never, &device).unwrap();
+    assert_eq!((s.first_step, s.last_step), (4, 8));
+    assert!(s.finished);
+    assert_eq!(read_metrics(&run).unwrap().len(), 8);
+    assert!(
+        run.join("checkpoint/optimizer.mpk").exists(),
+        "new state is saved"
+    );
 }

@@ -16,9 +16,10 @@ use burn::backend::Autodiff;
 use clap::{Parser, Subcommand, ValueEnum};
 use codec_core::codec::CodecModel;
 use codec_core::config::{CvqnConfig, Preset};
-use codec_core::loss::Distortion;
+use codec_core::loss::{Distortion, RateTerm};
 use cvq_entropy::WeightPrecision;
 use trainer::codec_cli::{Cpu, load_model};
+use trainer::train::bench::{BenchOptions, bench, table};
 use trainer::train::{TrainConfig, TrainOptions, load_trained, train};
 use trainer::{eval, pack, plot};
 
@@ -57,9 +58,92 @@ enum LossKind {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum RateKind {
+    /// The seed's: mean over groups of the mean cross-entropy per symbol (nats).
+    Seed,
+    /// Estimated bits per pixel (CompressAI's λ scale).
+    Bpp,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Precision {
     F16,
     F32,
+}
+
+/// Model, loss and optimiser settings shared by `train` and `bench`.
+#[derive(clap::Args)]
+struct StepArgs {
+    /// Model preset: paper, thesis, baseline, small, tiny.
+    #[arg(long, conflicts_with = "config", default_value = "small")]
+    preset: String,
+    /// Model configuration (JSON, as printed by `cvq info --json`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Crop side (multiple of 16).
+    #[arg(long, default_value_t = 256)]
+    crop: usize,
+    /// Distortion term.
+    #[arg(long, value_enum, default_value = "mse")]
+    loss: LossKind,
+    /// Weight of the distortion term (λ for MSE, α for MS-SSIM).
+    #[arg(long, default_value_t = 0.01)]
+    weight: f64,
+    /// Weight β of the GMM prior term (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    gmm_beta: f64,
+    /// Rate term of the loss.
+    #[arg(long, value_enum, default_value = "seed")]
+    rate_term: RateKind,
+    /// Distortion weights of the rate points of a variable-rate model (comma list,
+    /// lowest quality first; one per `rate_points` of the model config).
+    #[arg(long, value_delimiter = ',')]
+    rate_weights: Vec<f64>,
+    /// Learning rate of the network.
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f64,
+    /// Learning rate of the quantizer means (π, σ: 0.2×).
+    #[arg(long, default_value_t = 5e-5)]
+    lr_quantizer: f64,
+    /// Clip gradients to ±this (0: off).
+    #[arg(long, default_value_t = 1.0)]
+    grad_clip: f64,
+    /// Seed of initialisation and data order.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Data-loading threads (default 2; with --resume it replaces the run's value for
+    /// this session: batches do not depend on it).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+impl StepArgs {
+    /// A training configuration with these settings and `TrainConfig::new`'s defaults
+    /// for everything else.
+    fn config(&self) -> Result<TrainConfig, String> {
+        let mut cfg = TrainConfig::new(model_config(&self.preset, self.config.as_deref())?);
+        cfg.loss.distortion = match self.loss {
+            LossKind::Mse => Distortion::Mse {
+                lambda: self.weight,
+            },
+            LossKind::MsSsim => Distortion::MsSsim { alpha: self.weight },
+        };
+        cfg.loss.gmm_beta = self.gmm_beta;
+        cfg.loss.rate = match self.rate_term {
+            RateKind::Seed => RateTerm::GroupMeanNats,
+            RateKind::Bpp => RateTerm::Bpp,
+        };
+        cfg.rate_weights = self.rate_weights.clone();
+        cfg.crop = self.crop;
+        cfg.lr = self.lr;
+        cfg.lr_quantizer = self.lr_quantizer;
+        cfg.grad_clip = self.grad_clip;
+        cfg.seed = self.seed;
+        if let Some(w) = self.workers {
+            cfg.workers = w;
+        }
+        Ok(cfg)
+    }
 }
 
 #[derive(clap::Args)]
@@ -73,12 +157,6 @@ struct TrainArgs {
     /// Continue the run in --out from its last checkpoint (its train.json is used).
     #[arg(long)]
     resume: bool,
-    /// Model preset: paper, thesis, baseline, small, tiny.
-    #[arg(long, conflicts_with = "config", default_value = "small")]
-    preset: String,
-    /// Model configuration (JSON, as printed by `cvq info --json`).
-    #[arg(long)]
-    config: Option<PathBuf>,
     /// Start from another run's weights (fine-tuning: fresh optimizer, step 0).
     #[arg(long)]
     init_from: Option<PathBuf>,
@@ -88,57 +166,82 @@ struct TrainArgs {
     /// Images per batch.
     #[arg(long, default_value_t = 8)]
     batch_size: usize,
-    /// Crop side (multiple of 16).
-    #[arg(long, default_value_t = 256)]
-    crop: usize,
-    /// Distortion term.
-    #[arg(long, value_enum, default_value = "mse")]
-    loss: LossKind,
-    /// Weight of the distortion term (λ for MSE, α for MS-SSIM).
-    #[arg(long, default_value_t = 0.01)]
-    weight: f64,
-    /// Weight β of the GMM prior term (0: off).
-    #[arg(long, default_value_t = 0.0)]
-    gmm_beta: f64,
-    /// Learning rate of the network.
-    #[arg(long, default_value_t = 1e-4)]
-    lr: f64,
-    /// Learning rate of the quantizer means (π, σ: 0.2×).
-    #[arg(long, default_value_t = 5e-5)]
-    lr_quantizer: f64,
+    #[command(flatten)]
+    step: StepArgs,
     /// Steps at which the learning rates are multiplied by --lr-gamma (comma list).
     #[arg(long, value_delimiter = ',')]
     milestones: Vec<u64>,
     /// Multi-step decay factor.
     #[arg(long, default_value_t = 0.2)]
     lr_gamma: f64,
-    /// Clip gradients to ±this (0: off).
-    #[arg(long, default_value_t = 1.0)]
-    grad_clip: f64,
     /// Rate point written into exported model files.
     #[arg(long, default_value_t = 1)]
     quality: u8,
-    /// Seed of initialisation and data order.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
     /// Checkpoint at least every this many seconds.
     #[arg(long, default_value_t = 120)]
     checkpoint_secs: u64,
     /// Log a metrics.csv row every this many steps.
     #[arg(long, default_value_t = 10)]
     log_every: u64,
-    /// Data-loading threads.
-    #[arg(long, default_value_t = 2)]
-    workers: usize,
     /// Checkpoint and stop after this many seconds (for time-limited machines).
     #[arg(long)]
     stop_after: Option<u64>,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    step: StepArgs,
+    /// Batch sizes to measure (comma list), each with a fresh model.
+    #[arg(long, value_delimiter = ',', default_value = "8")]
+    batch_sizes: Vec<usize>,
+    /// Real training data (folder or pack); default: random images.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Untimed steps after the start (the first one is timed alone: the cold start).
+    #[arg(long, default_value_t = 5)]
+    warmup: u64,
+    /// Timed steps per batch size.
+    #[arg(long, default_value_t = 20)]
+    steps: u64,
+    /// Steps timed phase by phase (device synchronised after each phase).
+    #[arg(long, default_value_t = 5)]
+    phase_steps: u64,
+    /// Also write the rows as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Train a model (new run, or --resume an interrupted one).
     Train(Box<TrainArgs>),
+    /// Measure training steps per second (and crops per second) at several batch sizes,
+    /// with the time split into upload, forward, backward, optimizer and read-back.
+    Bench(Box<BenchArgs>),
+    /// Write the training batches of steps 0..N as raw bytes (u8, `[N, B, 3, crop, crop]`,
+    /// value = byte / 255): the exact crops a run with this seed sees, for
+    /// `tools/torch_reference/cvqn_ref.py --batches` (learning-per-step comparison).
+    Batches {
+        /// Training images: a folder or a pack.
+        #[arg(long, default_value = "../shared/data/train")]
+        data: PathBuf,
+        /// The run's seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Images per batch.
+        #[arg(long, default_value_t = 8)]
+        batch_size: usize,
+        /// Crop side.
+        #[arg(long, default_value_t = 256)]
+        crop: usize,
+        /// Number of steps (batches) to write.
+        #[arg(long)]
+        steps: u64,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Write the frozen model file (.cvqm) of a run's last checkpoint.
     Export {
         /// Run folder.
@@ -178,6 +281,21 @@ enum Command {
         /// Output prefix: writes PREFIX.json and PREFIX.csv.
         #[arg(short, long)]
         output: PathBuf,
+    },
+    /// Time encoding and decoding of one image on this build's backend (entropy coding
+    /// on the host, synthesis on the device), median of --runs.
+    Speed {
+        /// Model file (.cvqm).
+        #[arg(long)]
+        model: PathBuf,
+        /// Image (PNG/JPEG/WebP).
+        image: PathBuf,
+        /// Quality to encode at (default: the model's).
+        #[arg(long)]
+        quality: Option<u8>,
+        /// Timed repetitions (after one warm-up).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
     /// Draw a run's training curves (loss, bpp, PSNR, MS-SSIM) as SVG.
     Plot {
@@ -226,51 +344,30 @@ fn run(command: Command) -> Result<(), String> {
                 out,
                 data,
                 resume,
-                preset,
-                config,
                 init_from,
                 steps,
                 batch_size,
-                crop,
-                loss,
-                weight,
-                gmm_beta,
-                lr,
-                lr_quantizer,
+                step,
                 milestones,
                 lr_gamma,
-                grad_clip,
                 quality,
-                seed,
                 checkpoint_secs,
                 log_every,
-                workers,
                 stop_after,
             } = *args;
             let cfg = if resume {
                 None
             } else {
-                let mut cfg = TrainConfig::new(model_config(&preset, config.as_deref())?);
-                cfg.loss.distortion = match loss {
-                    LossKind::Mse => Distortion::Mse { lambda: weight },
-                    LossKind::MsSsim => Distortion::MsSsim { alpha: weight },
-                };
-                cfg.loss.gmm_beta = gmm_beta;
+                let mut cfg = step.config()?;
                 if let Some(s) = steps {
                     cfg.steps = s;
                 }
                 cfg.batch_size = batch_size;
-                cfg.crop = crop;
-                cfg.lr = lr;
-                cfg.lr_quantizer = lr_quantizer;
                 cfg.lr_milestones = milestones;
                 cfg.lr_gamma = lr_gamma;
-                cfg.grad_clip = grad_clip;
                 cfg.quality = quality;
-                cfg.seed = seed;
                 cfg.checkpoint_secs = checkpoint_secs;
                 cfg.log_every = log_every;
-                cfg.workers = workers;
                 Some(cfg)
             };
             let stop = Arc::new(AtomicBool::new(false));
@@ -284,6 +381,7 @@ fn run(command: Command) -> Result<(), String> {
                 init_from,
                 stop_after: stop_after.map(Duration::from_secs),
                 progress: true,
+                workers: step.workers,
             };
             let device = Default::default();
             let summary = train::<Autodiff<TrainBackend>>(cfg, steps, &opts, &stop, &device)
@@ -303,6 +401,62 @@ fn run(command: Command) -> Result<(), String> {
                     )
                 }
             );
+            Ok(())
+        }
+        Command::Bench(args) => {
+            let cfg = args.step.config()?;
+            let opts = BenchOptions {
+                batch_sizes: args.batch_sizes.clone(),
+                warmup: args.warmup,
+                steps: args.steps,
+                phase_steps: args.phase_steps,
+                data: args.data.clone(),
+            };
+            let device = Default::default();
+            eprintln!(
+                "cvq-train bench on {BACKEND_NAME}: model {}, crop {}, warm-up {}, {} timed steps, {} phase-timed steps, {} data",
+                cfg.model.name,
+                cfg.crop,
+                opts.warmup,
+                opts.steps,
+                opts.phase_steps,
+                if opts.data.is_some() {
+                    "real"
+                } else {
+                    "random"
+                }
+            );
+            let rows = bench::<Autodiff<TrainBackend>>(&cfg, &opts, &device, |r| {
+                eprintln!(
+                    "batch {}: first step {:.2} s, {:.3} steps/s, {:.1} crops/s",
+                    r.batch, r.first_step_s, r.steps_per_s, r.crops_per_s
+                );
+            })
+            .map_err(|e| e.to_string())?;
+            print!("{}", table(&rows));
+            if let Some(path) = &args.json {
+                let json = serde_json::json!({
+                    "backend": BACKEND_NAME,
+                    "model": cfg.model.name,
+                    "crop": cfg.crop,
+                    "rows": rows,
+                });
+                std::fs::write(path, serde_json::to_string_pretty(&json).expect("json"))
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            Ok(())
+        }
+        Command::Batches {
+            data,
+            seed,
+            batch_size,
+            crop,
+            steps,
+            output,
+        } => {
+            let n = trainer::data::write_batches(&data, seed, batch_size, crop, steps, &output)
+                .map_err(|e| e.to_string())?;
+            println!("{}: {steps} batches, {n} bytes", output.display());
             Ok(())
         }
         Command::Export {
@@ -359,12 +513,46 @@ fn run(command: Command) -> Result<(), String> {
         } => {
             let codec = load_model(model.as_deref(), quality).map_err(|e| e.to_string())?;
             let files = eval::image_files(&data).map_err(|e| e.to_string())?;
-            let report = eval::evaluate(&codec, &files, true).map_err(|e| e.to_string())?;
-            let json = output.with_extension("json");
-            let csv = output.with_extension("csv");
-            eval::write_report(&report, &json, &csv).map_err(|e| e.to_string())?;
-            println!("{}", eval::summary(&report));
-            println!("wrote {} and {}", json.display(), csv.display());
+            // A variable-rate model file without --quality: every quality, one report each
+            // (PREFIX-qN.json/csv).
+            let qualities = match (model.is_some(), quality) {
+                (true, None) if codec.qualities().len() > 1 => codec.qualities(),
+                (_, Some(q)) if model.is_some() => vec![q],
+                _ => vec![codec.quality],
+            };
+            for &q in &qualities {
+                let report = eval::evaluate(&codec, q, &files, true).map_err(|e| e.to_string())?;
+                let prefix = if qualities.len() > 1 {
+                    let name = output.file_name().unwrap_or_default().to_string_lossy();
+                    output.with_file_name(format!("{name}-q{q}"))
+                } else {
+                    output.clone()
+                };
+                let json = prefix.with_extension("json");
+                let csv = prefix.with_extension("csv");
+                eval::write_report(&report, &json, &csv).map_err(|e| e.to_string())?;
+                println!("{}", eval::summary(&report));
+                println!("wrote {} and {}", json.display(), csv.display());
+            }
+            Ok(())
+        }
+        Command::Speed {
+            model,
+            image,
+            quality,
+            runs,
+        } => {
+            let bytes = std::fs::read(&model).map_err(|e| format!("{}: {e}", model.display()))?;
+            let device = Default::default();
+            let codec = CodecModel::<TrainBackend>::load(&bytes, &device)
+                .map_err(|e| format!("{}: {e}", model.display()))?;
+            let img = trainer::codec_cli::read_image(&image).map_err(|e| e.to_string())?;
+            let q = quality.unwrap_or(codec.quality);
+            let report = trainer::speed::measure(&codec, &img, q, runs)
+                .map_err(|e| format!("{}: {e}", image.display()))?;
+            let mut json = serde_json::to_value(&report).expect("json");
+            json["backend"] = BACKEND_NAME.into();
+            println!("{json}");
             Ok(())
         }
         Command::Plot { run, output } => {
