@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Historical: the recipe of the shipped cvq-compact-q* models (models/README.md). New GPU
+# windows use tools/gpu/window.sh (docs/TRAINING.md "GPU windows").
 # One device call (docs/TRAINING.md "GPU runs"): CUDA smoke + Burn steps/s, the PyTorch
 # reference's steps/s on the same GPU, then four rate points trained side by side
 # (phase 1 at lr 5e-4, phase 2 fine-tuned from it at lr 1e-4), each run packed into

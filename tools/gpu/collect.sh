@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# After a GPU window (docs/TRAINING.md "GPU windows"): takes the files it brought back
+# and turns them into the repository's trunk, kernel cache, models and evaluations.
+#
+#   bash tools/gpu/collect.sh FILES_AT [KODAK_DIR]
+#
+# FILES_AT is the folder the device tool put the window's $OUT files in. Replaces
+# models/trunk/ (weights, state, metrics, train.json; never optimizer state) and
+# tools/gpu/cubecl-cache.tar.xz; exports models/cvq-vr.cvqm (+ .cvqd) and, when the
+# window fine-tuned one, models/cvq-vr-ssim.cvqm; evaluates them on Kodak at every
+# quality into models/eval/; keeps the window's logs in docs/gpu-windows/DATE/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+IN=${1:?folder of the window files}
+KODAK=${2:-../shared/data/kodak}
+BIN=${BIN:-target/release/cvq-train}
+[ -x "$BIN" ] || cargo build --release --locked -p cvq-train --bin cvq-train
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+if [ -f "$IN/trunk.tar" ]; then
+  tar -xf "$IN/trunk.tar" -C "$T"
+  rm -rf models/trunk.new && mkdir -p models/trunk.new/checkpoint
+  cp "$T/trunk/train.json" "$T/trunk/metrics.csv" models/trunk.new/
+  cp "$T/trunk/checkpoint/model.mpk" "$T/trunk/checkpoint/state.json" models/trunk.new/checkpoint/
+  rm -rf models/trunk && mv models/trunk.new models/trunk
+  echo "trunk: step $(python3 -c "import json;print(json.load(open('models/trunk/checkpoint/state.json'))['step'])")"
+  "$BIN" export --run models/trunk --quality 3 -o models/cvq-vr.cvqm
+  "$BIN" decoder-only models/cvq-vr.cvqm -o models/cvq-vr.cvqd
+  "$BIN" eval --model models/cvq-vr.cvqm --data "$KODAK" -o models/eval/cvq-vr
+  "$BIN" plot --run models/trunk -o models/eval/cvq-vr-curves.svg
+fi
+if [ -f "$IN/ssim.tar" ]; then
+  tar -xf "$IN/ssim.tar" -C "$T"
+  "$BIN" export --run "$T/ssim" --quality 3 -o models/cvq-vr-ssim.cvqm
+  "$BIN" eval --model models/cvq-vr-ssim.cvqm --data "$KODAK" -o models/eval/cvq-vr-ssim
+fi
+if [ -f "$IN/cubecl-cache.tar.xz" ]; then
+  cp "$IN/cubecl-cache.tar.xz" tools/gpu/cubecl-cache.tar.xz
+  echo "kernel cache: $(du -h tools/gpu/cubecl-cache.tar.xz | cut -f1)"
+fi
+D=docs/gpu-windows/$(date -u +%Y-%m-%d-%H%M)
+mkdir -p "$D"
+for f in window.log bench.json torch.jsonl dmon.txt; do
+  [ -f "$IN/$f" ] && cp "$IN/$f" "$D/"
+done
+echo "window logs in $D; next: cvq-bench, models/README.md, README tables, web fixtures (docs/TRAINING.md)"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Prepares a GPU window here (docs/TRAINING.md "GPU windows"): builds the CUDA trainer,
+# packs the training data, and checks that what travels fits the 64 MiB carry.
+# Then: run(command="bash tools/gpu/window.sh", carry=[".gpu"], timeout_s=600).
+#
+#   bash tools/gpu/prepare.sh            # build + pack + size check
+#   CHECK_ONLY=1 bash tools/gpu/prepare.sh   # size check of what is already there
+#   bash tools/gpu/prepare.sh --restore  # after the call: restore the files left behind
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+LIMIT=$((64 * 1024 * 1024))
+mkdir -p .gpu
+grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+
+if [ "${CHECK_ONLY:-0}" != 1 ] && [ "${1:-}" != --restore ]; then
+  # Release profile with LTO and one codegen unit: a smaller binary to carry.
+  CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_PANIC=abort \
+    cargo build --release --locked -p cvq-train --features cuda --bin cvq-train
+  strip -o /tmp/cvq-train-cuda target/release/cvq-train
+  xz -T2 -9 -c /tmp/cvq-train-cuda > .gpu/cvq-train.xz
+  if [ ! -f .gpu/train.cvqd ]; then
+    # 207 photos, long side ≤ 512, JPEG q88: 17.8 MB.
+    target/release/cvq-train prepare --data ../shared/data/train --max-side 512 --jpeg-quality 88 -o .gpu/train.cvqd
+  fi
+fi
+
+# The window needs little of the repository: large tracked files it does not read
+# (other models, the web gallery, fixtures) are removed from the working tree for the
+# call and restored from git afterwards with `bash tools/gpu/prepare.sh --restore`.
+KEEP='^(models/trunk/|tools/|examples/|Cargo\.lock$)'
+if [ "${1:-}" = --restore ]; then
+  # Only files missing from the working tree: local edits elsewhere stay.
+  git ls-files -d -z | xargs -0 -r git checkout -- && echo restored
+  exit 0
+fi
+aside=$(git ls-files -z | xargs -0 stat -c '%s %n' | awk '$1 > 200000 {print $2}' | grep -Ev "$KEEP" || true)
+if [ -n "$aside" ]; then
+  if ! git diff --quiet -- $aside; then
+    echo "uncommitted changes in files the window leaves behind; commit them first" >&2
+    exit 1
+  fi
+  rm -f $aside
+  echo "left behind for the call (restore: bash tools/gpu/prepare.sh --restore): $(echo $aside | wc -w) files"
+fi
+
+# What travels: tracked files + untracked files git does not ignore + the carried .gpu.
+tree=$(git ls-files -co --exclude-standard -z | xargs -0 stat -c %s 2>/dev/null | awk '{s+=$1} END {print s+0}' || true)
+gpu=$(find .gpu -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+total=$((tree + gpu))
+printf 'working tree %.1f MiB + .gpu %.1f MiB = %.1f MiB (limit 64 MiB)\n' \
+  "$(echo "$tree / 1048576" | bc -l)" "$(echo "$gpu / 1048576" | bc -l)" "$(echo "$total / 1048576" | bc -l)"
+ls -la .gpu
+if [ "$total" -gt "$LIMIT" ]; then
+  echo "too large to carry: remove or shrink something first" >&2
+  exit 1
+fi
+for f in .gpu/cvq-train.xz .gpu/train.cvqd models/trunk/train.json models/trunk/checkpoint/model.mpk models/trunk/checkpoint/state.json; do
+  [ -f "$f" ] || { echo "missing $f" >&2; exit 1; }
+done
+echo "ready: run(command=\"bash tools/gpu/window.sh\", carry=[\".gpu\"], timeout_s=600)"

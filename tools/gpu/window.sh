@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# One GPU window (docs/TRAINING.md "GPU windows"): measure, then train the trunk, then
+# bring everything back. Run from the repository root on the device machine:
+#
+#   run(command="bash tools/gpu/window.sh", carry=[".gpu"], timeout_s=600)
+#
+# Needs in .gpu/ (made here by tools/gpu/prepare.sh, ignored by git):
+#   cvq-train.xz     the CUDA release binary (stripped, xz)
+#   train.cvqd       the training data pack
+# and in the repository: models/trunk/ (the run to continue: train.json,
+# checkpoint/{model.mpk,state.json}, metrics.csv) and, when an earlier window made one,
+# tools/gpu/cubecl-cache.tar.xz (compiled kernels and autotune results).
+#
+# Budget (seconds from the start of the command, env overrides):
+#   BENCH_END  end of the measurements (Burn at several batch sizes, then PyTorch)
+#   TRAIN_END  end of training (a checkpoint is written when --stop-after expires)
+#   SSIM_FROM  when the MS-SSIM fine-tune branches off the MSE trunk (0: no fine-tune)
+# Everything lands in $OUT (≤ 8 files): window.log, bench.json, torch.jsonl, dmon.txt,
+# trunk.tar (weights, state, metrics; no optimizer state), ssim.tar,
+# cubecl-cache.tar.xz, decode.json.
+#
+# CPU dry run here (no GPU; tiny budgets; checks the plumbing):
+#   DRY=1 OUT=/tmp/out BIN=target/release/cvq-train bash tools/gpu/window.sh
+set -u
+T0=$(date +%s)
+BENCH_END=${BENCH_END:-150}
+TRAIN_END=${TRAIN_END:-540}
+SSIM_FROM=${SSIM_FROM:-450}
+BATCHES=${BATCHES:-"8 16 32"}
+CROP=${CROP:-256}
+DRY=${DRY:-0}
+OUT=${OUT:?set OUT}
+W=${W:-/tmp/cvq-window}
+mkdir -p "$OUT" "$W"
+log() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a "$OUT/window.log"; }
+left() { echo $(( $1 - ($(date +%s) - T0) )); }
+
+# 0. What travelled: everything here counts against the 64 MiB carry.
+log "carried: $(du -sh --apparent-size .gpu 2>/dev/null | cut -f1) in .gpu, $(du -sh --apparent-size models 2>/dev/null | cut -f1) in models/"
+ls -la .gpu models/trunk models/trunk/checkpoint 2>&1 | tee -a "$OUT/window.log" >/dev/null
+
+# 1. The binary and the CUDA runtime (PyTorch's wheels carry libnvrtc and cuda.h).
+if [ "$DRY" = 1 ]; then
+  BIN=${BIN:-target/release/cvq-train}
+  CROP=${CROP_DRY:-64}
+  BATCHES=${BATCHES_DRY:-"2"}
+else
+  BIN=/tmp/cvq-train
+  python3 -c "import lzma,shutil;shutil.copyfileobj(lzma.open('.gpu/cvq-train.xz'),open('$BIN','wb'))" && chmod +x "$BIN"
+  NV=$(python3 -c "import nvidia,os;print(os.path.join(list(nvidia.__path__)[0],'cu13'))")
+  export CUDA_PATH=$NV LD_LIBRARY_PATH=$NV/lib:${LD_LIBRARY_PATH:-}
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader | tee -a "$OUT/window.log"
+fi
+"$BIN" --version | tee -a "$OUT/window.log"
+
+# 2. Kernel caches: compiled PTX and autotune results persist between windows.
+CACHE=$W/cubecl-cache
+mkdir -p "$CACHE/ptx" "$CACHE/autotune"
+if [ -f tools/gpu/cubecl-cache.tar.xz ]; then
+  tar -xJf tools/gpu/cubecl-cache.tar.xz -C "$CACHE" && log "kernel cache restored: $(du -sh "$CACHE" | cut -f1)"
+else
+  log "no kernel cache yet (cold start)"
+fi
+# CubeCL reads cubecl.toml from the working directory (or a parent): every run below
+# starts in $W.
+cat > "$W/cubecl.toml" <<EOF
+[compilation]
+cache = { file = "$CACHE/ptx" }
+
+[autotune]
+cache = { file = "$CACHE/autotune" }
+EOF
+DATA=$PWD/.gpu/train.cvqd
+REPO=$PWD
+TRUNK=$W/trunk
+rm -rf "$TRUNK" && cp -r models/trunk "$TRUNK"
+CONFIG=$TRUNK/model.json
+python3 -c "import json;json.dump(json.load(open('$TRUNK/train.json'))['model'],open('$CONFIG','w'))"
+RATE_WEIGHTS=$(python3 -c "import json;print(','.join(str(w) for w in json.load(open('$TRUNK/train.json'))['rate_weights']))")
+
+# GPU load, one line a second, for the whole window.
+if [ "$DRY" != 1 ]; then
+  nvidia-smi dmon -s uc -o T > "$OUT/dmon.txt" 2>&1 &
+  DMON=$!
+fi
+
+# 3. Measure: Burn/CUDA at each batch size (one process, alone), then PyTorch.
+cd "$W"
+for b in $BATCHES; do
+  s=$(left "$BENCH_END"); [ "$s" -gt 20 ] || { log "bench: no time left for batch $b"; break; }
+  log "burn bench batch $b (≤ ${s}s)"
+  timeout "$s" "$BIN" bench --config "$CONFIG" --rate-weights "$RATE_WEIGHTS" --data "$DATA" \
+    --batch-sizes "$b" --crop "$CROP" --warmup 3 --steps 10 --phase-steps 3 --workers 8 \
+    --lr 1e-4 --lr-quantizer 5e-5 --grad-clip 0 --json "$W/bench-$b.json" 2>&1 | tail -n 3 | tee -a "$OUT/window.log"
+done
+python3 - "$OUT/bench.json" "$W"/bench-*.json <<'EOF'
+import json, sys
+rows = []
+for p in sys.argv[2:]:
+    try:
+        d = json.load(open(p)); rows += d["rows"]; meta = {k: d[k] for k in ("backend", "model", "crop")}
+    except Exception as e:
+        print(f"{p}: {e}")
+json.dump({"rows": sorted(rows, key=lambda r: r["batch"]), **(meta if rows else {})}, open(sys.argv[1], "w"), indent=1)
+EOF
+if [ "$DRY" != 1 ] && [ -f "$REPO/tools/torch_reference/cvqn_ref.py" ]; then
+  for b in $BATCHES; do
+    s=$(left $((BENCH_END + 60))); [ "$s" -gt 10 ] || break
+    log "torch reference batch $b"
+    timeout "$s" python3 "$REPO/tools/torch_reference/cvqn_ref.py" --config "$CONFIG" --batch "$b" --crop "$CROP" \
+      --warmup 10 --steps 30 --grad-clip 0 --lr 1e-4 --lr-quantizer 5e-5 2>&1 | tail -n 1 | tee -a "$OUT/torch.jsonl"
+  done
+fi
+
+# 4. Train the trunk until TRAIN_END (or SSIM_FROM when the MS-SSIM fine-tune follows).
+end=$TRAIN_END
+[ "$SSIM_FROM" -gt 0 ] && end=$SSIM_FROM
+s=$(left "$end")
+log "train trunk for ${s}s from step $(python3 -c "import json;print(json.load(open('$TRUNK/checkpoint/state.json'))['step'])")"
+"$BIN" train --resume --out "$TRUNK" --data "$DATA" --steps 100000000 --stop-after "$s" --workers 12 > "$W/trunk.log" 2>&1
+log "trunk: $(tail -c 300 "$W/trunk.log" | tr '\r' '\n' | tail -n 2)"
+(cd "$W" && tar cf "$OUT/trunk.tar" --exclude optimizer.mpk --exclude checkpoint.old trunk trunk.log)
+
+# 5. MS-SSIM model: fine-tuned from the MSE trunk (fresh optimizer), not kept as a trunk.
+if [ "$SSIM_FROM" -gt 0 ]; then
+  s=$(left "$TRAIN_END")
+  if [ "$s" -gt 20 ]; then
+    log "ms-ssim fine-tune for ${s}s"
+    # CompressAI's MS-SSIM λ range (with a bpp rate term), five points from 2.4 to 115.
+    SSIM_WEIGHTS=${SSIM_WEIGHTS:-"2.4,6.3,16.6,43.7,115"}
+    "$BIN" train --out "$W/ssim" --init-from "$TRUNK" --config "$CONFIG" --data "$DATA" \
+      --loss ms-ssim --rate-term bpp --rate-weights "$SSIM_WEIGHTS" --batch-size "$(python3 -c "import json;print(json.load(open('$TRUNK/train.json'))['batch_size'])")" \
+      --crop "$CROP" --steps 100000000 --stop-after "$s" --lr 5e-5 --lr-quantizer 2.5e-5 --grad-clip 0 \
+      --log-every 20 --checkpoint-secs 60 --workers 8 > "$W/ssim.log" 2>&1
+    log "ssim: $(tail -c 300 "$W/ssim.log" | tr '\r' '\n' | tail -n 2)"
+    (cd "$W" && tar cf "$OUT/ssim.tar" --exclude optimizer.mpk --exclude checkpoint.old ssim ssim.log)
+  fi
+fi
+
+# 6. Native decode speed on the GPU (the nearest figure to the browser's WebGPU path):
+#    a 768×512 photo with the trunk's export (and the default model if it travelled).
+cd "$REPO"
+if [ -f examples/balloons.png ] && [ "$(left 590)" -gt 20 ]; then
+  "$BIN" export --run "$TRUNK" --quality 3 -o "$W/trunk.cvqm" > /dev/null 2>&1
+  for m in "$REPO/models/cvq-compact-q3.cvqm" "$W/trunk.cvqm"; do
+    [ -f "$m" ] && (cd "$W" && timeout 60 "$BIN" speed --model "$m" "$REPO/examples/balloons.png" --runs 5) \
+      >> "$OUT/decode.jsonl" 2>> "$OUT/window.log"
+  done
+fi
+
+# 7. Caches back, so the next window starts warm.
+[ -n "${DMON:-}" ] && kill "$DMON" 2>/dev/null
+(cd "$CACHE" && XZ_OPT="-T0 -6" tar -cJf "$OUT/cubecl-cache.tar.xz" .) && log "kernel cache: $(du -sh "$OUT/cubecl-cache.tar.xz" | cut -f1)"
+ls -la "$OUT" | tee -a "$OUT/window.log"
+log "done"
