@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use burn::backend::Flex;
-use codec_core::codec::{CodecError, CodecModel, RgbImage};
-use codec_core::metrics::{ms_ssim_rgb8, psnr_rgb8};
+use cvq_core::codec::{CodecError, CodecModel, RgbImage};
+use cvq_core::metrics::{ms_ssim_rgb8, psnr_rgb8};
 use cvq_bitstream::format::{Limits, read_file, read_prefix};
 use cvq_entropy::ModelFile;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -39,7 +39,7 @@ pub enum CliError {
         /// The file.
         path: String,
         /// Cause.
-        source: codec_core::codec::CodecError,
+        source: cvq_core::codec::CodecError,
     },
     /// No model was given and none is embedded.
     #[error("no model is embedded in this build; pass --model FILE.cvqm")]
@@ -141,7 +141,7 @@ pub fn load_model_for(
     let header = read_prefix(cvq_bytes, &Limits::default())
         .map_err(|e| CliError::Codec {
             path: file.display().to_string(),
-            source: codec_core::codec::CodecError::Format(e),
+            source: cvq_core::codec::CodecError::Format(e),
         })?
         .header;
     if embedded_models().is_empty() {
@@ -358,7 +358,7 @@ pub fn file_info(path: &Path) -> Result<String, CliError> {
     let bytes = std::fs::read(path).map_err(io_err(path))?;
     let codec = |e| CliError::Codec {
         path: path.display().to_string(),
-        source: codec_core::codec::CodecError::Format(e),
+        source: cvq_core::codec::CodecError::Format(e),
     };
     let limits = Limits::default();
     let partial = read_prefix(&bytes, &limits).map_err(codec)?;

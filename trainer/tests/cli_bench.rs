@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use trainer::rd::codecs::{CLASSICAL, find_in_path};
+use cvq_train::rd::codecs::{CLASSICAL, find_in_path};
 
 fn bench() -> Command {
     Command::cargo_bin("cvq-bench").unwrap()

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use burn::backend::Flex;
-use codec_core::codec::CodecModel;
-use codec_core::config::{CvqnConfig, Preset};
-use codec_core::entropy::WeightPrecision;
-use codec_core::model::Cvqn;
+use cvq_core::codec::CodecModel;
+use cvq_core::config::{CvqnConfig, Preset};
+use cvq_core::entropy::WeightPrecision;
+use cvq_core::model::Cvqn;
 
 fn write_model(path: &Path) {
     let device = Default::default();

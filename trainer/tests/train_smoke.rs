@@ -8,9 +8,9 @@ use std::sync::atomic::AtomicBool;
 use assert_cmd::Command;
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Tensor, TensorData};
-use codec_core::config::{CvqnConfig, Preset};
-use codec_core::loss::Distortion;
-use trainer::train::{TrainConfig, TrainOptions, load_trained, read_metrics, train};
+use cvq_core::config::{CvqnConfig, Preset};
+use cvq_core::loss::Distortion;
+use cvq_train::train::{TrainConfig, TrainOptions, load_trained, read_metrics, train};
 
 /// The folder holding the 72×56 Kodak crop used as training data here.
 fn data_dir() -> PathBuf {
@@ -73,7 +73,7 @@ fn loss_falls_then_export_encode_decode() {
     let rows = read_metrics(&run).unwrap();
     assert_eq!(rows.len(), 60);
     let mean =
-        |r: &[trainer::train::MetricsRow]| r.iter().map(|r| r.loss).sum::<f64>() / r.len() as f64;
+        |r: &[cvq_train::train::MetricsRow]| r.iter().map(|r| r.loss).sum::<f64>() / r.len() as f64;
     let (first, last) = (mean(&rows[..10]), mean(&rows[50..]));
     assert!(
         last < 0.8 * first,
@@ -311,7 +311,7 @@ fn re_importance_reorders_channels_during_training() {
         img.save(data.join(format!("{k}.png"))).unwrap();
     }
     let mut cfg = tiny_config(4);
-    cfg.model.importance = codec_core::config::ImportanceKind::Re;
+    cfg.model.importance = cvq_core::config::ImportanceKind::Re;
     cfg.re_every = 2;
     cfg.re_images = 1;
     let run = dir.path().join("run");
@@ -345,7 +345,7 @@ fn re_importance_reorders_channels_during_training() {
 
     // Too small for MS-SSIM: refused up front.
     let mut cfg = tiny_config(4);
-    cfg.model.importance = codec_core::config::ImportanceKind::Re;
+    cfg.model.importance = cvq_core::config::ImportanceKind::Re;
     let err = train::<Train>(
         Some(cfg),
         None,

@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::backend::wgpu::{RuntimeOptions, WgpuDevice, graphics, init_setup_async};
-use codec_core::codec::{CodecError, CodecModel, DecodedSymbols, pixels_to_image};
+use cvq_core::codec::{CodecError, CodecModel, DecodedSymbols, pixels_to_image};
 use cvq_bitstream::format::Limits;
 use wasm_bindgen::prelude::*;
 

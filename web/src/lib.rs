@@ -15,10 +15,10 @@
 //! Every error becomes a JS `Error` whose message is the typed error's text.
 #![forbid(unsafe_code)]
 
-use codec_core::codec::{CodecError, CodecModel, DecodedSymbols, RgbImage};
-use codec_core::complexity::complexity;
-use codec_core::config::{CvqnConfig, Preset};
-use codec_core::metrics::{MetricError, ms_ssim_rgb8, psnr_rgb8};
+use cvq_core::codec::{CodecError, CodecModel, DecodedSymbols, RgbImage};
+use cvq_core::complexity::complexity;
+use cvq_core::config::{CvqnConfig, Preset};
+use cvq_core::metrics::{MetricError, ms_ssim_rgb8, psnr_rgb8};
 use cvq_bitstream::format::{FormatError, Limits, read_prefix};
 use wasm_bindgen::Clamped;
 use wasm_bindgen::prelude::*;

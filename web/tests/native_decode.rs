@@ -2,7 +2,7 @@
 //! PNGs written by `cvq decode` (the same fixtures the wasm tests compare against).
 #![cfg(all(not(target_arch = "wasm32"), feature = "embedded-model"))]
 
-use web::{Codec, EMBEDDED_MODEL, rgb_to_rgba};
+use cvq_web::{Codec, EMBEDDED_MODEL, rgb_to_rgba};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -51,7 +51,7 @@ fn embedded_model_is_the_decoder_only_cut_of_the_shipped_q3_model() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let full = codec_core::codec::CodecModel::<web::Cpu>::load(&full, &Default::default()).unwrap();
+    let full = cvq_core::codec::CodecModel::<cvq_web::Cpu>::load(&full, &Default::default()).unwrap();
     // `cvq-train decoder-only models/cvq-compact-q3.cvqm -o models/cvq-compact-q3.cvqd`
     // writes exactly the embedded file: regenerate it when the model changes.
     assert!(

@@ -1,6 +1,6 @@
 //! `cvq-bench`: rate–distortion and speed of cvq against JPEG, WebP, AVIF, JPEG XL and
 //! JPEG 2000 (the Debian command-line tools; `scripts/install-codecs.sh` installs them).
-//! See `trainer::rd`.
+//! See `cvq_train::rd`.
 //!
 //! Exit status: 0 on success, 1 on errors (`cvq-bench: error: …`), 2 on bad usage.
 
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use trainer::rd::{self, BenchOptions, CodecChoice, report};
+use cvq_train::rd::{self, BenchOptions, CodecChoice, report};
 
 #[derive(Parser)]
 #[command(

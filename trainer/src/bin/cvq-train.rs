@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use burn::backend::Autodiff;
 use clap::{Parser, Subcommand, ValueEnum};
-use codec_core::codec::CodecModel;
-use codec_core::config::{CvqnConfig, Preset};
-use codec_core::loss::Distortion;
+use cvq_core::codec::CodecModel;
+use cvq_core::config::{CvqnConfig, Preset};
+use cvq_core::loss::Distortion;
 use cvq_entropy::WeightPrecision;
-use trainer::codec_cli::{Cpu, load_model};
-use trainer::train::{TrainConfig, TrainOptions, load_trained, train};
-use trainer::{eval, pack, plot};
+use cvq_train::codec_cli::{Cpu, load_model};
+use cvq_train::train::{TrainConfig, TrainOptions, load_trained, train};
+use cvq_train::{eval, pack, plot};
 
 #[cfg(feature = "cuda")]
 type TrainBackend = burn::backend::Cuda;

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use codec_core::config::CvqnConfig;
-use trainer::codec_cli::{self, load_model};
-use trainer::info;
+use cvq_core::config::CvqnConfig;
+use cvq_train::codec_cli::{self, load_model};
+use cvq_train::info;
 
 #[derive(Parser)]
 #[command(name = "cvq", version, about = "cvq learned image codec")]

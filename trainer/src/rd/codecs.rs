@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use codec_core::codec::RgbImage;
+use cvq_core::codec::RgbImage;
 use serde::Serialize;
 
 /// Input / output image format of a tool.

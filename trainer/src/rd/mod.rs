@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
 
-use codec_core::codec::{CodecModel, RgbImage};
-use codec_core::complexity::complexity;
+use cvq_core::codec::{CodecModel, RgbImage};
+use cvq_core::complexity::complexity;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -512,7 +512,7 @@ fn input_file(
 fn cvq_round_trip(
     model: &CodecModel<Cpu>,
     img: &RgbImage,
-) -> Result<(u64, RgbImage, f64, f64), codec_core::codec::CodecError> {
+) -> Result<(u64, RgbImage, f64, f64), cvq_core::codec::CodecError> {
     let t = Instant::now();
     let enc = model.encode(img)?;
     let encode_ms = t.elapsed().as_secs_f64() * 1e3;
