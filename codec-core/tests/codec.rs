@@ -3,11 +3,11 @@
 //! and corrupt-file errors, and integer-vs-float rate agreement.
 
 use burn::backend::Flex;
+use cvq_bitstream::format::Limits;
 use cvq_core::codec::{CodecError, CodecModel, RgbImage, image_to_tensor};
 use cvq_core::config::{CvqnConfig, EntropyKind, Preset};
 use cvq_core::entropy::{ModelFile, WeightPrecision};
 use cvq_core::model::Cvqn;
-use cvq_bitstream::format::Limits;
 
 type B = Flex;
 
@@ -113,8 +113,7 @@ fn model_file_round_trip_reproduces_the_bytes() {
     let mut half = file.clone();
     half.precision = WeightPrecision::F16;
     half.weights =
-        cvq_core::codec::record_bytes(codec.model.as_ref().unwrap(), WeightPrecision::F16)
-            .unwrap();
+        cvq_core::codec::record_bytes(codec.model.as_ref().unwrap(), WeightPrecision::F16).unwrap();
     let half = CodecModel::<B>::load(&half.to_bytes().unwrap(), &Default::default()).unwrap();
     assert_ne!(half.id.hash, codec.id.hash);
     // A corrupted model file is refused with a typed error.

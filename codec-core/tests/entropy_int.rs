@@ -7,12 +7,12 @@
 use burn::backend::Flex;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Tensor, TensorData, activation};
+use cvq_bitstream::coder::IntCdf;
 use cvq_core::entropy::{
     EntropyError, IntContextModel3d, IntMaskedConv3d, MaskKind, decode_group, encode_group,
     estimate_bits, export_context_model,
 };
 use cvq_core::model::context3d::ContextModel3d;
-use cvq_bitstream::coder::IntCdf;
 
 type B = Flex;
 

@@ -51,7 +51,8 @@ fn embedded_model_is_the_decoder_only_cut_of_the_shipped_q3_model() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let full = cvq_core::codec::CodecModel::<cvq_web::Cpu>::load(&full, &Default::default()).unwrap();
+    let full =
+        cvq_core::codec::CodecModel::<cvq_web::Cpu>::load(&full, &Default::default()).unwrap();
     // `cvq-train decoder-only models/cvq-compact-q3.cvqm -o models/cvq-compact-q3.cvqd`
     // writes exactly the embedded file: regenerate it when the model changes.
     assert!(
