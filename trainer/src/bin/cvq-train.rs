@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use burn::backend::Autodiff;
 use clap::{Parser, Subcommand, ValueEnum};
+use cvq::{Cpu, load_model};
 use cvq_core::codec::CodecModel;
 use cvq_core::config::{CvqnConfig, Preset};
 use cvq_core::loss::Distortion;
 use cvq_entropy::WeightPrecision;
-use cvq_train::codec_cli::{Cpu, load_model};
 use cvq_train::train::{TrainConfig, TrainOptions, load_trained, train};
 use cvq_train::{eval, pack, plot};
 
