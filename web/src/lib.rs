@@ -1,7 +1,8 @@
-//! Browser bindings for cvq (built with `wasm-pack build web --target web`).
+//! Browser bindings for cvq: the npm package `cvq-web` (built with
+//! `scripts/build-web.sh`; `wasm-pack build web --target web` alone gives the CPU build).
 //!
 //! ```js
-//! import init, { Codec } from "./pkg/web.js";
+//! import init, { Codec } from "cvq-web";          // node_modules/cvq-web/cvq_web.js
 //! await init();
 //! const codec = Codec.embedded();                 // decoder-only default model (.cvqd)
 //! const img = codec.decode(new Uint8Array(cvq));  // throws Error("…typed message…")
@@ -15,11 +16,11 @@
 //! Every error becomes a JS `Error` whose message is the typed error's text.
 #![forbid(unsafe_code)]
 
+use cvq_bitstream::format::{FormatError, Limits, read_prefix};
 use cvq_core::codec::{CodecError, CodecModel, DecodedSymbols, RgbImage};
 use cvq_core::complexity::complexity;
 use cvq_core::config::{CvqnConfig, Preset};
 use cvq_core::metrics::{MetricError, ms_ssim_rgb8, psnr_rgb8};
-use cvq_bitstream::format::{FormatError, Limits, read_prefix};
 use wasm_bindgen::Clamped;
 use wasm_bindgen::prelude::*;
 
