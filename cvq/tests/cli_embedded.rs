@@ -9,12 +9,19 @@ fn cvq() -> Bin {
     Bin::new(env!("CARGO_BIN_EXE_cvq"))
 }
 
-#[test]
-fn every_quality_round_trips_with_the_embedded_models() {
+/// A temporary folder with `in.png`, a `w`×`h` test picture, and that file's path.
+fn picture(w: u32, h: u32, k: u32) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("in.png");
-    write_test_png(&png, 96, 80, 0);
-    let png = png.to_str().unwrap();
+    write_test_png(&png, w, h, k);
+    let path = png.to_str().unwrap().to_string();
+    (dir, path)
+}
+
+#[test]
+fn every_quality_round_trips_with_the_embedded_models() {
+    let (dir, png) = picture(96, 80, 0);
+    let png = png.as_str();
     let mut headers = Vec::new();
     for q in [None, Some("1"), Some("2"), Some("3"), Some("4")] {
         let file = dir.path().join(format!("q{}.cvq", q.unwrap_or("default")));
@@ -56,19 +63,16 @@ fn quality_of(stdout: &str) -> u8 {
 
 #[test]
 fn size_targets_pick_the_best_quality_that_fits() {
-    let dir = tempfile::tempdir().unwrap();
-    let png = dir.path().join("in.png");
-    write_test_png(&png, 200, 168, 3);
-    let png = png.to_str().unwrap();
+    let (dir, png) = picture(200, 168, 3);
+    let png = png.as_str();
     let out = dir.path().join("out.cvq");
     let out = out.to_str().unwrap();
+    // `cvq encode in.png -o out.cvq` with more arguments
+    let encode = |more: &[&str]| cvq().run([&["encode", png, "-o", out][..], more].concat());
     // the size of every rate point's file
     let sizes: Vec<(u8, u64)> = (1..=4u8)
         .map(|q| {
-            let q_arg = q.to_string();
-            cvq()
-                .run(["encode", png, "-o", out, "--quality", &q_arg])
-                .success();
+            encode(&["--quality", &q.to_string()]).success();
             (q, std::fs::metadata(out).unwrap().len())
         })
         .collect();
@@ -84,9 +88,7 @@ fn size_targets_pick_the_best_quality_that_fits() {
 
     for budget in [smallest, (smallest + largest) / 2, largest] {
         let expected = best_within(budget).unwrap();
-        let run = cvq()
-            .run(["encode", png, "-o", out, "--max-bytes", &budget.to_string()])
-            .success();
+        let run = encode(&["--max-bytes", &budget.to_string()]).success();
         assert_eq!(quality_of(&run.stdout), expected, "{}", run.stdout);
         let size = std::fs::metadata(out).unwrap().len();
         assert!(size <= budget, "{size} > {budget}");
@@ -96,49 +98,24 @@ fn size_targets_pick_the_best_quality_that_fits() {
     // --target-bpp: budget = floor(bpp · pixels / 8) bytes
     let pixels = 200.0 * 168.0;
     let bpp = (smallest as f64 + 0.5) * 8.0 / pixels;
-    let run = cvq()
-        .run(["encode", png, "-o", out, "--target-bpp", &format!("{bpp}")])
-        .success();
+    let run = encode(&["--target-bpp", &format!("{bpp}")]).success();
     assert_eq!(quality_of(&run.stdout), best_within(smallest).unwrap());
 
     // --quality caps the rate points tried
-    let largest = largest.to_string();
-    let run = cvq()
-        .run([
-            "encode",
-            png,
-            "-o",
-            out,
-            "--max-bytes",
-            &largest,
-            "--quality",
-            "1",
-        ])
-        .success();
+    let run = encode(&["--max-bytes", &largest.to_string(), "--quality", "1"]).success();
     assert_eq!(quality_of(&run.stdout), 1);
 
     // nothing fits: a clear error naming the smallest size, exit 1
     std::fs::remove_file(out).unwrap();
-    cvq()
-        .run([
-            "encode",
-            png,
-            "-o",
-            out,
-            "--max-bytes",
-            &(smallest - 1).to_string(),
-        ])
+    let budget = smallest - 1;
+    encode(&["--max-bytes", &budget.to_string()])
         .fails(1)
         .stderr_has(&format!(
-            "does not fit in {} bytes: the smallest file, at quality",
-            smallest - 1
+            "does not fit in {budget} bytes: the smallest file, at quality"
         ))
         .stderr_has(&format!("is {smallest} bytes"));
     assert!(!std::path::Path::new(out).exists(), "no file on failure");
     for bad in ["--max-bytes=0", "--target-bpp=-1", "--target-bpp=NaN"] {
-        cvq()
-            .run(["encode", png, "-o", out, bad])
-            .fails(1)
-            .stderr_has("must be");
+        encode(&[bad]).fails(1).stderr_has("must be");
     }
 }
