@@ -3,7 +3,7 @@
 default (embedded) model, and index.json with each file's size, bpp, PSNR and MS-SSIM
 as `cvq encode --metrics` measured them.
 
-    cargo build --release -p trainer --bin cvq
+    cargo build --release -p cvq
     python3 scripts/make-web-gallery.py [--kodak ../shared/data/kodak] [--cvq target/release/cvq]
 """
 import argparse

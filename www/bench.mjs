@@ -1,8 +1,8 @@
 // Browser decode/encode times of Kodak images in headless chromium, printed as a Markdown
 // table (not asserted anywhere): the CPU path (wasm SIMD) and, when the build has the
 // `webgpu` feature and chromium offers an adapter, the WebGPU path (synthesis on the GPU).
-// Needs web/pkg (CPU build) and web/pkg-webgpu (`--features webgpu`), see web/README.md,
-// and www's node_modules.
+// Needs the npm package cvq-web (both builds) installed into www/node_modules by
+// scripts/build-web.sh, and www's playwright-core (npm ci).
 //   node www/bench.mjs [--runs N] [kodim01 kodim23 ...]     (default: kodim23, 3 runs)
 // Encode inputs are the original PNGs from ../shared/data/kodak when present, else the
 // decoded images. Each figure is the median of N runs after one warm-up run.
@@ -42,9 +42,9 @@ for (const name of names) {
   const original = join(root, "../shared/data/kodak", `${name}.png`);
   const src = existsSync(original) ? readPng(readFileSync(original)) : null;
   const got = await page.evaluate(async ({ name, runs, src }) => {
-    const wasm = await import("/web/pkg/web.js");
+    const wasm = await import("/www/node_modules/cvq-web/cvq_web.js");
     await wasm.default();
-    const gpuWasm = await import("/web/pkg-webgpu/web.js");
+    const gpuWasm = await import("/www/node_modules/cvq-web/webgpu/cvq_web.js");
     await gpuWasm.default();
     const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const time = async (fn) => {

@@ -10,7 +10,7 @@ let download = null; // object URL of the current .cvq, revoked when replaced
 
 /**
  * Wires the drop zone and file input to `cvq` (a CvqClient).
- * @param {import("./cvq-client.js").CvqClient} cvq
+ * @param {import("./node_modules/cvq-web/cvq-client.js").CvqClient} cvq
  * @param {(message: string, error?: boolean) => void} status
  */
 export function setupEncodePanel(cvq, status) {

@@ -1,10 +1,15 @@
 // cvq demo page: the Kodak gallery as <cvq-img> elements and the encode panel; all codec
-// work happens in the worker (cvq-worker.js). Serve the repository root and open /www/.
+// work happens in the worker of the npm package cvq-web (installed into
+// www/node_modules by scripts/build-web.sh, as a user installs it). Serve the repository
+// root and open /www/.
 //   ?src=FILE.cvq (repeatable) shows only those files, loaded at once (used by the tests).
 //   ?backend=auto|webgpu|cpu picks where synthesis runs (cvq-client.js `config.backend`).
-import { client, configure } from "./cvq-client.js";
-import "./cvq-img.js";
+import { client, configure } from "./node_modules/cvq-web/cvq-client.js";
+import "./node_modules/cvq-web/cvq-img.js";
 import { setupEncodePanel } from "./encode-panel.js";
+
+/** The full model for the encode panel (the package embeds only a decoder-only one). */
+const MODEL_URL = "../models/cvq-compact-q3.cvqm";
 
 const MANIFEST = "gallery/kodak/index.json";
 /** Shown when the manifest is missing: the two files committed before the Kodak set. */
@@ -69,7 +74,7 @@ async function gallery() {
 
 async function main() {
   const backend = new URLSearchParams(location.search).get("backend");
-  if (backend) configure({ backend });
+  configure({ modelUrl: MODEL_URL, ...(backend ? { backend } : {}) });
   const cvq = client();
   setupEncodePanel(cvq, statusLine("encode-status"));
   const galleryDone = gallery();

@@ -126,6 +126,9 @@ pub struct CodecModel<B: Backend> {
     pub precision: WeightPrecision,
     /// Its configuration.
     pub config: CvqnConfig,
+    /// The configuration's text as the model file stores it (a decoder-only cut copies
+    /// it byte for byte: re-serialising could differ, e.g. by fields added since).
+    config_json: String,
     /// The integer entropy model (frozen at export).
     pub entropy: EntropyModel,
     /// Name and hash written into every `.cvq` file.
@@ -269,6 +272,7 @@ impl<B: Backend> CodecModel<B> {
             synthesis,
             precision: file.precision,
             config,
+            config_json: file.config_json.clone(),
             entropy: file.entropy.clone(),
             id,
             quality: file.quality,
@@ -290,8 +294,7 @@ impl<B: Backend> CodecModel<B> {
             },
             name: self.id.name.clone(),
             quality: self.quality,
-            config_json: serde_json::to_string(&self.config)
-                .map_err(|e| CodecError::Weights(e.to_string()))?,
+            config_json: self.config_json.clone(),
             precision: self.precision,
             weights: record_bytes(&self.synthesis, self.precision)?,
             entropy: self.entropy.clone(),

@@ -6,7 +6,7 @@
 //! multiply-accumulates per pixel.
 //!
 //! ```
-//! use codec_core::config::{CvqnConfig, Preset};
+//! use cvq_core::config::{CvqnConfig, Preset};
 //! let cfg = CvqnConfig::preset(Preset::Small);
 //! cfg.validate().unwrap();
 //! assert_eq!(cfg.group_channels(), vec![8, 16, 8]);

@@ -3,11 +3,11 @@
 //! and corrupt-file errors, and integer-vs-float rate agreement.
 
 use burn::backend::Flex;
-use codec_core::codec::{CodecError, CodecModel, RgbImage, image_to_tensor};
-use codec_core::config::{CvqnConfig, EntropyKind, Preset};
-use codec_core::entropy::{ModelFile, WeightPrecision};
-use codec_core::model::Cvqn;
 use cvq_bitstream::format::Limits;
+use cvq_core::codec::{CodecError, CodecModel, RgbImage, image_to_tensor};
+use cvq_core::config::{CvqnConfig, EntropyKind, Preset};
+use cvq_core::entropy::{ModelFile, WeightPrecision};
+use cvq_core::model::Cvqn;
 
 type B = Flex;
 
@@ -113,8 +113,7 @@ fn model_file_round_trip_reproduces_the_bytes() {
     let mut half = file.clone();
     half.precision = WeightPrecision::F16;
     half.weights =
-        codec_core::codec::record_bytes(codec.model.as_ref().unwrap(), WeightPrecision::F16)
-            .unwrap();
+        cvq_core::codec::record_bytes(codec.model.as_ref().unwrap(), WeightPrecision::F16).unwrap();
     let half = CodecModel::<B>::load(&half.to_bytes().unwrap(), &Default::default()).unwrap();
     assert_ne!(half.id.hash, codec.id.hash);
     // A corrupted model file is refused with a typed error.
@@ -130,7 +129,7 @@ fn decoder_only_file_decodes_identically_and_refuses_to_encode() {
         let (codec, mut file) = tiny_codec(seed, EntropyKind::Context3d);
         file.precision = precision;
         file.weights =
-            codec_core::codec::record_bytes(codec.model.as_ref().unwrap(), precision).unwrap();
+            cvq_core::codec::record_bytes(codec.model.as_ref().unwrap(), precision).unwrap();
         let full = CodecModel::<B>::load(&file.to_bytes().unwrap(), &Default::default()).unwrap();
         let cut = full.decoder_only_file().unwrap().to_bytes().unwrap();
         let decoder = CodecModel::<B>::load(&cut, &Default::default()).unwrap();
@@ -237,7 +236,7 @@ fn integer_rate_matches_float_estimate() {
 #[test]
 fn parallel_float_model_is_causal() {
     use burn::tensor::{Distribution, Tensor};
-    use codec_core::model::parallel::ParallelContextModel;
+    use cvq_core::model::parallel::ParallelContextModel;
     let _guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let device = Default::default();
     <B as burn::tensor::backend::Backend>::seed(&device, 77);

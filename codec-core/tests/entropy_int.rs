@@ -1,18 +1,18 @@
 //! Integer 3D context model: exact coding round trips, causality, agreement with the
 //! float model, robustness to corrupt payloads, and a golden payload.
 //!
-//! Bless the golden fixture with `CVQ_BLESS=1 cargo test -p codec-core --test entropy_int` (written to
+//! Bless the golden fixture with `CVQ_BLESS=1 cargo test -p cvq-core --test entropy_int` (written to
 //! `entropy/tests/fixtures/`).
 
 use burn::backend::Flex;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Tensor, TensorData, activation};
-use codec_core::entropy::{
+use cvq_bitstream::coder::IntCdf;
+use cvq_core::entropy::{
     EntropyError, IntContextModel3d, IntMaskedConv3d, MaskKind, decode_group, encode_group,
     estimate_bits, export_context_model,
 };
-use codec_core::model::context3d::ContextModel3d;
-use cvq_bitstream::coder::IntCdf;
+use cvq_core::model::context3d::ContextModel3d;
 
 type B = Flex;
 
@@ -300,7 +300,7 @@ fn golden_payload() {
 /// The float masks keep exactly the kernel taps the integer layers evaluate.
 #[test]
 fn float_masks_match_integer_tap_counts() {
-    use codec_core::model::context3d::{MaskType, mask_values};
+    use cvq_core::model::context3d::{MaskType, mask_values};
     for (kind, float_kind) in [
         (MaskKind::Hollow, MaskType::Hollow),
         (MaskKind::Solid, MaskType::Solid),

@@ -3,7 +3,7 @@
 
 use burn::backend::Flex;
 use burn::tensor::{Tensor, TensorData};
-use codec_core::metrics::{
+use cvq_core::metrics::{
     ms_ssim_rgb8, ms_ssim_tensor, mse_rgb8, psnr_rgb8, psnr_tensor, ssim_rgb8,
 };
 use serde_json::Value;

@@ -7,14 +7,14 @@ use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{Module, Param};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
-use codec_core::complexity::complexity;
-use codec_core::config::{CvqnConfig, ImportanceKind, Preset};
-use codec_core::loss::{Distortion, RateDistortionLoss};
-use codec_core::model::Cvqn;
-use codec_core::model::context3d::ContextModel3d;
-use codec_core::model::importance::re_importance;
-use codec_core::model::quantizer::GmmQuantizer;
-use codec_core::model::split_merge::order_from_importance;
+use cvq_core::complexity::complexity;
+use cvq_core::config::{CvqnConfig, ImportanceKind, Preset};
+use cvq_core::loss::{Distortion, RateDistortionLoss};
+use cvq_core::model::Cvqn;
+use cvq_core::model::context3d::ContextModel3d;
+use cvq_core::model::importance::re_importance;
+use cvq_core::model::quantizer::GmmQuantizer;
+use cvq_core::model::split_merge::order_from_importance;
 use proptest::prelude::*;
 
 type B = Flex;
@@ -363,7 +363,7 @@ fn variable_rate_parameters_and_gains() {
     bad.rate_points = Some(0);
     assert!(bad.validate().is_err());
     let mut bad = cfg.clone();
-    bad.entropy = codec_core::config::EntropyKind::Context3d;
+    bad.entropy = cvq_core::config::EntropyKind::Context3d;
     assert!(
         bad.validate().is_err(),
         "variable rate needs the parallel model"

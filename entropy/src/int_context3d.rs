@@ -1,5 +1,5 @@
 //! The integer (bit-exact) 3D context model: the four masked 3×3×3 convolutions of
-//! `codec_core::model::context3d::ContextModel3d` in fixed point (see [`crate::fixed`]),
+//! `cvq_core::model::context3d::ContextModel3d` in fixed point (see [`crate::fixed`]),
 //! evaluated one position at a time in raster order `(c, y, x)`.
 
 use cvq_bitstream::coder::{IntCdf, MAX_SYMBOLS};

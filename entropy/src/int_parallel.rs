@@ -5,7 +5,7 @@
 //! the most important group) and on a checkerboard inside the group: positions with
 //! `(y + x)` even are *anchors*, coded first given the prior only; the other half is
 //! coded second, given the prior and the anchors. Network (float twin:
-//! `codec_core::model::parallel::ParallelContextModel`):
+//! `cvq_core::model::parallel::ParallelContextModel`):
 //!
 //! ```text
 //! f = prior3×3(prev)  [+ context3×3(anchor values) at non-anchors]   (F)

@@ -9,7 +9,7 @@
 //! | version | `u8 = 1` |
 //! | name | `u16` length + UTF-8 (≤ 255 bytes) |
 //! | quality | `u8` (the rate point this model encodes at) |
-//! | config | `u32` length + JSON of `codec_core::config::CvqnConfig` |
+//! | config | `u32` length + JSON of `cvq_core::config::CvqnConfig` |
 //! | weight precision | `u8`: 0 = f32, 1 = f16 |
 //! | weights | `u32` length + Burn record bytes (opaque here) |
 //! | entropy | `u32` length + [`EntropyModel::to_bytes`] |

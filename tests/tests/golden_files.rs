@@ -11,10 +11,10 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use burn::backend::Flex;
-use codec_core::codec::{CodecModel, RgbImage, image_to_tensor};
-use codec_core::config::{CvqnConfig, EntropyKind, Preset};
-use codec_core::entropy::WeightPrecision;
-use codec_core::model::Cvqn;
+use cvq_core::codec::{CodecModel, RgbImage, image_to_tensor};
+use cvq_core::config::{CvqnConfig, EntropyKind, Preset};
+use cvq_core::entropy::WeightPrecision;
+use cvq_core::model::Cvqn;
 use sha2::{Digest, Sha256};
 
 type B = Flex;

@@ -6,13 +6,13 @@
 
 use burn::backend::Flex;
 use burn::tensor::{Distribution, Int, Tensor, TensorData, backend::Backend};
-use codec_core::config::{CvqnConfig, Preset};
-use codec_core::model::Cvqn;
-use codec_core::model::split_merge::order_tensor;
 use cvq_bitstream::coder::{IntCdf, SymbolDecoder, SymbolEncoder};
 use cvq_bitstream::format::{
     EntropyModelKind, FileHeader, GroupHeader, Limits, ModelId, Permutation, read_file, write_file,
 };
+use cvq_core::config::{CvqnConfig, Preset};
+use cvq_core::model::Cvqn;
+use cvq_core::model::split_merge::order_tensor;
 
 type B = Flex;
 

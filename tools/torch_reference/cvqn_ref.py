@@ -2,7 +2,7 @@
 """PyTorch reference of one CVQN training step, for a steps/s comparison with the
 Burn trainer (`cvq-train train`, trainer/src/train/mod.rs).
 
-It mirrors `codec_core::model::Cvqn::forward` + `codec_core::loss::RateDistortionLoss`
+It mirrors `cvq_core::model::Cvqn::forward` + `cvq_core::loss::RateDistortionLoss`
 (MSE distortion, gmm_beta = 0) + the trainer's update (Adam with three learning rates,
 gradients clipped by value), shape for shape and op for op, on random data. It is a
 timing reference only: nothing here is compared numerically with the Rust model.
@@ -463,7 +463,7 @@ def gaussian_window(device):
 
 @torch.no_grad()
 def ms_ssim(x, y):
-    """codec_core::metrics::ms_ssim_tensor (pytorch_msssim 1.0.0, data_range 255), [B]."""
+    """cvq_core::metrics::ms_ssim_tensor (pytorch_msssim 1.0.0, data_range 255), [B]."""
     win_h, win_v = gaussian_window(x.device)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     prod = None

@@ -1,5 +1,5 @@
 //! Per-layer forward+backward timing of one conv2d on Flex (the CPU profile in
-//! docs/TRAINING.md, "Speed"): `cargo run --release -p trainer --example step_profile`.
+//! docs/TRAINING.md, "Speed"): `cargo run --release -p cvq-train --example step_profile`.
 
 use burn::backend::{Autodiff, Flex};
 use burn::nn::PaddingConfig2d;

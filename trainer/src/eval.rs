@@ -6,11 +6,42 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use codec_core::codec::CodecModel;
+use cvq::io::read_image;
+use cvq::{Model, compare};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::codec_cli::{CliError, Cpu, metrics, read_image};
+/// Errors of `cvq-train eval`.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// A file or folder cannot be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// An image cannot be read, or encoding / decoding it failed.
+    #[error("{path}: {source}")]
+    Codec {
+        /// The image.
+        path: String,
+        /// Cause.
+        source: cvq::Error,
+    },
+    /// The folder has no images.
+    #[error("no images to evaluate")]
+    NoImages,
+    /// The CSV table cannot be written.
+    #[error("{path}: {message}")]
+    Csv {
+        /// The file.
+        path: String,
+        /// Cause.
+        message: String,
+    },
+}
 
 /// Results for one image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,26 +86,26 @@ pub struct EvalReport {
 /// # Errors
 ///
 /// The folder cannot be read.
-pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
-    crate::data::image_files(dir).map_err(|source| CliError::Io {
+pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, EvalError> {
+    cvq::io::image_files(dir).map_err(|source| EvalError::Io {
         path: dir.display().to_string(),
         source,
     })
 }
 
-/// Evaluates `model` at `quality` (one of its [`CodecModel::qualities`]) on `files`.
+/// Evaluates `model` at `quality` (one of its [`Model::qualities`]) on `files`.
 ///
 /// # Errors
 ///
 /// An image cannot be read, or encoding/decoding fails.
 pub fn evaluate(
-    model: &CodecModel<Cpu>,
+    model: &Model,
     quality: u8,
     files: &[PathBuf],
     progress: bool,
-) -> Result<EvalReport, CliError> {
+) -> Result<EvalReport, EvalError> {
     if files.is_empty() {
-        return Err(CliError::Usage("no images to evaluate".into()));
+        return Err(EvalError::NoImages);
     }
     let bar = if progress {
         ProgressBar::new(files.len() as u64)
@@ -93,18 +124,18 @@ pub fn evaluate(
             .to_string_lossy()
             .into_owned();
         bar.set_message(name.clone());
-        let img = read_image(f)?;
-        let codec_err = |source| CliError::Codec {
+        let codec_err = |source| EvalError::Codec {
             path: f.display().to_string(),
             source,
         };
+        let img = read_image(f).map_err(codec_err)?;
         let t = Instant::now();
         let enc = model.encode_at(&img, quality).map_err(codec_err)?;
         let encode_ms = t.elapsed().as_secs_f64() * 1e3;
         let t = Instant::now();
         let back = model.decode(&enc.bytes).map_err(codec_err)?;
         let decode_ms = t.elapsed().as_secs_f64() * 1e3;
-        let m = metrics(&img, &back);
+        let m = compare(&img, &back);
         let px = (img.width * img.height) as f64;
         images.push(ImageResult {
             image: name,
@@ -137,7 +168,7 @@ pub fn evaluate(
         decode_ms: mean_of(|r| r.decode_ms),
     };
     Ok(EvalReport {
-        model: model.id_string(),
+        model: model.id(),
         quality,
         images,
         mean,
@@ -149,19 +180,23 @@ pub fn evaluate(
 /// # Errors
 ///
 /// The files cannot be written.
-pub fn write_report(report: &EvalReport, json: &Path, csv_path: &Path) -> Result<(), CliError> {
+pub fn write_report(report: &EvalReport, json: &Path, csv_path: &Path) -> Result<(), EvalError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
-        move |source| CliError::Io { path, source }
+        move |source| EvalError::Io { path, source }
+    };
+    let csv_err = |e: csv::Error| EvalError::Csv {
+        path: csv_path.display().to_string(),
+        message: e.to_string(),
     };
     std::fs::write(
         json,
         serde_json::to_string_pretty(report).expect("report serialises"),
     )
     .map_err(io(json))?;
-    let mut w = csv::Writer::from_path(csv_path).map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut w = csv::Writer::from_path(csv_path).map_err(csv_err)?;
     for r in report.images.iter().chain(std::iter::once(&report.mean)) {
-        w.serialize(r).map_err(|e| CliError::Usage(e.to_string()))?;
+        w.serialize(r).map_err(csv_err)?;
     }
     w.flush().map_err(io(csv_path))
 }

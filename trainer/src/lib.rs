@@ -1,13 +1,11 @@
-//! Library behind the `cvq` and `cvq-train` binaries (the binaries only parse arguments).
+//! Library behind the `cvq-train` binary (the binary only parses arguments): training,
+//! evaluation, export, data packs and plots. The codec itself (embedded models, encode,
+//! decode) is the `cvq` crate; the model is `cvq-core`.
 #![forbid(unsafe_code)]
 
-pub mod codec_cli;
 pub mod data;
-mod embedded;
 pub mod eval;
-pub mod info;
 pub mod pack;
 pub mod plot;
-pub mod rd;
 pub mod speed;
 pub mod train;

@@ -5,8 +5,8 @@
 use std::time::Instant;
 
 use burn::tensor::backend::Backend;
-use codec_core::codec::{CodecError, CodecModel, RgbImage, pixels_to_image};
-use cvq_bitstream::format::Limits;
+use cvq::Limits;
+use cvq_core::codec::{CodecError, CodecModel, RgbImage, pixels_to_image};
 use serde::Serialize;
 
 /// Median times of `runs` repetitions (milliseconds), after one untimed warm-up run.

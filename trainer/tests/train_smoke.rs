@@ -1,20 +1,24 @@
 //! CPU smoke tests of `cvq-train`: a short run learns (the loss falls), its export
-//! encodes and decodes through the `cvq` CLI, and an interrupted-and-resumed run ends
+//! encodes and decodes through the `cvq` library, and an interrupted-and-resumed run ends
 //! bit-identical to an uninterrupted one.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use assert_cmd::Command;
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Tensor, TensorData};
-use codec_core::config::{CvqnConfig, Preset};
-use codec_core::loss::Distortion;
-use trainer::train::{TrainConfig, TrainOptions, load_trained, read_metrics, train};
+use cvq_core::config::{CvqnConfig, Preset};
+use cvq_core::loss::Distortion;
+use cvq_train::train::{TrainConfig, TrainOptions, load_trained, read_metrics, train};
+use tests::{Bin, write_test_png};
 
 /// The folder holding the 72×56 Kodak crop used as training data here.
 fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../entropy/tests/fixtures/golden")
+    tests::golden_dir()
+}
+
+fn cvq_train() -> Bin {
+    Bin::new(env!("CARGO_BIN_EXE_cvq-train"))
 }
 
 fn tiny_config(steps: u64) -> TrainConfig {
@@ -74,7 +78,7 @@ fn loss_falls_then_export_encode_decode() {
     let rows = read_metrics(&run).unwrap();
     assert_eq!(rows.len(), 60);
     let mean =
-        |r: &[trainer::train::MetricsRow]| r.iter().map(|r| r.loss).sum::<f64>() / r.len() as f64;
+        |r: &[cvq_train::train::MetricsRow]| r.iter().map(|r| r.loss).sum::<f64>() / r.len() as f64;
     let (first, last) = (mean(&rows[..10]), mean(&rows[50..]));
     assert!(
         last < 0.8 * first,
@@ -82,78 +86,36 @@ fn loss_falls_then_export_encode_decode() {
     );
 
     let model = dir.path().join("m.cvqm");
-    let out = Command::cargo_bin("cvq-train")
-        .unwrap()
-        .args([
+    cvq_train()
+        .run([
             "export",
             "--run",
             run.to_str().unwrap(),
             "-o",
             model.to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .success();
 
-    let png = data_dir().join("kodim23-crop.png");
-    let cvq_file = dir.path().join("x.cvq");
-    let back = dir.path().join("back.png");
-    let out = Command::cargo_bin("cvq")
-        .unwrap()
-        .args([
-            "encode",
-            png.to_str().unwrap(),
-            "-o",
-            cvq_file.to_str().unwrap(),
-        ])
-        .args(["--model", model.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::cargo_bin("cvq")
-        .unwrap()
-        .args([
-            "decode",
-            cvq_file.to_str().unwrap(),
-            "-o",
-            back.to_str().unwrap(),
-        ])
-        .args(["--model", model.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let decoded = image::open(&back).unwrap().to_rgb8();
-    assert_eq!((decoded.width(), decoded.height()), (72, 56));
+    // The exported model file encodes and decodes with the codec library.
+    let codec = cvq::Model::open(&model).unwrap();
+    let png = cvq::io::read_image(&data_dir().join("kodim23-crop.png")).unwrap();
+    let cvq_file = codec.encode(&png).unwrap().bytes;
+    let options = cvq::Options::default().with_model(codec);
+    let decoded = cvq::decode_with(&cvq_file, &options).unwrap().image;
+    assert_eq!((decoded.width, decoded.height), (72, 56));
 
     let prefix = dir.path().join("eval");
-    let out = Command::cargo_bin("cvq-train")
-        .unwrap()
-        .args(["eval", "--model", model.to_str().unwrap()])
-        .args([
+    cvq_train()
+        .run([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
             "--data",
             data_dir().to_str().unwrap(),
             "-o",
             prefix.to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .success();
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(prefix.with_extension("json")).unwrap())
             .unwrap();
@@ -170,22 +132,15 @@ fn loss_falls_then_export_encode_decode() {
     assert_eq!(csv.lines().count(), 3, "header, one image, mean:\n{csv}");
 
     let svg = dir.path().join("curves.svg");
-    let out = Command::cargo_bin("cvq-train")
-        .unwrap()
-        .args([
+    cvq_train()
+        .run([
             "plot",
             "--run",
             run.to_str().unwrap(),
             "-o",
             svg.to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .success();
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(
         text.contains("<svg") && text.contains("polyline"),
@@ -302,17 +257,10 @@ fn re_importance_reorders_channels_during_training() {
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     for k in 0..2u32 {
-        let img = image::RgbImage::from_fn(192, 192, |x, y| {
-            image::Rgb([
-                (x * (k + 1)) as u8,
-                (y * 2) as u8,
-                ((x ^ y) * (k + 2)) as u8,
-            ])
-        });
-        img.save(data.join(format!("{k}.png"))).unwrap();
+        write_test_png(&data.join(format!("{k}.png")), 192, 192, k);
     }
     let mut cfg = tiny_config(4);
-    cfg.model.importance = codec_core::config::ImportanceKind::Re;
+    cfg.model.importance = cvq_core::config::ImportanceKind::Re;
     cfg.re_every = 2;
     cfg.re_images = 1;
     let run = dir.path().join("run");
@@ -346,7 +294,7 @@ fn re_importance_reorders_channels_during_training() {
 
     // Too small for MS-SSIM: refused up front.
     let mut cfg = tiny_config(4);
-    cfg.model.importance = codec_core::config::ImportanceKind::Re;
+    cfg.model.importance = cvq_core::config::ImportanceKind::Re;
     let err = train::<Train>(
         Some(cfg),
         None,
@@ -360,7 +308,7 @@ fn re_importance_reorders_channels_during_training() {
 
 #[test]
 fn variable_rate_run_trains_every_rate_point_and_exports_all_qualities() {
-    use codec_core::codec::{CodecModel, RgbImage};
+    use cvq_core::codec::{CodecModel, RgbImage};
     use cvq_entropy::WeightPrecision;
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,7 @@
 //! read back asynchronously (browsers cannot block on the GPU).
 //!
 //! ```js
-//! import init, { GpuCodec } from "./pkg/web.js";
+//! import init, { GpuCodec } from "cvq-web/webgpu"; // node_modules/cvq-web/webgpu/cvq_web.js
 //! await init();
 //! if (navigator.gpu && await navigator.gpu.requestAdapter()) {
 //!   const gpu = await GpuCodec.create();          // embedded decoder-only model
@@ -17,8 +17,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::backend::wgpu::{RuntimeOptions, WgpuDevice, graphics, init_setup_async};
-use codec_core::codec::{CodecError, CodecModel, DecodedSymbols, pixels_to_image};
 use cvq_bitstream::format::Limits;
+use cvq_core::codec::{CodecError, CodecModel, DecodedSymbols, pixels_to_image};
 use wasm_bindgen::prelude::*;
 
 use crate::DecodedImage;

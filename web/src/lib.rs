@@ -1,7 +1,8 @@
-//! Browser bindings for cvq (built with `wasm-pack build web --target web`).
+//! Browser bindings for cvq: the npm package `cvq-web` (built with
+//! `scripts/build-web.sh`; `wasm-pack build web --target web` alone gives the CPU build).
 //!
 //! ```js
-//! import init, { Codec } from "./pkg/web.js";
+//! import init, { Codec } from "cvq-web";          // node_modules/cvq-web/cvq_web.js
 //! await init();
 //! const codec = Codec.embedded();                 // decoder-only default model (.cvqd)
 //! const img = codec.decode(new Uint8Array(cvq));  // throws Error("…typed message…")
@@ -15,11 +16,11 @@
 //! Every error becomes a JS `Error` whose message is the typed error's text.
 #![forbid(unsafe_code)]
 
-use codec_core::codec::{CodecError, CodecModel, DecodedSymbols, RgbImage};
-use codec_core::complexity::complexity;
-use codec_core::config::{CvqnConfig, Preset};
-use codec_core::metrics::{MetricError, ms_ssim_rgb8, psnr_rgb8};
 use cvq_bitstream::format::{FormatError, Limits, read_prefix};
+use cvq_core::codec::{CodecError, CodecModel, DecodedSymbols, RgbImage};
+use cvq_core::complexity::complexity;
+use cvq_core::config::{CvqnConfig, Preset};
+use cvq_core::metrics::{MetricError, ms_ssim_rgb8, psnr_rgb8};
 use wasm_bindgen::Clamped;
 use wasm_bindgen::prelude::*;
 
@@ -335,10 +336,17 @@ impl Codec {
         self.model.id_string()
     }
 
-    /// The rate point this model encodes at.
+    /// The model's default rate point.
     #[wasm_bindgen(getter)]
     pub fn quality(&self) -> u8 {
         self.model.quality
+    }
+
+    /// Every rate point the model encodes at (one for a fixed-rate model, `1..=K` for a
+    /// variable-rate one).
+    #[wasm_bindgen(getter)]
+    pub fn qualities(&self) -> Vec<u8> {
+        self.model.qualities()
     }
 
     /// Whether this model can encode (a full `.cvqm`); the embedded decoder-only model
@@ -362,7 +370,7 @@ impl Codec {
     }
 
     /// Encodes RGBA pixels (`ImageData.data`, alpha ignored) at `quality`, which must be
-    /// this model's rate point. Returns the `.cvq` bytes. Throws for a decoder-only
+    /// one of this model's rate points (`qualities`). Returns the `.cvq` bytes. Throws for a decoder-only
     /// model (see `canEncode`).
     pub fn encode(
         &self,
@@ -371,14 +379,7 @@ impl Codec {
         height: u32,
         quality: u8,
     ) -> Result<Vec<u8>, JsError> {
-        if quality != self.model.quality {
-            return Err(JsError::new(&format!(
-                "model {} encodes at quality {} only (asked for {quality})",
-                self.model.id_string(),
-                self.model.quality
-            )));
-        }
-        Ok(self.encode_rgba(rgba, width, height)?)
+        Ok(self.encode_rgba_at(rgba, width, height, quality)?)
     }
 }
 
@@ -407,17 +408,33 @@ impl Codec {
         Ok(DecodedImage::new(&image, &symbols))
     }
 
-    /// Encodes RGBA pixels at the model's rate point.
+    /// Encodes RGBA pixels at the model's default rate point.
     ///
     /// # Errors
     ///
-    /// [`CodecError::BadImage`] for a buffer that is not `4·width·height` bytes, or
-    /// encoding errors.
+    /// As [`Codec::encode_rgba_at`].
     pub fn encode_rgba(&self, rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, CodecError> {
+        self.encode_rgba_at(rgba, width, height, self.model.quality)
+    }
+
+    /// Encodes RGBA pixels at rate point `quality`.
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::BadImage`] for a buffer that is not `4·width·height` bytes,
+    /// [`CodecError::Quality`] for a rate point the model does not have, or encoding
+    /// errors.
+    pub fn encode_rgba_at(
+        &self,
+        rgba: &[u8],
+        width: u32,
+        height: u32,
+        quality: u8,
+    ) -> Result<Vec<u8>, CodecError> {
         check_rgba(rgba, width, height)?;
         let (w, h) = (width as usize, height as usize);
         let image = RgbImage::new(w, h, rgba_to_rgb(rgba))?;
-        Ok(self.model.encode(&image)?.bytes)
+        Ok(self.model.encode_at(&image, quality)?.bytes)
     }
 }
 

@@ -2,7 +2,7 @@
 //! PNGs written by `cvq decode` (the same fixtures the wasm tests compare against).
 #![cfg(all(not(target_arch = "wasm32"), feature = "embedded-model"))]
 
-use web::{Codec, EMBEDDED_MODEL, rgb_to_rgba};
+use cvq_web::{Codec, EMBEDDED_MODEL, rgb_to_rgba};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -51,7 +51,8 @@ fn embedded_model_is_the_decoder_only_cut_of_the_shipped_q3_model() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let full = codec_core::codec::CodecModel::<web::Cpu>::load(&full, &Default::default()).unwrap();
+    let full =
+        cvq_core::codec::CodecModel::<cvq_web::Cpu>::load(&full, &Default::default()).unwrap();
     // `cvq-train decoder-only models/cvq-compact-q3.cvqm -o models/cvq-compact-q3.cvqd`
     // writes exactly the embedded file: regenerate it when the model changes.
     assert!(
@@ -68,4 +69,26 @@ fn encode_rgba_checks_the_buffer_size() {
     let codec = Codec::load(EMBEDDED_MODEL).unwrap();
     let err = codec.encode_rgba(&[0; 8], 2, 2).unwrap_err();
     assert!(err.to_string().contains("bad image"), "{err}");
+}
+
+#[test]
+fn encode_at_a_rate_point_the_model_lacks_is_an_error() {
+    let full = std::fs::read(format!(
+        "{}/../models/cvq-compact-q3.cvqm",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let codec = Codec::load(&full).unwrap();
+    assert_eq!(codec.qualities(), vec![3]);
+    let err = codec
+        .encode_rgba_at(&[0; 64 * 4], 8, 8, 2)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("has no quality 2"), "{err}");
+    assert!(
+        !codec
+            .encode_rgba_at(&[0; 64 * 4], 8, 8, 3)
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -126,8 +126,8 @@ test("a corrupt file falls back to the fallback <img>, or shows the error text",
 test("a wasm module that fails to load ends in the fallback, not a hang", async () => {
   const { page } = await open("/www/tests/element.html");
   await page.evaluate(async () => {
-    const { configure } = await import("/www/cvq-img.js");
-    configure({ moduleUrl: "/web/pkg/missing.js" });
+    const { configure } = await import("/www/node_modules/cvq-web/cvq-img.js");
+    configure({ moduleUrl: "/www/node_modules/cvq-web/missing.js" });
   });
   const fallback = `/${FIXTURES}/kodim23-crop-q3.cvq.png`;
   await addImage(page, { src: `/${FIXTURES}/kodim23-crop-q3.cvq`, fallback, loading: "eager" });

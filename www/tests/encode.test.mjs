@@ -22,7 +22,7 @@ test("the encode panel measures cvq against JPEG and WebP at the same byte budge
   const original = existsSync(ORIGINAL);
   console.log(`# input: ${original ? ORIGINAL : "kodim05.cvq decoded (no original found)"}`);
   const pngBase64 = original ? readFileSync(ORIGINAL).toString("base64") : await page.evaluate(async () => {
-    const { client } = await import("/www/cvq-client.js");
+    const { client } = await import("/www/node_modules/cvq-web/cvq-client.js");
     const bytes = new Uint8Array(await (await fetch("/www/gallery/kodak/kodim05.cvq")).arrayBuffer());
     const img = await client().decode(bytes);
     const canvas = new OffscreenCanvas(img.width, img.height);

@@ -50,9 +50,9 @@ test("GpuCodec decodes within 45 dB of the native decoder (full file and preview
   if (!requireAdapter(info.found, t)) return;
   console.log(`# adapter: ${JSON.stringify(info)}`);
   const got = await page.evaluate(async (fixtures) => {
-    const wasm = await import("/web/pkg-webgpu/web.js");
+    const wasm = await import("/www/node_modules/cvq-web/webgpu/cvq_web.js");
     await wasm.default();
-    if (!wasm.GpuCodec) return { error: "web/pkg-webgpu was built without the webgpu feature" };
+    if (!wasm.GpuCodec) return { error: "cvq-web's webgpu/ build lacks the webgpu feature" };
     let t0 = performance.now();
     const gpu = await wasm.GpuCodec.create();
     const createMs = performance.now() - t0;
@@ -96,7 +96,7 @@ test("the worker's webgpu backend drives <cvq-img> (PSNR ≥ 45 dB vs native)", 
   const info = await adapter(page);
   if (!requireAdapter(info.found, t)) return;
   const got = await page.evaluate(async (fixtures) => {
-    const { configure, client } = await import("/www/cvq-client.js");
+    const { configure, client } = await import("/www/node_modules/cvq-web/cvq-client.js");
     configure({ backend: "webgpu" });
     const backend = (await client().info()).backend;
     const el = document.createElement("cvq-img");

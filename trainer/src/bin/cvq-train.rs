@@ -14,14 +14,14 @@ use std::time::Duration;
 
 use burn::backend::Autodiff;
 use clap::{Parser, Subcommand, ValueEnum};
-use codec_core::codec::CodecModel;
-use codec_core::config::{CvqnConfig, Preset};
-use codec_core::loss::{Distortion, RateTerm};
+use cvq::{Cpu, load_model};
+use cvq_core::codec::CodecModel;
+use cvq_core::config::{CvqnConfig, Preset};
+use cvq_core::loss::{Distortion, RateTerm};
 use cvq_entropy::WeightPrecision;
-use trainer::codec_cli::{Cpu, load_model};
-use trainer::train::bench::{BenchOptions, bench, table};
-use trainer::train::{TrainConfig, TrainOptions, load_trained, train};
-use trainer::{eval, pack, plot};
+use cvq_train::train::bench::{BenchOptions, bench, table};
+use cvq_train::train::{TrainConfig, TrainOptions, load_trained, train};
+use cvq_train::{eval, pack, plot};
 
 #[cfg(feature = "cuda")]
 type TrainBackend = burn::backend::Cuda;
@@ -454,7 +454,7 @@ fn run(command: Command) -> Result<(), String> {
             steps,
             output,
         } => {
-            let n = trainer::data::write_batches(&data, seed, batch_size, crop, steps, &output)
+            let n = cvq_train::data::write_batches(&data, seed, batch_size, crop, steps, &output)
                 .map_err(|e| e.to_string())?;
             println!("{}: {steps} batches, {n} bytes", output.display());
             Ok(())
@@ -517,8 +517,8 @@ fn run(command: Command) -> Result<(), String> {
             // (PREFIX-qN.json/csv).
             let qualities = match (model.is_some(), quality) {
                 (true, None) if codec.qualities().len() > 1 => codec.qualities(),
-                (_, Some(q)) if model.is_some() => vec![q],
-                _ => vec![codec.quality],
+                (_, Some(q)) => vec![q],
+                _ => vec![codec.quality()],
             };
             for &q in &qualities {
                 let report = eval::evaluate(&codec, q, &files, true).map_err(|e| e.to_string())?;
@@ -546,9 +546,9 @@ fn run(command: Command) -> Result<(), String> {
             let device = Default::default();
             let codec = CodecModel::<TrainBackend>::load(&bytes, &device)
                 .map_err(|e| format!("{}: {e}", model.display()))?;
-            let img = trainer::codec_cli::read_image(&image).map_err(|e| e.to_string())?;
+            let img = cvq::io::read_image(&image).map_err(|e| e.to_string())?;
             let q = quality.unwrap_or(codec.quality);
-            let report = trainer::speed::measure(&codec, &img, q, runs)
+            let report = cvq_train::speed::measure(&codec, &img, q, runs)
                 .map_err(|e| format!("{}: {e}", image.display()))?;
             let mut json = serde_json::to_value(&report).expect("json");
             json["backend"] = BACKEND_NAME.into();

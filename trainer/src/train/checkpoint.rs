@@ -18,7 +18,7 @@ use burn::module::{AutodiffModule, Module};
 use burn::optim::Optimizer;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
-use codec_core::model::Cvqn;
+use cvq_core::model::Cvqn;
 use serde::{Deserialize, Serialize};
 
 use super::TrainError;

@@ -1,8 +1,8 @@
 //! The training configuration (`train.json` in a run folder).
 
-use codec_core::config::CvqnConfig;
-use codec_core::loss::{Distortion, RateDistortionLoss, RateTerm};
-use codec_core::metrics::MS_SSIM_MIN_SIDE;
+use cvq_core::config::CvqnConfig;
+use cvq_core::loss::{Distortion, RateDistortionLoss, RateTerm};
+use cvq_core::metrics::MS_SSIM_MIN_SIDE;
 use serde::{Deserialize, Serialize};
 
 /// Everything that defines a training run. Validated by [`TrainConfig::validate`]
@@ -199,7 +199,7 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use codec_core::config::Preset;
+    use cvq_core::config::Preset;
 
     #[test]
     fn defaults_validate_and_bad_fields_are_named() {

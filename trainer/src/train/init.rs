@@ -13,7 +13,7 @@
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
-use codec_core::model::Cvqn;
+use cvq_core::model::Cvqn;
 
 struct LecunNormal {
     path: Vec<String>,
@@ -77,7 +77,7 @@ mod tests {
     use super::*;
     use burn::backend::{Autodiff, Flex};
     use burn::module::ModuleVisitor;
-    use codec_core::config::{CvqnConfig, Preset};
+    use cvq_core::config::{CvqnConfig, Preset};
 
     struct Trainable {
         frozen: usize,

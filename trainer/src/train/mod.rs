@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
-use codec_core::config::ImportanceKind;
-use codec_core::model::Cvqn;
-use codec_core::model::importance::re_importance;
-use codec_core::model::split_merge::order_from_importance;
+use cvq_core::config::ImportanceKind;
+use cvq_core::model::Cvqn;
+use cvq_core::model::importance::re_importance;
+use cvq_core::model::split_merge::order_from_importance;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -269,7 +269,7 @@ pub fn initial_model_from<B: AutodiffBackend>(
     // A variable-rate model's means must cover the latent at its largest gain (the
     // highest rate point); lower rate points then use fewer, central levels.
     let latent = match &model.gain {
-        Some(g) => latent * codec_core::model::synthesis::gain_at(g, model.rate_points() - 1),
+        Some(g) => latent * cvq_core::model::synthesis::gain_at(g, model.rate_points() - 1),
         None => latent,
     };
     model.fit_quantizer_means(latent);

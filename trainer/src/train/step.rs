@@ -15,9 +15,9 @@ use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor, TensorData};
-use codec_core::loss::RateDistortionLoss;
-use codec_core::metrics::{MS_SSIM_MIN_SIDE, ms_ssim_tensor};
-use codec_core::model::Cvqn;
+use cvq_core::loss::RateDistortionLoss;
+use cvq_core::metrics::{MS_SSIM_MIN_SIDE, ms_ssim_tensor};
+use cvq_core::model::Cvqn;
 
 use super::{TrainConfig, TrainError};
 

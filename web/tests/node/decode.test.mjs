@@ -1,5 +1,6 @@
-// The wasm module (`wasm-pack build web --target web`, CPU path) decodes the fixtures to
-// exactly the pixels of the native `cvq decode` (golden PNGs made by it), under Node.
+// The wasm module (`wasm-pack build web --target web`, CPU path: web/pkg, the npm package
+// cvq-web) decodes the fixtures to exactly the pixels of the native `cvq decode` (golden
+// PNGs made by it), under Node.
 //   node --test web/tests/node/        (after wasm-pack build web --target web)
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,8 +11,8 @@ import { readPng } from "./png.mjs";
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const fixture = (name) => readFileSync(here(`../fixtures/${name}`));
 const pkg = process.env.CVQ_WEB_PKG ?? here("../../pkg/");
-const wasm = await import(`${pkg.replace(/\/?$/, "/")}web.js`);
-wasm.initSync({ module: readFileSync(`${pkg.replace(/\/?$/, "/")}web_bg.wasm`) });
+const wasm = await import(`${pkg.replace(/\/?$/, "/")}cvq_web.js`);
+wasm.initSync({ module: readFileSync(`${pkg.replace(/\/?$/, "/")}cvq_web_bg.wasm`) });
 
 let t0 = performance.now();
 const codec = wasm.Codec.embedded();

@@ -1,20 +1,24 @@
-// Promise-based client of cvq-worker.js: each method posts one message and resolves with
+// Promise-based client of cvq-worker.js (package cvq-web): each method posts one message and resolves with
 // the worker's answer, or rejects with Error(message) carrying the worker's error text.
 // A worker that dies (script or module failed to load) rejects every pending and later call.
 
 /**
- * URLs the client uses; all default to paths relative to this file so the folder can be
- * copied anywhere. Change them with configure() before the first call.
+ * URLs the client uses; they default to the files of this package next to this script
+ * (`cvq-worker.js`, `cvq_web.js`, `webgpu/cvq_web.js`), so the package folder can be
+ * served as it is. Change them with configure() before the first call.
  */
 export const config = {
   /** the module worker script */
   workerUrl: new URL("./cvq-worker.js", import.meta.url).href,
   /** the wasm-bindgen module, CPU path only (wasm-pack --target web output; 2.1 MB gzip) */
-  moduleUrl: new URL("../web/pkg/web.js", import.meta.url).href,
+  moduleUrl: new URL("./cvq_web.js", import.meta.url).href,
   /** the same module built with the `webgpu` feature, loaded only when WebGPU is used */
-  gpuModuleUrl: new URL("../web/pkg-webgpu/web.js", import.meta.url).href,
-  /** full model fetched on the first encode when the embedded one is decoder-only */
-  modelUrl: new URL("../models/cvq-compact-q3.cvqm", import.meta.url).href,
+  gpuModuleUrl: new URL("./webgpu/cvq_web.js", import.meta.url).href,
+  /**
+   * The full model (`cvq-compact-q3.cvqm`, 5 MB, not in this package), fetched on the
+   * first encode: the embedded model is decoder-only. `null`: encoding is refused.
+   */
+  modelUrl: null,
   /**
    * Where synthesis runs: "auto" (WebGPU on a hardware adapter, else the CPU path),
    * "webgpu" (any adapter, software ones included; fails without one) or "cpu".
@@ -36,7 +40,7 @@ export function configure(urls) {
       if (!BACKENDS.includes(v)) throw new Error(`cvq: backend must be one of ${BACKENDS}`);
       config.backend = v;
     } else {
-      config[k] = new URL(v, document.baseURI).href;
+      config[k] = v === null ? null : new URL(v, document.baseURI).href;
     }
   }
 }

@@ -249,7 +249,7 @@ pub struct OutputFiles {
     pub ms_ssim_svg: PathBuf,
 }
 
-/// `PREFIX` + `suffix` (`bench/rd` + `.csv` → `bench/rd.csv`).
+/// `PREFIX` + `suffix` (`results/rd/rd` + `.csv` → `results/rd/rd.csv`).
 pub fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
     let mut s = prefix.as_os_str().to_owned();
     s.push(suffix);

@@ -27,7 +27,7 @@ let ready = null;
  * (fallback) adapters such as SwiftShader, which are slower than the SIMD CPU path — and
  * then the larger WebGPU build (`gpuModuleUrl`) is loaded; otherwise the CPU-only build
  * (`moduleUrl`, smaller download). Encoding runs on the CPU path in both.
- * @param {{moduleUrl: string, gpuModuleUrl: string, modelUrl: string,
+ * @param {{moduleUrl: string, gpuModuleUrl: string, modelUrl: string|null,
  *   backend?: "auto"|"webgpu"|"cpu"}} opts
  * @returns {Promise<Backend>}
  */
@@ -52,6 +52,9 @@ async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, backend = "auto
     encoder() {
       if (decoder.canEncode !== false) return Promise.resolve(decoder);
       encoder ??= (async () => {
+        if (!modelUrl) {
+          throw new Error("encoding needs the full model (.cvqm): configure({ modelUrl })");
+        }
         const res = await fetch(modelUrl);
         if (!res.ok) throw new Error(`model ${modelUrl}: HTTP ${res.status}`);
         return new wasm.Codec(new Uint8Array(await res.arrayBuffer()));

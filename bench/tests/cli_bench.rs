@@ -3,20 +3,17 @@
 //! Under CI (`CI=true`, where `.ci/run` installs libjpeg-turbo-progs and webp) JPEG and
 //! WebP must be among them.
 
-use std::path::Path;
+use std::path::PathBuf;
 
-use assert_cmd::Command;
-use trainer::rd::codecs::{CLASSICAL, find_in_path};
+use cvq_bench::codecs::{CLASSICAL, find_in_path};
+use tests::Bin;
 
-fn bench() -> Command {
-    Command::cargo_bin("cvq-bench").unwrap()
+fn bench() -> Bin {
+    Bin::new(env!("CARGO_BIN_EXE_cvq-bench"))
 }
 
-fn fixture() -> &'static Path {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../entropy/tests/fixtures/golden/kodim23-crop.png"
-    ))
+fn fixture() -> PathBuf {
+    tests::golden_dir().join("kodim23-crop.png")
 }
 
 #[test]
@@ -45,21 +42,17 @@ fn bench_writes_csv_json_and_plots() {
     codecs.extend(&found);
 
     let prefix = dir.path().join("out/rd");
-    let out = bench()
-        .args(["--quiet", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&prefix)
-        .arg("--codecs")
-        .arg(codecs.join(","))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stderr.contains("broken.png"), "{stderr}");
-    assert!(stdout.contains("| cvq |"), "{stdout}");
-    assert!(stdout.contains("decode MAC / px"), "{stdout}");
+    let (d, p, list) = (
+        data.to_str().unwrap(),
+        prefix.to_str().unwrap(),
+        codecs.join(","),
+    );
+    bench()
+        .run(["--quiet", "--data", d, "--out", p, "--codecs", &list])
+        .success()
+        .stderr_has("broken.png")
+        .stdout_has("| cvq |")
+        .stdout_has("decode MAC / px");
 
     // CSV: per-image rows and mean rows, every codec, bpp > 0 and finite PSNR
     let mut rdr = csv::Reader::from_path(prefix.with_extension("csv")).unwrap();
@@ -136,25 +129,17 @@ fn bench_writes_csv_json_and_plots() {
 #[test]
 fn bad_arguments_are_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
-    let out = bench()
-        .args(["--codecs", "gif", "--data"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown codec"));
-
-    let out = bench()
-        .args(["--codecs", "cvq", "--data"])
-        .arg(dir.path().join("missing"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let out = bench()
-        .args(["--codecs", "cvq", "--data"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no images"));
+    let d = dir.path().to_str().unwrap();
+    bench()
+        .run(["--codecs", "gif", "--data", d])
+        .fails(1)
+        .stderr_has("unknown codec");
+    let missing = dir.path().join("missing");
+    bench()
+        .run(["--codecs", "cvq", "--data", missing.to_str().unwrap()])
+        .fails(1);
+    bench()
+        .run(["--codecs", "cvq", "--data", d])
+        .fails(1)
+        .stderr_has("no images");
 }

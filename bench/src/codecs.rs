@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use codec_core::codec::RgbImage;
+use cvq_core::codec::RgbImage;
 use serde::Serialize;
 
 /// Input / output image format of a tool.
@@ -375,15 +375,7 @@ pub fn write_rgb(path: &Path, image: &RgbImage, format: ImageFormat) -> Result<(
             buf.extend_from_slice(&image.data);
             std::fs::write(path, buf).map_err(|e| e.to_string())
         }
-        ImageFormat::Png => {
-            let img = image::RgbImage::from_raw(
-                image.width as u32,
-                image.height as u32,
-                image.data.clone(),
-            )
-            .ok_or("buffer size")?;
-            img.save(path).map_err(|e| e.to_string())
-        }
+        ImageFormat::Png => cvq::io::write_image(path, image).map_err(|e| e.to_string()),
     }
 }
 
@@ -398,11 +390,7 @@ pub fn read_rgb(path: &Path, format: ImageFormat) -> Result<RgbImage, String> {
             let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
             parse_ppm(&bytes)
         }
-        ImageFormat::Png => {
-            let img = image::open(path).map_err(|e| e.to_string())?.to_rgb8();
-            let (w, h) = (img.width() as usize, img.height() as usize);
-            RgbImage::new(w, h, img.into_raw()).map_err(|e| e.to_string())
-        }
+        ImageFormat::Png => cvq::io::read_image(path).map_err(|e| e.to_string()),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `cvq`: the codec command-line tool (a thin layer over `codec-core`).
+//! `cvq`: the codec command-line tool (a thin layer over the `cvq` library).
 //!
 //! Exit status: 0 on success, 1 on any error (message on stderr as `cvq: error: …`),
 //! 2 on bad command-line usage.
@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use codec_core::config::CvqnConfig;
-use trainer::codec_cli::{self, load_model};
-use trainer::info;
+use cvq::Options;
+use cvq_core::config::CvqnConfig;
+
+mod commands;
+mod info;
 
 #[derive(Parser)]
 #[command(name = "cvq", version, about = "cvq learned image codec")]
@@ -30,10 +32,16 @@ enum Command {
         /// Model file (.cvqm); default: the model embedded in this build.
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Rate point: selects the embedded model (default: the build's default), or
-        /// must match the --model file's.
+        /// Rate point: selects the embedded model (default: 3), or must match the --model
+        /// file's. With --max-bytes / --target-bpp: the highest rate point tried.
         #[arg(long)]
         quality: Option<u8>,
+        /// Largest acceptable file size in bytes: the best rate point whose file fits.
+        #[arg(long, value_name = "N")]
+        max_bytes: Option<u64>,
+        /// Largest acceptable bits per pixel: the best rate point whose file fits.
+        #[arg(long, value_name = "X")]
+        target_bpp: Option<f64>,
         /// Decode the result and print PSNR and MS-SSIM.
         #[arg(long)]
         metrics: bool,
@@ -93,18 +101,27 @@ fn run(cli: Cli) -> Result<(), String> {
             output,
             model,
             quality,
+            max_bytes,
+            target_bpp,
             metrics,
         } => {
-            let model = load_model(model.as_deref(), quality).map_err(|e| e.to_string())?;
-            let r =
-                codec_cli::encode(&model, &input, &output, metrics).map_err(|e| e.to_string())?;
+            let options = Options {
+                model: commands::open_model(model.as_deref())?,
+                quality,
+                max_bytes,
+                target_bpp,
+                ..Options::default()
+            };
+            let r = commands::encode(&input, &output, &options, metrics)?;
+            let (bytes, pixels) = (r.encoded.bytes.len() as f64, r.pixels as f64);
             println!(
-                "Saved {} ({} bytes, {:.4} bpp; model estimate {:.4} bpp) with {} in {:.0} ms",
+                "Saved {} ({} bytes, {:.4} bpp; model estimate {:.4} bpp) with {} (quality {}) in {:.0} ms",
                 output.display(),
-                r.bytes,
-                r.bpp,
-                r.estimated_bpp,
-                model.id_string(),
+                r.encoded.bytes.len(),
+                bytes * 8.0 / pixels,
+                r.encoded.estimated_bits / pixels,
+                r.encoded.model,
+                r.encoded.quality,
                 ms(r.encode_time)
             );
             if let Some(m) = r.metrics {
@@ -121,17 +138,18 @@ fn run(cli: Cli) -> Result<(), String> {
             model,
             partial,
         } => {
-            let bytes = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
-            let model = codec_cli::load_model_for(model.as_deref(), &bytes, &input)
-                .map_err(|e| e.to_string())?;
-            let r =
-                codec_cli::decode(&model, &input, &output, partial).map_err(|e| e.to_string())?;
+            let options = Options {
+                model: commands::open_model(model.as_deref())?,
+                partial,
+                ..Options::default()
+            };
+            let r = commands::decode(&input, &output, &options)?;
             println!(
                 "Decoded {} to {} ({} x {}, groups {}/{}): entropy {:.1} ms, synthesis {:.1} ms",
                 input.display(),
                 output.display(),
-                r.width,
-                r.height,
+                r.image.width,
+                r.image.height,
                 r.groups_received,
                 r.groups,
                 ms(r.entropy_time),
@@ -142,10 +160,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Info {
             file: Some(file), ..
         } => {
-            print!(
-                "{}",
-                codec_cli::file_info(&file).map_err(|e| e.to_string())?
-            );
+            print!("{}", commands::file_info(&file)?);
             Ok(())
         }
         Command::Info {

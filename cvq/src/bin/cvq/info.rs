@@ -1,7 +1,7 @@
 //! `cvq info --preset NAME`: architecture summary with parameters and MACs per sub-network.
 
-use codec_core::complexity::{ModelComplexity, SubnetCost, complexity};
-use codec_core::config::{CvqnConfig, Preset};
+use cvq_core::complexity::{ModelComplexity, SubnetCost, complexity};
+use cvq_core::config::{CvqnConfig, Preset};
 
 /// Renders the complexity of `cfg` as an aligned text table.
 pub fn render_table(cfg: &CvqnConfig) -> String {
@@ -44,7 +44,7 @@ pub fn render_json(cfg: &CvqnConfig) -> String {
 }
 
 /// Resolves a preset by name.
-pub fn preset_config(name: &str) -> Result<CvqnConfig, codec_core::config::ConfigError> {
+pub fn preset_config(name: &str) -> Result<CvqnConfig, cvq_core::config::ConfigError> {
     Ok(CvqnConfig::preset(name.parse::<Preset>()?))
 }
 

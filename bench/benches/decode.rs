@@ -1,6 +1,6 @@
 //! Decode time on Kodak, split into entropy decoding (integer model, CPU) and synthesis
 //! (float decoder, Burn Flex CPU backend), for the `small` preset with both entropy
-//! models. Prints a table; run with `cargo bench -p trainer --bench decode`.
+//! models. Prints a table; run with `cargo bench -p cvq-bench --bench decode`.
 //!
 //! No trained model is shipped yet, so the model is randomly initialised (seeded), with
 //! its quantizer means fitted to the first image's latent so that symbols vary: the
@@ -14,11 +14,11 @@ use std::time::Instant;
 
 use burn::backend::Flex;
 use burn::tensor::ElementConversion;
-use codec_core::codec::{CodecModel, RgbImage, image_to_tensor};
-use codec_core::config::{CvqnConfig, EntropyKind, Preset};
-use codec_core::entropy::WeightPrecision;
-use codec_core::model::Cvqn;
 use cvq_bitstream::format::Limits;
+use cvq_core::codec::{CodecModel, RgbImage, image_to_tensor};
+use cvq_core::config::{CvqnConfig, EntropyKind, Preset};
+use cvq_core::entropy::WeightPrecision;
+use cvq_core::model::Cvqn;
 
 type B = Flex;
 

@@ -1,6 +1,6 @@
 //! `cvq-bench`: rate–distortion and speed of cvq against JPEG, WebP, AVIF, JPEG XL and
 //! JPEG 2000 (the Debian command-line tools; `scripts/install-codecs.sh` installs them).
-//! See `trainer::rd`.
+//! See the `cvq_bench` library.
 //!
 //! Exit status: 0 on success, 1 on errors (`cvq-bench: error: …`), 2 on bad usage.
 
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use trainer::rd::{self, BenchOptions, CodecChoice, report};
+use cvq_bench::{self as rd, BenchOptions, CodecChoice, report};
 
 #[derive(Parser)]
 #[command(
@@ -22,7 +22,7 @@ struct Cli {
     #[arg(long, default_value = "../shared/data/kodak")]
     data: PathBuf,
     /// Output prefix: PREFIX.csv, PREFIX.json, PREFIX-psnr.svg, PREFIX-msssim.svg.
-    #[arg(long, default_value = "bench/rd")]
+    #[arg(long, default_value = "results/rd/rd")]
     out: PathBuf,
     /// Codecs to run, comma-separated subset of jpeg,webp,avif,jxl,j2k,cvq (default: all).
     #[arg(long, value_delimiter = ',')]

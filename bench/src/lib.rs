@@ -1,9 +1,10 @@
-//! `cvq-bench`: rate–distortion and speed of cvq against the classical codecs.
+//! `cvq-bench`: rate–distortion and speed of cvq against the classical codecs (the
+//! library behind the `cvq-bench` binary).
 //!
 //! On a folder of images, every cvq model (the embedded ones, or `--cvq-model` files) and
 //! every setting of each classical codec found on `PATH` ([`codecs::CLASSICAL`]) encodes
 //! and decodes every image. Per image: bpp from the real file size, PSNR over 8-bit RGB,
-//! MS-SSIM (codec-core's implementation, `None` below 161 px) and the encode / decode wall
+//! MS-SSIM (`cvq::compare`, cvq-core's implementation, `None` below 161 px) and the encode / decode wall
 //! times; then the means per codec setting, BD-rates of cvq against each codec
 //! ([`bd_rate`]), a speed table, CSV + JSON ([`report`]) and two SVG plots ([`plot`]).
 //!
@@ -20,12 +21,12 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
 
-use codec_core::codec::{CodecModel, RgbImage};
-use codec_core::complexity::complexity;
+use cvq::io::{image_files, read_image};
+use cvq::{Model, RgbImage, compare, load_model, qualities};
+use cvq_core::complexity::complexity;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::codec_cli::{CliError, Cpu, embedded_models, load_model, metrics, read_image};
 use codecs::{Available, CLASSICAL, ImageFormat};
 
 /// Errors that stop the benchmark (a failing tool or an unreadable image does not: they
@@ -51,7 +52,7 @@ pub enum BenchError {
     NothingToRun(String),
     /// A cvq model cannot be loaded.
     #[error(transparent)]
-    Model(#[from] CliError),
+    Model(#[from] cvq::Error),
     /// The CSV cannot be written.
     #[error("{path}: {message}")]
     Csv {
@@ -210,7 +211,7 @@ pub fn ms_ssim_db(ms_ssim: f64) -> Option<f64> {
 
 enum Runner {
     Classical(Box<Available>),
-    Cvq(Vec<(CvqModelInfo, CodecModel<Cpu>)>),
+    Cvq(Vec<(CvqModelInfo, Model)>),
 }
 
 impl Runner {
@@ -227,24 +228,24 @@ impl Runner {
     }
 }
 
-fn cvq_info(setting: String, model: &CodecModel<Cpu>) -> CvqModelInfo {
-    let c = complexity(&model.config);
+fn cvq_info(setting: String, model: &Model) -> CvqModelInfo {
+    let c = complexity(&model.codec().config);
     CvqModelInfo {
         setting,
-        id: model.id_string(),
-        quality: model.quality,
+        id: model.id(),
+        quality: model.quality(),
         encoder_macs_per_pixel: c.encoder.macs_per_pixel,
         decoder_macs_per_pixel: c.decoder.macs_per_pixel,
         entropy_macs_per_pixel: c.entropy.macs_per_pixel,
     }
 }
 
-fn load_cvq(files: &[PathBuf]) -> Result<Vec<(CvqModelInfo, CodecModel<Cpu>)>, BenchError> {
+fn load_cvq(files: &[PathBuf]) -> Result<Vec<(CvqModelInfo, Model)>, BenchError> {
     let mut out = Vec::new();
     if files.is_empty() {
-        for m in embedded_models() {
-            let model = load_model(None, Some(m.quality))?;
-            out.push((cvq_info(format!("q{}", m.quality), &model), model));
+        for q in qualities() {
+            let model = Model::embedded(q)?;
+            out.push((cvq_info(format!("q{q}"), &model), model));
         }
     } else {
         for f in files {
@@ -268,7 +269,7 @@ fn load_cvq(files: &[PathBuf]) -> Result<Vec<(CvqModelInfo, CodecModel<Cpu>)>, B
 ///
 /// The folder cannot be read or has no images.
 pub fn list_images(dir: &Path, limit: Option<usize>) -> Result<Vec<PathBuf>, BenchError> {
-    let mut files = crate::data::image_files(dir).map_err(|source| BenchError::Io {
+    let mut files = image_files(dir).map_err(|source| BenchError::Io {
         path: dir.display().to_string(),
         source,
     })?;
@@ -509,10 +510,7 @@ fn input_file(
     r
 }
 
-fn cvq_round_trip(
-    model: &CodecModel<Cpu>,
-    img: &RgbImage,
-) -> Result<(u64, RgbImage, f64, f64), codec_core::codec::CodecError> {
+fn cvq_round_trip(model: &Model, img: &RgbImage) -> Result<(u64, RgbImage, f64, f64), cvq::Error> {
     let t = Instant::now();
     let enc = model.encode(img)?;
     let encode_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -539,7 +537,7 @@ fn row(
             decoded.width, decoded.height, original.width, original.height
         ));
     }
-    let m = metrics(original, decoded);
+    let m = compare(original, decoded);
     let (psnr, ms_ssim) = (m.psnr, m.ms_ssim);
     Ok(Row {
         codec: codec.into(),

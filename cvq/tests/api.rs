@@ -1,0 +1,262 @@
+//! The library facade: `encode` / `decode` with the embedded models, `Options`
+//! (validation, size targets, limits, a given model), and typed errors for bad input.
+
+use std::sync::Arc;
+
+use cvq::{Error, InvalidOptions, Limits, Model, Options, RgbImage};
+
+/// A seeded, untrained tiny model (format and plumbing only), loaded from its file bytes.
+fn tiny_model() -> Model {
+    use burn::backend::Flex;
+    use cvq_core::codec::CodecModel;
+    use cvq_core::config::{CvqnConfig, Preset};
+    use cvq_core::entropy::WeightPrecision;
+    use cvq_core::model::Cvqn;
+    let device = Default::default();
+    <Flex as burn::tensor::backend::Backend>::seed(&device, 5);
+    let cfg = CvqnConfig::preset(Preset::Tiny);
+    let model = Cvqn::<Flex>::new(&cfg, &device).unwrap();
+    let (_, file) = CodecModel::freeze(model, cfg, 2, WeightPrecision::F32, &device).unwrap();
+    Model::from_bytes(&file.to_bytes().unwrap()).unwrap()
+}
+
+fn pattern(w: usize, h: usize) -> RgbImage {
+    let data = (0..w * h)
+        .flat_map(|i| {
+            let (x, y) = (i % w, i / w);
+            [(x * 5) as u8, (y * 3) as u8, ((x * y) % 251) as u8]
+        })
+        .collect();
+    RgbImage::new(w, h, data).unwrap()
+}
+
+#[test]
+fn round_trip_finds_the_embedded_model_by_hash() {
+    let image = pattern(80, 48);
+    let mut ids = Vec::new();
+    for q in cvq::qualities() {
+        let bytes = cvq::encode(&image, q).unwrap();
+        let back = cvq::decode(&bytes).unwrap();
+        assert_eq!((back.width, back.height), (80, 48));
+        assert!(cvq::compare(&image, &back).psnr > 10.0);
+        // the same bytes as the model's own encoder, decoded by the same model
+        let model = Model::embedded(q).unwrap();
+        assert_eq!(model.encode(&image).unwrap().bytes, bytes);
+        assert_eq!(model.decode(&bytes).unwrap(), back);
+        assert_eq!(Model::for_file(&bytes).unwrap().id(), model.id());
+        ids.push(model.id());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "one model per rate point: {ids:?}");
+    assert_eq!(
+        cvq::qualities().collect::<Vec<_>>(),
+        [1, 2, 3, 4],
+        "lowest rate first"
+    );
+}
+
+#[test]
+fn options_are_validated_before_any_work() {
+    let q3 = Arc::new(Model::embedded(3).unwrap());
+    let cases: [(Options, &str); 5] = [
+        (
+            Options::default().with_quality(9),
+            "no embedded model for quality 9 (available: 1, 2, 3, 4)",
+        ),
+        (
+            Options {
+                model: Some(Arc::clone(&q3)),
+                quality: Some(2),
+                ..Options::default()
+            },
+            "has no quality 2 (it encodes at 3)",
+        ),
+        (
+            Options::default().with_max_bytes(0),
+            "max_bytes must be at least 1",
+        ),
+        (
+            Options::default().with_target_bpp(0.0),
+            "target_bpp must be a positive number",
+        ),
+        (
+            Options::default().with_target_bpp(f64::INFINITY),
+            "target_bpp must be a positive number",
+        ),
+    ];
+    let image = pattern(32, 32);
+    for (options, message) in cases {
+        let err = options.validate().unwrap_err();
+        assert!(err.to_string().contains(message), "{err}");
+        let err = cvq::encode_with(&image, &options).unwrap_err();
+        assert!(matches!(err, Error::Options(_)), "{err:?}");
+    }
+    assert!(matches!(
+        cvq::encode(&image, 0),
+        Err(Error::Options(InvalidOptions::NoSuchQuality {
+            quality: 0,
+            ..
+        }))
+    ));
+    assert!(Options::default().validate().is_ok());
+}
+
+#[test]
+fn size_targets_choose_the_highest_rate_point_that_fits() {
+    let image = pattern(176, 160);
+    let pixels = 176 * 160;
+    let sizes: Vec<(u8, u64)> = cvq::qualities()
+        .map(|q| (q, cvq::encode(&image, q).unwrap().len() as u64))
+        .collect();
+    let best_within = |budget: u64, top: u8| {
+        sizes
+            .iter()
+            .filter(|&&(q, s)| s <= budget && q <= top)
+            .map(|&(q, _)| q)
+            .max()
+    };
+    let smallest = sizes.iter().map(|&(_, s)| s).min().unwrap();
+    let largest = sizes.iter().map(|&(_, s)| s).max().unwrap();
+    let mut budgets: Vec<u64> = sizes.iter().flat_map(|&(_, s)| [s - 1, s]).collect();
+    budgets.extend([largest * 2, u64::MAX]);
+    for budget in budgets {
+        for top in [None, Some(2)] {
+            let mut options = Options::default().with_max_bytes(budget);
+            options.quality = top;
+            let expected = best_within(budget, top.unwrap_or(u8::MAX));
+            match (cvq::encode_with(&image, &options), expected) {
+                (Ok(enc), Some(q)) => {
+                    assert_eq!(enc.quality, q, "budget {budget}, top {top:?}");
+                    assert_eq!(enc.bytes, cvq::encode(&image, q).unwrap());
+                    assert!(enc.bytes.len() as u64 <= budget);
+                }
+                (
+                    Err(Error::TooLarge {
+                        budget: b,
+                        smallest: s,
+                        ..
+                    }),
+                    None,
+                ) => {
+                    assert_eq!(b, budget);
+                    let tried_smallest = sizes
+                        .iter()
+                        .filter(|&&(q, _)| q <= top.unwrap_or(u8::MAX))
+                        .map(|&(_, s)| s)
+                        .min()
+                        .unwrap();
+                    assert_eq!(s, tried_smallest);
+                }
+                (got, expected) => panic!("budget {budget}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    // target_bpp is the same budget in bits per pixel, floored to whole bytes; with both
+    // targets the smaller budget counts.
+    let bpp = |bytes: u64| (bytes as f64 + 0.5) * 8.0 / pixels as f64;
+    let options = Options::default().with_target_bpp(bpp(smallest));
+    assert_eq!(options.budget(pixels), Some(smallest));
+    let enc = cvq::encode_with(&image, &options).unwrap();
+    assert_eq!(Some(enc.quality), best_within(smallest, u8::MAX));
+    let both = Options::default()
+        .with_target_bpp(bpp(largest))
+        .with_max_bytes(smallest);
+    assert_eq!(both.budget(pixels), Some(smallest));
+    let err = cvq::encode_with(
+        &image,
+        &Options::default().with_target_bpp(bpp(smallest - 1)),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains(&format!(
+            "does not fit in {} bytes: the smallest file",
+            smallest - 1
+        )),
+        "{err}"
+    );
+
+    // with a given model its own file must fit
+    let q4 = Options::default().with_model(Model::embedded(4).unwrap());
+    let q4_size = sizes[3].1;
+    assert_eq!(
+        cvq::encode_with(&image, &q4.clone().with_max_bytes(q4_size))
+            .unwrap()
+            .quality,
+        4
+    );
+    assert!(matches!(
+        cvq::encode_with(&image, &q4.with_max_bytes(q4_size - 1)),
+        Err(Error::TooLarge { quality: 4, .. })
+    ));
+}
+
+#[test]
+fn limits_and_bad_input_are_errors() {
+    let image = pattern(64, 40);
+    let mut narrow = Limits::default();
+    narrow.max_width = 63;
+    let err =
+        cvq::encode_with(&image, &Options::default().with_limits(narrow.clone())).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("image width 64 exceeds the limit of 63"),
+        "{err}"
+    );
+    let bytes = cvq::encode(&image, 1).unwrap();
+    let limited = Options {
+        limits: narrow,
+        ..Options::default()
+    };
+    assert!(matches!(
+        cvq::decode_with(&bytes, &limited),
+        Err(Error::Codec(_))
+    ));
+
+    // truncated: an error, or a preview with `partial`
+    let cut = &bytes[..bytes.len() - 3];
+    assert!(matches!(cvq::decode(cut), Err(Error::Codec(_))));
+    let partial = Options {
+        partial: true,
+        ..Options::default()
+    };
+    let preview = cvq::decode_with(cut, &partial).unwrap();
+    assert!(preview.groups_received < preview.groups);
+    assert_eq!((preview.image.width, preview.image.height), (64, 40));
+
+    // not a .cvq file, a corrupt byte, another model's file, not a model file
+    assert!(matches!(
+        cvq::decode(b"not a cvq file"),
+        Err(Error::Codec(_))
+    ));
+    assert!(cvq::decode(&[]).is_err());
+    let mut corrupt = bytes.clone();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0x55;
+    assert!(cvq::decode(&corrupt).is_err());
+    // a file of a model that is not embedded: decoded with that model only
+    let tiny = tiny_model();
+    let foreign = tiny.encode(&image).unwrap().bytes;
+    match cvq::decode(&foreign) {
+        Err(Error::ModelNotEmbedded { model }) => assert_eq!(model, tiny.id()),
+        Err(e) => panic!("expected ModelNotEmbedded, got {e}"),
+        Ok(_) => panic!("a file of an unknown model decoded"),
+    }
+    let with_tiny = Options {
+        model: Some(Arc::new(tiny)),
+        ..Options::default()
+    };
+    let back = cvq::decode_with(&foreign, &with_tiny).unwrap();
+    assert_eq!(back.groups_received, back.groups);
+    assert!(matches!(
+        cvq::decode_with(&bytes, &with_tiny),
+        Err(Error::Codec(cvq::CodecError::WrongModel { .. }))
+    ));
+    assert!(matches!(
+        Model::from_bytes(b"CVQM nonsense"),
+        Err(Error::Codec(_))
+    ));
+    let missing = std::path::Path::new("/nonexistent/model.cvqm");
+    assert!(matches!(Model::open(missing), Err(Error::Io { .. })));
+    assert!(RgbImage::new(2, 2, vec![0; 11]).is_err());
+}

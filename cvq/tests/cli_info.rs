@@ -1,0 +1,39 @@
+//! `cvq info` end to end.
+
+use tests::Bin;
+
+fn cvq() -> Bin {
+    Bin::new(env!("CARGO_BIN_EXE_cvq"))
+}
+
+#[test]
+fn info_prints_every_preset() {
+    for preset in ["paper", "thesis", "baseline", "small"] {
+        cvq()
+            .run(["info", "--preset", preset])
+            .success()
+            .stdout_has("decoder")
+            .stdout_has("MAC / pixel");
+    }
+}
+
+#[test]
+fn info_rejects_unknown_preset_with_message() {
+    let run = cvq().run(["info", "--preset", "huge"]);
+    assert_ne!(run.code, Some(0), "{}", run.stderr);
+    run.stderr_has("unknown preset `huge`");
+}
+
+#[test]
+fn info_json_round_trips_as_config() {
+    let run = cvq().run(["info", "--preset", "small", "--json"]).success();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.json");
+    std::fs::write(&path, v["config"].to_string()).unwrap();
+    let run2 = cvq()
+        .run(["info", "--config", path.to_str().unwrap(), "--json"])
+        .success();
+    let v2: serde_json::Value = serde_json::from_str(&run2.stdout).unwrap();
+    assert_eq!(v["complexity"], v2["complexity"]);
+}
