@@ -73,7 +73,7 @@ fn encoder_cost(cfg: &CvqnConfig) -> SubnetCost {
     for (t, (n, blocks, out)) in encoder_stage_widths(enc).into_iter().enumerate() {
         // stage t runs at 1/4^(t+1) of the image's pixels
         let scale = 1.0 / 4f64.powi(t as i32 + 1);
-        let mut stage_macs = residual_group_macs(n, blocks) + same_conv_macs(n, out, 3);
+        let mut stage_macs = residual_group_macs(n, blocks, &opt) + same_conv_macs(n, out, 3);
         params += residual_group_params(n, blocks, &opt) + same_conv_params(n, out, 3);
         if enc.gdn {
             params += gdn_params(n);
@@ -106,7 +106,7 @@ fn decoder_cost(cfg: &CvqnConfig) -> SubnetCost {
     for (t, (c_in, n, blocks)) in decoder_stage_widths(dec).into_iter().enumerate() {
         // stage t runs at 1/4^(4−t) of the image's pixels (before its pixel shuffle)
         let scale = 1.0 / 4f64.powi(4 - t as i32);
-        let mut stage_macs = same_conv_macs(c_in, n, 3) + residual_group_macs(n, blocks);
+        let mut stage_macs = same_conv_macs(c_in, n, 3) + residual_group_macs(n, blocks, &opt);
         params += same_conv_params(c_in, n, 3) + residual_group_params(n, blocks, &opt);
         if dec.gdn {
             params += gdn_params(n);

@@ -45,6 +45,10 @@ pub enum AttentionKind {
     /// The thesis' deeper block: avg-pool → conv (C→C/r) → ReLU → conv (C/r→C/r) → ReLU →
     /// conv (C/r→C) → ReLU → conv (C→C) → softmax over channels.
     DeepSoftmax,
+    /// No channel attention: the RCAB is a plain residual block. Every output pixel then
+    /// depends only on a bounded neighbourhood of the input (no global pooling), so the
+    /// transforms can run tile by tile with a halo and give the whole-image result.
+    None,
 }
 
 /// How the channel order (least → most important) is decided.

@@ -369,3 +369,48 @@ fn variable_rate_parameters_and_gains() {
         "variable rate needs the parallel model"
     );
 }
+
+/// Without channel attention every output depends on a bounded neighbourhood only: a
+/// change in one corner of the input leaves the far side of the output bit-identical
+/// (what tiled analysis and synthesis rely on), for the encoder and the decoder. With
+/// the seed's attention (global pooling) the same change reaches every pixel.
+#[test]
+fn transforms_without_attention_are_local() {
+    use cvq_core::config::AttentionKind;
+    let _rng = seeded(5);
+    let device = Default::default();
+    for (kind, local) in [(AttentionKind::None, true), (AttentionKind::Sigmoid, false)] {
+        let mut cfg = CvqnConfig::preset(Preset::Tiny);
+        cfg.encoder.attention = kind;
+        cfg.decoder.attention = kind;
+        cfg.encoder.blocks = [1; 4];
+        cfg.decoder.blocks = [1; 4];
+        let model = Cvqn::<B>::new(&cfg, &device).unwrap();
+        assert_eq!(model.num_params(), complexity(&cfg).total().params);
+        // Decoder: code [1, C, 16, 16] → image [1, 3, 256, 256]; change the code at (0, 0).
+        let code = Tensor::<B, 4>::random(
+            [1, cfg.code_channels, 16, 16],
+            Distribution::Default,
+            &device,
+        );
+        let bumped = code.clone().slice_assign(
+            [0..1, 0..cfg.code_channels, 0..1, 0..1],
+            Tensor::ones([1, cfg.code_channels, 1, 1], &device),
+        );
+        let far = |t: Tensor<B, 4>| t.slice([0..1, 0..3, 224..256, 224..256]).into_data();
+        let same = far(model.decoder.forward(code)) == far(model.decoder.forward(bumped));
+        assert_eq!(same, local, "decoder, {kind:?}");
+        // Encoder: image [1, 3, 256, 256] → latent [1, C, 16, 16]; change pixel (0, 0).
+        let x = Tensor::<B, 4>::random([1, 3, 256, 256], Distribution::Default, &device);
+        let bumped = x.clone().slice_assign(
+            [0..1, 0..3, 0..1, 0..1],
+            Tensor::ones([1, 3, 1, 1], &device),
+        );
+        let far = |t: Tensor<B, 4>| {
+            t.slice([0..1, 0..cfg.code_channels, 14..16, 14..16])
+                .into_data()
+        };
+        let same = far(model.encoder.forward(x)) == far(model.encoder.forward(bumped));
+        assert_eq!(same, local, "encoder, {kind:?}");
+    }
+}

@@ -126,12 +126,16 @@ class ChannelAttention(nn.Module):
             widths = [(c, m), (m, c)]
         elif kind == "DeepSoftmax":
             widths = [(c, m), (m, m), (m, c), (c, c)]
+        elif kind == "None":
+            widths = []
         else:
             raise ValueError(kind)
         self.layers = nn.ModuleList(nn.Linear(i, o) for i, o in widths)
         self.softmax = kind == "DeepSoftmax"
 
     def forward(self, x):
+        if not self.layers:
+            return x
         b, c = x.shape[:2]
         y = x.mean(dim=3, keepdim=True).mean(dim=2, keepdim=True).reshape(b, c)
         last = len(self.layers) - 1

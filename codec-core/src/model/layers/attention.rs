@@ -29,8 +29,11 @@ impl<B: Backend> ChannelAttention<B> {
         }
     }
 
-    /// Applies the gate.
+    /// Applies the gate (the identity for [`AttentionKind::None`]).
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        if self.layers.is_empty() {
+            return x;
+        }
         let [b, c, _, _] = x.dims();
         let mut y = x.clone().mean_dim(3).mean_dim(2).reshape([b, c]);
         let last = self.layers.len() - 1;
@@ -55,6 +58,7 @@ pub fn attention_widths(kind: AttentionKind, c: usize, reduction: usize) -> Vec<
     match kind {
         AttentionKind::Sigmoid => vec![(c, m), (m, c)],
         AttentionKind::DeepSoftmax => vec![(c, m), (m, m), (m, c), (c, c)],
+        AttentionKind::None => vec![],
     }
 }
 

@@ -89,6 +89,11 @@ pub fn residual_group_params(n: usize, blocks: usize, opt: &BlockOptions) -> usi
 
 /// Multiply-accumulates per pixel of a residual group (the attention's pooled linear
 /// layers run once per image and are not counted; its gating multiply is).
-pub fn residual_group_macs(n: usize, blocks: usize) -> usize {
-    blocks * (2 * same_conv_macs(n, n, 3) + n) + same_conv_macs(n, n, 3)
+pub fn residual_group_macs(n: usize, blocks: usize, opt: &BlockOptions) -> usize {
+    let gate = if opt.attention == AttentionKind::None {
+        0
+    } else {
+        n
+    };
+    blocks * (2 * same_conv_macs(n, n, 3) + gate) + same_conv_macs(n, n, 3)
 }
