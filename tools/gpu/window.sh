@@ -24,8 +24,8 @@
 set -u
 T0=$(date +%s)
 BENCH_END=${BENCH_END:-150}
-TRAIN_END=${TRAIN_END:-540}
-SSIM_FROM=${SSIM_FROM:-450}
+TRAIN_END=${TRAIN_END:-500}
+SSIM_FROM=${SSIM_FROM:-420}
 BATCHES=${BATCHES:-"8 16 32"}
 CROP=${CROP:-256}
 DRY=${DRY:-0}
@@ -41,7 +41,7 @@ ls -la .gpu models/trunk models/trunk/checkpoint 2>&1 | tee -a "$OUT/window.log"
 
 # 1. The binary and the CUDA runtime (PyTorch's wheels carry libnvrtc and cuda.h).
 if [ "$DRY" = 1 ]; then
-  BIN=${BIN:-target/release/cvq-train}
+  BIN=$(realpath "${BIN:-target/release/cvq-train}")
   CROP=${CROP_DRY:-64}
   BATCHES=${BATCHES_DRY:-"2"}
 else
@@ -130,7 +130,7 @@ if [ "$SSIM_FROM" -gt 0 ]; then
     SSIM_WEIGHTS=${SSIM_WEIGHTS:-"2.4,6.3,16.6,43.7,115"}
     "$BIN" train --out "$W/ssim" --init-from "$TRUNK" --config "$CONFIG" --data "$DATA" \
       --loss ms-ssim --rate-term bpp --rate-weights "$SSIM_WEIGHTS" --batch-size "$(python3 -c "import json;print(json.load(open('$TRUNK/train.json'))['batch_size'])")" \
-      --crop "$CROP" --steps 100000000 --stop-after "$s" --lr 5e-5 --lr-quantizer 2.5e-5 --grad-clip 0 \
+      --crop "$(python3 -c "import json;print(json.load(open('$TRUNK/train.json'))['crop'])")" --steps 100000000 --stop-after "$s" --lr 5e-5 --lr-quantizer 2.5e-5 --grad-clip 0 \
       --log-every 20 --checkpoint-secs 60 --workers 8 > "$W/ssim.log" 2>&1
     log "ssim: $(tail -c 300 "$W/ssim.log" | tr '\r' '\n' | tail -n 2)"
     (cd "$W" && tar cf "$OUT/ssim.tar" --exclude optimizer.mpk --exclude checkpoint.old ssim ssim.log)
@@ -140,7 +140,7 @@ fi
 # 6. Native decode speed on the GPU (the nearest figure to the browser's WebGPU path):
 #    a 768×512 photo with the trunk's export (and the default model if it travelled).
 cd "$REPO"
-if [ -f examples/balloons.png ] && [ "$(left 590)" -gt 20 ]; then
+if [ -f examples/balloons.png ] && [ "$(left 560)" -gt 20 ]; then
   "$BIN" export --run "$TRUNK" --quality 3 -o "$W/trunk.cvqm" > /dev/null 2>&1
   for m in "$REPO/models/cvq-compact-q3.cvqm" "$W/trunk.cvqm"; do
     [ -f "$m" ] && (cd "$W" && timeout 60 "$BIN" speed --model "$m" "$REPO/examples/balloons.png" --runs 5) \
