@@ -128,7 +128,9 @@ if [ "$SSIM_FROM" -gt 0 ]; then
     log "ms-ssim fine-tune for ${s}s"
     # CompressAI's MS-SSIM λ range (with a bpp rate term), five points from 2.4 to 115.
     SSIM_WEIGHTS=${SSIM_WEIGHTS:-"2.4,6.3,16.6,43.7,115"}
-    "$BIN" train --out "$W/ssim" --init-from "$TRUNK" --config "$CONFIG" --data "$DATA" \
+    # Its own model name, so its files say what they are next to the MSE model's.
+    python3 -c "import json;c=json.load(open('$CONFIG'));c['name']+='-ssim';json.dump(c,open('$W/model-ssim.json','w'))"
+    "$BIN" train --out "$W/ssim" --init-from "$TRUNK" --config "$W/model-ssim.json" --data "$DATA" \
       --loss ms-ssim --rate-term bpp --rate-weights "$SSIM_WEIGHTS" --batch-size "$(python3 -c "import json;print(json.load(open('$TRUNK/train.json'))['batch_size'])")" \
       --crop "$(python3 -c "import json;print(json.load(open('$TRUNK/train.json'))['crop'])")" --steps 100000000 --stop-after "$s" --lr 5e-5 --lr-quantizer 2.5e-5 --grad-clip 0 \
       --log-every 20 --checkpoint-secs 60 --workers 8 > "$W/ssim.log" 2>&1
