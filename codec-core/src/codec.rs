@@ -112,6 +112,14 @@ pub enum CodecError {
         /// The loaded model (`name#hash`).
         model: String,
     },
+    /// Tiled synthesis needs a decoder without global pooling (channel attention).
+    #[error(
+        "model {model} cannot decode in tiles: its decoder uses channel attention (global pooling)"
+    )]
+    NotTileable {
+        /// The loaded model (`name#hash`).
+        model: String,
+    },
 }
 
 /// A model ready to encode and decode: float transforms plus the integer entropy model.
@@ -450,14 +458,41 @@ impl<B: Backend> CodecModel<B> {
     /// does after a synchronous read.
     pub fn synthesis_tensor(&self, decoded: &DecodedSymbols) -> Tensor<B, 4> {
         let (lh, lw) = decoded.header.latent_size();
+        self.synthesis_region(decoded, 0..lh as usize, 0..lw as usize)
+    }
+
+    /// The synthesis network run on the latent window `rows × cols` alone (zero padding
+    /// at the window's edges, as at the image's): `[1, 3, 16·|rows|, 16·|cols|]`, clamped
+    /// to `[0, 255]`. The whole latent is [`Self::synthesis_tensor`]; windows with a halo
+    /// are what [`Self::synthesize_tiled`] stitches.
+    ///
+    /// `rows` and `cols` must lie inside the latent (`decode_symbols` output).
+    pub fn synthesis_region(
+        &self,
+        decoded: &DecodedSymbols,
+        rows: std::ops::Range<usize>,
+        cols: std::ops::Range<usize>,
+    ) -> Tensor<B, 4> {
+        let (lh, lw) = decoded.header.latent_size();
         let (lh, lw) = (lh as usize, lw as usize);
+        let (th, tw) = (rows.len(), cols.len());
         let tensors = decoded
             .symbols
             .iter()
             .map(|s| {
                 let c = s.len() / (lh * lw);
-                let data: Vec<i64> = s.iter().map(|&v| v as i64).collect();
-                Tensor::<B, 4, Int>::from_data(TensorData::new(data, [1, c, lh, lw]), &self.device)
+                let mut data: Vec<i64> = Vec::with_capacity(c * th * tw);
+                for ch in 0..c {
+                    for y in rows.clone() {
+                        let row = (ch * lh + y) * lw;
+                        data.extend(
+                            s[row + cols.start..row + cols.end]
+                                .iter()
+                                .map(|&v| v as i64),
+                        );
+                    }
+                }
+                Tensor::<B, 4, Int>::from_data(TensorData::new(data, [1, c, th, tw]), &self.device)
             })
             .collect();
         let inverse = order_tensor::<B>(&inverse_order(&decoded.order), &self.device);

@@ -5,7 +5,7 @@
 use burn::backend::Flex;
 use cvq_bitstream::format::Limits;
 use cvq_core::codec::{CodecError, CodecModel, RgbImage, image_to_tensor};
-use cvq_core::config::{CvqnConfig, EntropyKind, Preset};
+use cvq_core::config::{AttentionKind, CvqnConfig, EntropyKind, Preset};
 use cvq_core::entropy::{ModelFile, WeightPrecision};
 use cvq_core::model::Cvqn;
 
@@ -388,4 +388,76 @@ fn fixed_rate_model_has_one_quality() {
         codec.encode_at(&image, 2).unwrap_err(),
         CodecError::Quality { quality: 2, .. }
     ));
+}
+
+/// A tiny parallel-entropy codec with residual blocks in the decoder and the given
+/// channel attention.
+fn codec_with_attention(seed: u64, attention: AttentionKind) -> CodecModel<B> {
+    let _guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Default::default();
+    <B as burn::tensor::backend::Backend>::seed(&device, seed);
+    let mut cfg = CvqnConfig::preset(Preset::Tiny).with_entropy(EntropyKind::Parallel);
+    cfg.encoder.attention = attention;
+    cfg.decoder.attention = attention;
+    cfg.decoder.blocks = [1, 1, 0, 0];
+    let mut model = Cvqn::<B>::new(&cfg, &device).unwrap();
+    let latent = model
+        .encoder
+        .forward(image_to_tensor::<B>(&test_image(64, 48), &device));
+    model.fit_quantizer_means(latent);
+    CodecModel::freeze(model, cfg, 1, WeightPrecision::F32, &device)
+        .unwrap()
+        .0
+}
+
+/// Tiled synthesis of a decoder without channel attention gives the whole-image decode
+/// (the halo covers the receptive field), for tiles that do and do not divide the latent;
+/// a decoder with attention refuses to tile.
+#[test]
+fn tiled_synthesis_equals_the_whole_image_for_a_local_decoder() {
+    let codec = codec_with_attention(11, AttentionKind::None);
+    // 300×200 px: latent 13×19, halo 8 (16 + 4·16 + 4·8 + 2·4 + 2·2 + 1 = 125 px).
+    let image = test_image(300, 200);
+    let bytes = codec.encode(&image).unwrap().bytes;
+    let decoded = codec
+        .decode_symbols(&bytes, &Limits::default(), false)
+        .unwrap();
+    let whole = codec.synthesize(&decoded).unwrap();
+    for (tile, threads) in [(4, 1), (5, 2), (13, 2), (64, 1)] {
+        let mut calls = 0;
+        let tiled = codec
+            .synthesize_tiled(&decoded, tile, threads, |done, total| {
+                calls += 1;
+                assert_eq!(done, calls);
+                assert!(done <= total);
+            })
+            .unwrap();
+        assert_eq!((tiled.width, tiled.height), (300, 200));
+        let diff: Vec<u8> = whole
+            .data
+            .iter()
+            .zip(&tiled.data)
+            .map(|(a, b)| a.abs_diff(*b))
+            .collect();
+        let max = diff.iter().copied().max().unwrap();
+        let off = diff.iter().filter(|&&d| d > 0).count();
+        // Float summation order may differ between window sizes: allow ±1 in at most
+        // 0.1 % of the values (the figure measured on Flex is printed).
+        eprintln!(
+            "tile {tile} ({threads} threads): {calls} windows, max diff {max}, {off} values differ"
+        );
+        assert!(
+            max <= 1 && off * 1000 <= diff.len(),
+            "tile {tile}: max {max}, {off} values differ"
+        );
+    }
+    let attn = codec_with_attention(11, AttentionKind::Sigmoid);
+    let bytes = attn.encode(&image).unwrap().bytes;
+    let decoded = attn
+        .decode_symbols(&bytes, &Limits::default(), false)
+        .unwrap();
+    let err = attn
+        .synthesize_tiled(&decoded, 4, 1, |_, _| {})
+        .unwrap_err();
+    assert!(matches!(err, CodecError::NotTileable { .. }), "{err}");
 }

@@ -56,7 +56,9 @@ mod options;
 pub use cvq_bitstream::format::Limits;
 pub use cvq_core::codec::{CodecError, RgbImage};
 pub use error::{Error, InvalidOptions};
-pub use model::{Cpu, DEFAULT_QUALITY, Decoded, Encoded, Model, load_model, qualities};
+pub use model::{
+    Cpu, DEFAULT_QUALITY, DEFAULT_TILE, Decoded, Encoded, Model, load_model, qualities,
+};
 pub use options::Options;
 
 use std::sync::Arc;
@@ -110,7 +112,12 @@ pub fn decode_with(cvq: &[u8], options: &Options) -> Result<Decoded, Error> {
         Some(m) => Arc::clone(m),
         None => Arc::new(Model::for_file(cvq)?),
     };
-    model.decode_with(cvq, &options.limits, options.partial)
+    model.decode_tiled(
+        cvq,
+        &options.limits,
+        options.partial,
+        options.tile.unwrap_or(DEFAULT_TILE),
+    )
 }
 
 /// Quality of a reconstruction.

@@ -67,7 +67,14 @@ pub struct Decoded {
     pub entropy_time: Duration,
     /// Time spent in the synthesis network.
     pub synthesis_time: Duration,
+    /// Tiles the synthesis ran in (1: the whole image at once).
+    pub tiles: usize,
 }
+
+/// Tile side, in pixels, of [`Model::decode_with`]'s tiled synthesis (models whose
+/// decoder has no channel attention): 512 px tiles plus the halo keep the decoder's
+/// activations near 100 MB whatever the photo's size.
+pub const DEFAULT_TILE: u32 = 512;
 
 impl Model {
     /// The embedded model that serves rate point `quality` (see [`qualities`]); encode
@@ -220,7 +227,9 @@ impl Model {
     }
 
     /// Decodes under `limits`; with `partial`, a truncated file gives a preview from the
-    /// groups present (the others are guessed) instead of an error.
+    /// groups present (the others are guessed) instead of an error. Synthesis runs in
+    /// tiles of [`DEFAULT_TILE`] pixels on every core when the model allows it (see
+    /// [`Model::decode_tiled`]).
     ///
     /// # Errors
     ///
@@ -231,17 +240,57 @@ impl Model {
         limits: &Limits,
         partial: bool,
     ) -> Result<Decoded, Error> {
+        self.decode_tiled(cvq, limits, partial, DEFAULT_TILE)
+    }
+
+    /// Whether this model's decoder can run in tiles (no channel attention, so every
+    /// pixel depends on a bounded neighbourhood of the latent).
+    pub fn can_tile(&self) -> bool {
+        cvq_core::tiling::synthesis_halo(&self.codec.config).is_some()
+    }
+
+    /// As [`Model::decode_with`], with synthesis in tiles of `tile` pixels a side
+    /// (rounded up to a multiple of 16; `0`: the whole image at once) on all available
+    /// cores. Tiles give the whole-image pixels (tested) with memory bounded by the tile;
+    /// models that cannot tile ([`Model::can_tile`]), and images within one tile, are
+    /// synthesised whole.
+    ///
+    /// # Errors
+    ///
+    /// As [`Model::decode_with`].
+    pub fn decode_tiled(
+        &self,
+        cvq: &[u8],
+        limits: &Limits,
+        partial: bool,
+        tile: u32,
+    ) -> Result<Decoded, Error> {
         let start = Instant::now();
         let symbols = self.codec.decode_symbols(cvq, limits, partial)?;
         let entropy_time = start.elapsed();
         let start = Instant::now();
-        let image = self.codec.synthesize(&symbols)?;
+        let tile_latent = (tile as usize).div_ceil(cvq_core::codec::STRIDE);
+        let (lh, lw) = symbols.header.latent_size();
+        let (image, tiles) = if tile_latent == 0
+            || !self.can_tile()
+            || (lh as usize <= tile_latent && lw as usize <= tile_latent)
+        {
+            (self.codec.synthesize(&symbols)?, 1)
+        } else {
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            let mut tiles = 0;
+            let image =
+                self.codec
+                    .synthesize_tiled(&symbols, tile_latent, threads, |_, total| tiles = total)?;
+            (image, tiles)
+        };
         Ok(Decoded {
             image,
             groups_received: symbols.groups_received,
             groups: symbols.header.groups.len(),
             entropy_time,
             synthesis_time: start.elapsed(),
+            tiles,
         })
     }
 }

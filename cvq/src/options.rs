@@ -46,6 +46,10 @@ pub struct Options {
     pub limits: Limits,
     /// Decoding: accept a truncated file and decode a preview from the groups present.
     pub partial: bool,
+    /// Decoding: synthesis tile side in pixels (`None`: [`DEFAULT_TILE`](crate::DEFAULT_TILE);
+    /// `Some(0)`: the whole image at once). Used by models that can tile
+    /// ([`Model::can_tile`]).
+    pub tile: Option<u32>,
 }
 
 impl Options {

@@ -260,3 +260,47 @@ fn limits_and_bad_input_are_errors() {
     assert!(matches!(Model::open(missing), Err(Error::Io { .. })));
     assert!(RgbImage::new(2, 2, vec![0; 11]).is_err());
 }
+
+/// `Options::tile`: a model without channel attention decodes in tiles to the same
+/// pixels as the whole image; the embedded models (channel attention) decode whole.
+#[test]
+fn tiled_decode_gives_the_whole_image_pixels() {
+    let model = Arc::new(tiny_model());
+    assert!(model.can_tile(), "the tiny preset has no residual blocks");
+    let image = pattern(300, 200);
+    let opts = Options {
+        model: Some(Arc::clone(&model)),
+        ..Options::default()
+    };
+    let bytes = cvq::encode_with(&image, &opts).unwrap().bytes;
+    let whole = cvq::decode_with(
+        &bytes,
+        &Options {
+            tile: Some(0),
+            ..opts.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(whole.tiles, 1);
+    // 64 px tiles over a 13 × 19 latent: 4 × 5 tiles.
+    let tiled = cvq::decode_with(
+        &bytes,
+        &Options {
+            tile: Some(64),
+            ..opts.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(tiled.tiles, 20);
+    assert!(tiled.image.data == whole.image.data);
+    // The default tile (512 px) covers this image: one tile.
+    assert_eq!(cvq::decode_with(&bytes, &opts).unwrap().tiles, 1);
+    let embedded = Model::embedded(3).unwrap();
+    assert!(!embedded.can_tile());
+    let bytes = cvq::encode(&image, 3).unwrap();
+    let opts = Options {
+        tile: Some(64),
+        ..Options::default()
+    };
+    assert_eq!(cvq::decode_with(&bytes, &opts).unwrap().tiles, 1);
+}

@@ -60,6 +60,10 @@ enum Command {
         /// Accept a truncated file and decode a preview from the groups present.
         #[arg(long)]
         partial: bool,
+        /// Synthesis tile side in pixels, for models that can tile (memory is bounded by
+        /// the tile; 0: the whole image at once).
+        #[arg(long, default_value_t = cvq::DEFAULT_TILE)]
+        tile: u32,
     },
     /// Describe a .cvq file (header, groups, bytes per group), or a model architecture
     /// (parameters and MACs per pixel) with --preset / --config.
@@ -137,15 +141,17 @@ fn run(cli: Cli) -> Result<(), String> {
             output,
             model,
             partial,
+            tile,
         } => {
             let options = Options {
                 model: commands::open_model(model.as_deref())?,
                 partial,
+                tile: Some(tile),
                 ..Options::default()
             };
             let r = commands::decode(&input, &output, &options)?;
             println!(
-                "Decoded {} to {} ({} x {}, groups {}/{}): entropy {:.1} ms, synthesis {:.1} ms",
+                "Decoded {} to {} ({} x {}, groups {}/{}): entropy {:.1} ms, synthesis {:.1} ms ({} tiles)",
                 input.display(),
                 output.display(),
                 r.image.width,
@@ -153,7 +159,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 r.groups_received,
                 r.groups,
                 ms(r.entropy_time),
-                ms(r.synthesis_time)
+                ms(r.synthesis_time),
+                r.tiles
             );
             Ok(())
         }
