@@ -173,19 +173,34 @@ pub struct Encoded {
 /// The model input for an image: `[1, 3, H', W']` in `0..1`, padded to multiples of
 /// [`STRIDE`] by edge replication.
 pub fn image_to_tensor<B: Backend>(image: &RgbImage, device: &B::Device) -> Tensor<B, 4> {
+    let (pw, ph) = (
+        image.width.div_ceil(STRIDE) * STRIDE,
+        image.height.div_ceil(STRIDE) * STRIDE,
+    );
+    image_region_to_tensor(image, 0..ph, 0..pw, device)
+}
+
+/// Rows × columns of [`image_to_tensor`]'s padded input, alone: `[1, 3, |rows|, |cols|]`
+/// (what tiled analysis feeds the encoder window by window).
+pub fn image_region_to_tensor<B: Backend>(
+    image: &RgbImage,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    device: &B::Device,
+) -> Tensor<B, 4> {
     let (w, h) = (image.width, image.height);
-    let (pw, ph) = (w.div_ceil(STRIDE) * STRIDE, h.div_ceil(STRIDE) * STRIDE);
-    let mut data = vec![0f32; 3 * pw * ph];
+    let (rh, rw) = (rows.len(), cols.len());
+    let mut data = vec![0f32; 3 * rh * rw];
     for c in 0..3 {
-        for y in 0..ph {
+        for (i, y) in rows.clone().enumerate() {
             let sy = y.min(h - 1);
-            for x in 0..pw {
+            for (j, x) in cols.clone().enumerate() {
                 let sx = x.min(w - 1);
-                data[(c * ph + y) * pw + x] = f32::from(image.data[(sy * w + sx) * 3 + c]) / 255.0;
+                data[(c * rh + i) * rw + j] = f32::from(image.data[(sy * w + sx) * 3 + c]) / 255.0;
             }
         }
     }
-    Tensor::from_data(TensorData::new(data, [1, 3, ph, pw]), device)
+    Tensor::from_data(TensorData::new(data, [1, 3, rh, rw]), device)
 }
 
 fn int_values<B: Backend>(t: Tensor<B, 4, Int>) -> Result<Vec<usize>, CodecError> {
@@ -309,6 +324,11 @@ impl<B: Backend> CodecModel<B> {
         })
     }
 
+    /// The device the model's tensors live on.
+    pub fn device(&self) -> &B::Device {
+        &self.device
+    }
+
     /// `name#hash` of the model.
     pub fn id_string(&self) -> String {
         id_string(&self.id)
@@ -362,6 +382,25 @@ impl<B: Backend> CodecModel<B> {
     /// [`CodecError::Quality`] for a quality the model does not have; entropy or
     /// container errors (e.g. an image beyond the format's limits).
     pub fn encode_at(&self, image: &RgbImage, quality: u8) -> Result<Encoded, CodecError> {
+        self.encode_tiled(image, quality, 0, 1)
+    }
+
+    /// As [`Self::encode_at`], with the encoder run in tiles of `tile` latent positions
+    /// (`16·tile` pixels; 0: the whole image) on `threads` threads when the encoder
+    /// allows it ([`analysis_halo`](crate::tiling::analysis_halo)) and the image is
+    /// larger than one tile. The latent equals the whole-image one up to float summation
+    /// order; memory is bounded by the tile (the latent itself is 1/256 of the pixels).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::encode_at`].
+    pub fn encode_tiled(
+        &self,
+        image: &RgbImage,
+        quality: u8,
+        tile: usize,
+        threads: usize,
+    ) -> Result<Encoded, CodecError> {
         let Some(model) = &self.model else {
             return Err(CodecError::DecoderOnly {
                 model: self.id_string(),
@@ -373,7 +412,17 @@ impl<B: Backend> CodecModel<B> {
             _ => self.entropy.at_rate(rate)?,
         };
         let (lh, lw) = (image.height.div_ceil(STRIDE), image.width.div_ceil(STRIDE));
-        let q = model.quantize_at(image_to_tensor::<B>(image, &self.device), rate);
+        let tiled = tile > 0
+            && (lh > tile || lw > tile)
+            && crate::tiling::analysis_halo(&self.config).is_some();
+        let latent = if tiled {
+            self.analyze_tiled(image, tile, threads)?
+        } else {
+            model
+                .encoder
+                .forward(image_to_tensor::<B>(image, &self.device))
+        };
+        let q = model.quantize_latent_at(latent, rate);
         let order = int_values(q.order.clone().unsqueeze::<4>())?;
         let symbols = q
             .groups

@@ -17,6 +17,7 @@ use burn::tensor::backend::Backend;
 use crate::codec::{CodecError, CodecModel, DecodedSymbols, RgbImage, STRIDE};
 use crate::config::{AttentionKind, CvqnConfig};
 use crate::model::decoder::decoder_stage_widths;
+use crate::model::encoder::encoder_stage_widths;
 
 /// The decoder's receptive-field radius in latent positions (rounded up), or `None`
 /// when the decoder pools globally (residual blocks with channel attention) and tiles
@@ -76,10 +77,66 @@ pub fn windows(lh: usize, lw: usize, tile: usize, halo: usize) -> Vec<Window> {
         .collect()
 }
 
-impl<B: Backend> CodecModel<B>
-where
-    Self: Sync,
-{
+/// The encoder's receptive-field radius in latent positions (rounded up), or `None`
+/// when it pools globally (residual blocks with channel attention).
+///
+/// The head convolution at full resolution (1 px), then per stage `t` (after a
+/// space-to-depth to `1/2^(t+1)`) the residual group and the stage convolution
+/// (`2·blocks + 2` convolutions of `2^(t+1)` px), then the tail at 16 px.
+pub fn analysis_halo(cfg: &CvqnConfig) -> Option<usize> {
+    if cfg.encoder.attention != AttentionKind::None && cfg.encoder.blocks.iter().any(|&b| b > 0) {
+        return None;
+    }
+    let mut pixels = 1; // head
+    for (t, (_, blocks, _)) in encoder_stage_widths(&cfg.encoder).into_iter().enumerate() {
+        pixels += (2 + 2 * blocks) << (t + 1);
+    }
+    pixels += STRIDE; // tail
+    Some(pixels.div_ceil(STRIDE))
+}
+
+/// Runs `work` on every window of `plan` on `threads` scoped threads (at least 1) and
+/// hands each result to `stitch` on the calling thread, as results arrive. At most
+/// `threads` finished results wait to be stitched; the first error stops the run.
+fn run_windows<T: Send>(
+    plan: &[Window],
+    threads: usize,
+    work: impl Fn(&Window) -> Result<T, CodecError> + Sync,
+    mut stitch: impl FnMut(usize, &Window, T),
+) -> Result<(), CodecError> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(threads.max(1));
+        for _ in 0..threads.max(1) {
+            let (tx, next, work) = (tx.clone(), &next, &work);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(win) = plan.get(i) else { break };
+                    let out = work(win);
+                    let failed = out.is_err();
+                    if tx.send((i, out)).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for (done, (i, out)) in rx.into_iter().enumerate() {
+            stitch(done, &plan[i], out?);
+        }
+        Ok(())
+    })
+}
+
+fn f32_values<B: Backend>(t: burn::tensor::Tensor<B, 4>) -> Result<Vec<f32>, CodecError> {
+    t.into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .map_err(|e| CodecError::Weights(format!("reading a tile: {e:?}")))
+}
+
+impl<B: Backend> CodecModel<B> {
     /// Synthesises decoded symbols tile by tile (`tile` latent positions = `16·tile`
     /// pixels a side) on `threads` worker threads (at least 1) and stitches the tiles:
     /// the whole-image result up to float summation order, with peak memory set by the
@@ -105,48 +162,88 @@ where
         let (w, h) = (header.width as usize, header.height as usize);
         let mut rgb = vec![0u8; 3 * w * h];
         let plan = windows(lh as usize, lw as usize, tile, halo);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|scope| -> Result<(), CodecError> {
-            // A bounded channel: at most `threads` finished windows wait to be stitched.
-            let (tx, rx) = std::sync::mpsc::sync_channel(threads.max(1));
-            for _ in 0..threads.max(1) {
-                let (tx, next, plan) = (tx.clone(), &next, &plan);
-                scope.spawn(move || {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(win) = plan.get(i) else { break };
-                        let pixels = self
-                            .synthesis_region(
-                                decoded,
-                                win.outer_rows.clone(),
-                                win.outer_cols.clone(),
-                            )
-                            .into_data()
-                            .convert::<f32>()
-                            .into_vec::<f32>()
-                            .map_err(|e| CodecError::Weights(format!("reading pixels: {e:?}")));
-                        let failed = pixels.is_err();
-                        if tx.send((i, pixels)).is_err() || failed {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(tx);
-            for (done, (i, pixels)) in rx.into_iter().enumerate() {
-                let pixels = pixels?;
-                stitch(&mut rgb, (w, h), &plan[i], &pixels);
+        run_windows(
+            &plan,
+            threads,
+            |win| {
+                f32_values(self.synthesis_region(
+                    decoded,
+                    win.outer_rows.clone(),
+                    win.outer_cols.clone(),
+                ))
+            },
+            |done, win, pixels| {
+                stitch_pixels(&mut rgb, (w, h), win, &pixels);
                 progress(done + 1, plan.len());
-            }
-            Ok(())
-        })?;
+            },
+        )?;
         RgbImage::new(w, h, rgb)
+    }
+
+    /// The encoder's output for `image` computed tile by tile (`tile` latent positions
+    /// a side, windows of the edge-padded input with [`analysis_halo`]) on `threads`
+    /// threads: `[1, C, ⌈H/16⌉, ⌈W/16⌉]`, the whole-image latent up to float summation
+    /// order.
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::NotTileable`] for an encoder with channel attention or a
+    /// decoder-only model; [`CodecError::Weights`] if the backend's output cannot be read.
+    pub fn analyze_tiled(
+        &self,
+        image: &RgbImage,
+        tile: usize,
+        threads: usize,
+    ) -> Result<burn::tensor::Tensor<B, 4>, CodecError> {
+        let not_tileable = || CodecError::NotTileable {
+            model: self.id_string(),
+        };
+        let model = self.model.as_ref().ok_or_else(not_tileable)?;
+        let halo = analysis_halo(&self.config).ok_or_else(not_tileable)?;
+        let (lh, lw) = (image.height.div_ceil(STRIDE), image.width.div_ceil(STRIDE));
+        let c = self.config.code_channels;
+        let mut latent = vec![0f32; c * lh * lw];
+        let plan = windows(lh, lw, tile, halo);
+        let device = self.device();
+        run_windows(
+            &plan,
+            threads,
+            |win| {
+                let px = |r: &Range<usize>| r.start * STRIDE..r.end * STRIDE;
+                let input = crate::codec::image_region_to_tensor::<B>(
+                    image,
+                    px(&win.outer_rows),
+                    px(&win.outer_cols),
+                    device,
+                );
+                f32_values(model.encoder.forward(input))
+            },
+            |_, win, values| {
+                let (oh, ow) = (win.outer_rows.len(), win.outer_cols.len());
+                for ch in 0..c {
+                    for y in win.rows.clone() {
+                        let src = (ch * oh + y - win.outer_rows.start) * ow;
+                        let (a, b) = (
+                            src + win.cols.start - win.outer_cols.start,
+                            src + win.cols.end - win.outer_cols.start,
+                        );
+                        let dst = (ch * lh + y) * lw;
+                        latent[dst + win.cols.start..dst + win.cols.end]
+                            .copy_from_slice(&values[a..b]);
+                    }
+                }
+            },
+        )?;
+        Ok(burn::tensor::Tensor::from_data(
+            burn::tensor::TensorData::new(latent, [1, c, lh, lw]),
+            device,
+        ))
     }
 }
 
 /// Copies the kept part of a window's synthesis (`[3, 16·outer rows, 16·outer cols]`,
 /// values in `0..255`) into an interleaved RGB image of `w × h`, rounding.
-fn stitch(rgb: &mut [u8], (w, h): (usize, usize), win: &Window, pixels: &[f32]) {
+fn stitch_pixels(rgb: &mut [u8], (w, h): (usize, usize), win: &Window, pixels: &[f32]) {
     let (oh, ow) = (win.outer_rows.len() * STRIDE, win.outer_cols.len() * STRIDE);
     let (oy, ox) = (win.outer_rows.start * STRIDE, win.outer_cols.start * STRIDE);
     for y in win.rows.start * STRIDE..(win.rows.end * STRIDE).min(h) {
@@ -182,6 +279,20 @@ mod tests {
         assert_eq!(plan[0].outer_rows, 0..5);
         assert_eq!(plan[4].cols, 3..6);
         assert_eq!(plan[4].outer_cols, 1..7);
+    }
+
+    #[test]
+    fn analysis_halo_of_the_variable_rate_layout() {
+        let mut cfg = CvqnConfig::preset(Preset::Tiny);
+        cfg.encoder.blocks = [0, 1, 1, 1];
+        assert_eq!(
+            analysis_halo(&cfg),
+            None,
+            "Sigmoid attention pools globally"
+        );
+        cfg.encoder.attention = AttentionKind::None;
+        // 1 + 2·2 + 4·4 + 4·8 + 4·16 + 16 = 133 px → 9 positions
+        assert_eq!(analysis_halo(&cfg), Some(9));
     }
 
     #[test]

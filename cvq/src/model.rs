@@ -198,17 +198,31 @@ impl Model {
         self.encode_at(image, self.quality())
     }
 
-    /// Encodes an image at rate point `quality`, one of [`Model::qualities`].
+    /// Encodes an image at rate point `quality`, one of [`Model::qualities`], with the
+    /// encoder in tiles of [`DEFAULT_TILE`] pixels on every core when the model allows it.
     ///
     /// # Errors
     ///
     /// [`InvalidOptions::QualityMismatch`] for a rate point the model does not have; as
     /// [`Model::encode`].
     pub fn encode_at(&self, image: &RgbImage, quality: u8) -> Result<Encoded, Error> {
+        self.encode_tiled(image, quality, DEFAULT_TILE)
+    }
+
+    /// As [`Model::encode_at`], with the encoder in tiles of `tile` pixels a side
+    /// (rounded up to a multiple of 16; `0`: the whole image) on all available cores.
+    /// Tiles give the whole-image file (tested) with memory bounded by the tile; models
+    /// whose encoder cannot tile ([`Model::can_tile`]) encode the whole image.
+    ///
+    /// # Errors
+    ///
+    /// As [`Model::encode_at`].
+    pub fn encode_tiled(&self, image: &RgbImage, quality: u8, tile: u32) -> Result<Encoded, Error> {
         if !self.qualities().contains(&quality) {
             return Err(self.quality_mismatch(quality).into());
         }
-        let enc = self.codec.encode_at(image, quality)?;
+        let tile = (tile as usize).div_ceil(cvq_core::codec::STRIDE);
+        let enc = self.codec.encode_tiled(image, quality, tile, threads())?;
         Ok(Encoded {
             bytes: enc.bytes,
             quality,
@@ -244,7 +258,8 @@ impl Model {
     }
 
     /// Whether this model's decoder can run in tiles (no channel attention, so every
-    /// pixel depends on a bounded neighbourhood of the latent).
+    /// pixel depends on a bounded neighbourhood of the latent). Its encoder usually can
+    /// too (`cvq_core::tiling::analysis_halo`).
     pub fn can_tile(&self) -> bool {
         cvq_core::tiling::synthesis_halo(&self.codec.config).is_some()
     }
@@ -293,6 +308,11 @@ impl Model {
             tiles,
         })
     }
+}
+
+/// Worker threads for tiled encode and decode: the available cores.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// The model of a command-line tool: the model file at `path` (which must have rate

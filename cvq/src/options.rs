@@ -46,9 +46,9 @@ pub struct Options {
     pub limits: Limits,
     /// Decoding: accept a truncated file and decode a preview from the groups present.
     pub partial: bool,
-    /// Decoding: synthesis tile side in pixels (`None`: [`DEFAULT_TILE`](crate::DEFAULT_TILE);
-    /// `Some(0)`: the whole image at once). Used by models that can tile
-    /// ([`Model::can_tile`]).
+    /// Encoder and decoder tile side in pixels (`None`:
+    /// [`DEFAULT_TILE`](crate::DEFAULT_TILE); `Some(0)`: the whole image at once). Used by
+    /// models that can tile ([`Model::can_tile`]); the file and the pixels are the same.
     pub tile: Option<u32>,
 }
 
@@ -147,12 +147,13 @@ impl Options {
         self.validate()?;
         self.check_size(image)?;
         let budget = self.budget(image.width as u64 * image.height as u64);
+        let tile = self.tile.unwrap_or(crate::DEFAULT_TILE);
         let Some(budget) = budget else {
             return match &self.model {
-                Some(m) => m.encode_at(image, self.quality.unwrap_or(m.quality())),
+                Some(m) => m.encode_tiled(image, self.quality.unwrap_or(m.quality()), tile),
                 None => {
                     let q = self.quality.unwrap_or(DEFAULT_QUALITY);
-                    Model::embedded(q)?.encode_at(image, q)
+                    Model::embedded(q)?.encode_tiled(image, q, tile)
                 }
             };
         };
@@ -165,8 +166,8 @@ impl Options {
         let mut smallest: Option<Encoded> = None;
         for q in candidates.into_iter().rev().filter(|&q| q <= top) {
             let enc = match &self.model {
-                Some(m) => m.encode_at(image, q)?,
-                None => Model::embedded(q)?.encode_at(image, q)?,
+                Some(m) => m.encode_tiled(image, q, tile)?,
+                None => Model::embedded(q)?.encode_tiled(image, q, tile)?,
             };
             if fits(&enc) {
                 return Ok(enc);

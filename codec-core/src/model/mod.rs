@@ -226,12 +226,22 @@ impl<B: Backend> Cvqn<B> {
     ///
     /// If `rate ≥ K`.
     pub fn quantize_at(&self, image: Tensor<B, 4>, rate: usize) -> QuantizedCode<B> {
+        self.quantize_latent_at(self.encoder.forward(image), rate)
+    }
+
+    /// Gain + quantizers at rate point `rate` for an encoder output `[B, C, h, w]` (what
+    /// [`Self::quantize_at`] does after the encoder; tiled analysis computes the latent
+    /// window by window).
+    ///
+    /// # Panics
+    ///
+    /// If `rate ≥ K`.
+    pub fn quantize_latent_at(&self, latent: Tensor<B, 4>, rate: usize) -> QuantizedCode<B> {
         assert!(
             rate < self.rate_points(),
             "rate point {rate} of {}",
             self.rate_points()
         );
-        let latent = self.encoder.forward(image);
         let latent = match &self.gain {
             Some(g) => latent * synthesis::gain_at(g, rate),
             None => latent,

@@ -45,6 +45,10 @@ enum Command {
         /// Decode the result and print PSNR and MS-SSIM.
         #[arg(long)]
         metrics: bool,
+        /// Encoder tile side in pixels, for models that can tile (memory is bounded by
+        /// the tile; the file is the same; 0: the whole image at once).
+        #[arg(long, default_value_t = cvq::DEFAULT_TILE)]
+        tile: u32,
     },
     /// Reconstruct an image from a .cvq file (PNG, JPEG or WebP by extension).
     Decode {
@@ -108,12 +112,14 @@ fn run(cli: Cli) -> Result<(), String> {
             max_bytes,
             target_bpp,
             metrics,
+            tile,
         } => {
             let options = Options {
                 model: commands::open_model(model.as_deref())?,
                 quality,
                 max_bytes,
                 target_bpp,
+                tile: Some(tile),
                 ..Options::default()
             };
             let r = commands::encode(&input, &output, &options, metrics)?;
