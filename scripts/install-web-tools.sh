@@ -17,7 +17,7 @@ fi
 
 # Both tools are built at opt-level 1 without LTO: 146 s + 188 s here instead of
 # 366 s + 337 s, and wasm-bindgen then processes our modules just as fast, to identical
-# output (checked on web_bg.wasm).
+# output (checked on cvq_web_bg.wasm).
 quick_install() {
     CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
         CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 t cargo install -q "$@"
