@@ -13,4 +13,5 @@ pub mod entropy;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod recurrent;
 pub mod tiling;

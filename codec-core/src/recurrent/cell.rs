@@ -1,0 +1,120 @@
+//! Convolutional recurrent cells (ConvLSTM, ConvGRU): a 3×3 input convolution (stride 1
+//! or 2) and a 1×1 hidden-state convolution produce the gates.
+
+use burn::module::Module;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::tensor::{Tensor, activation, backend::Backend};
+
+use super::config::CellKind;
+
+/// The state a cell carries between iterations: `h` `[B, C, h, w]`, and the LSTM's cell
+/// state `c` (same shape; `None` for a GRU).
+#[derive(Debug, Clone)]
+pub struct CellState<B: Backend> {
+    /// Hidden state (the cell's output).
+    pub h: Tensor<B, 4>,
+    /// LSTM cell state.
+    pub c: Option<Tensor<B, 4>>,
+}
+
+/// A convolutional recurrent cell: `[B, c_in, H, W]` and a state at `H/s × W/s` →
+/// the next state `[B, hidden, H/s, W/s]`.
+#[derive(Module, Debug)]
+pub struct ConvRnnCell<B: Backend> {
+    input: Conv2d<B>,
+    hidden_conv: Conv2d<B>,
+    kind: CellKind,
+    hidden: usize,
+    stride: usize,
+}
+
+/// Gates per hidden channel: 4 for an LSTM (input, forget, output, candidate), 3 for a
+/// GRU (reset, update, candidate).
+pub fn gates(kind: CellKind) -> usize {
+    match kind {
+        CellKind::Lstm => 4,
+        CellKind::Gru => 3,
+    }
+}
+
+impl<B: Backend> ConvRnnCell<B> {
+    /// A cell from `c_in` to `hidden` channels whose input convolution has `stride`.
+    pub fn new(
+        kind: CellKind,
+        c_in: usize,
+        hidden: usize,
+        stride: usize,
+        device: &B::Device,
+    ) -> Self {
+        let g = gates(kind);
+        Self {
+            input: Conv2dConfig::new([c_in, g * hidden], [3, 3])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(device),
+            hidden_conv: Conv2dConfig::new([hidden, g * hidden], [1, 1]).init(device),
+            kind,
+            hidden,
+            stride,
+        }
+    }
+
+    /// The zero state for an input of `height × width` pixels (at this cell's input).
+    pub fn zero_state(
+        &self,
+        batch: usize,
+        height: usize,
+        width: usize,
+        device: &B::Device,
+    ) -> CellState<B> {
+        let shape = [
+            batch,
+            self.hidden,
+            height / self.stride,
+            width / self.stride,
+        ];
+        CellState {
+            h: Tensor::zeros(shape, device),
+            c: (self.kind == CellKind::Lstm).then(|| Tensor::zeros(shape, device)),
+        }
+    }
+
+    /// One step.
+    pub fn forward(&self, x: Tensor<B, 4>, state: CellState<B>) -> CellState<B> {
+        let n = self.hidden;
+        let xi = self.input.forward(x);
+        let hh = self.hidden_conv.forward(state.h.clone());
+        match self.kind {
+            CellKind::Lstm => {
+                let [i, f, o, g] = (xi + hh).chunk(4, 1).try_into().expect("4 gates");
+                let c = activation::sigmoid(f) * state.c.expect("LSTM state has c")
+                    + activation::sigmoid(i) * g.tanh();
+                let h = activation::sigmoid(o) * c.clone().tanh();
+                CellState { h, c: Some(c) }
+            }
+            CellKind::Gru => {
+                let [xr, xz, xn] = xi.chunk(3, 1).try_into().expect("3 gates");
+                let [hr, hz, hn] = hh.chunk(3, 1).try_into().expect("3 gates");
+                let r = activation::sigmoid(xr + hr);
+                let z = activation::sigmoid(xz + hz);
+                let cand = (xn + r * hn).tanh();
+                let h = z.clone().neg().add_scalar(1.0) * cand + z * state.h;
+                debug_assert_eq!(h.dims()[1], n);
+                CellState { h, c: None }
+            }
+        }
+    }
+}
+
+/// Parameters of a cell.
+pub const fn cell_params(kind_gates: usize, c_in: usize, hidden: usize) -> usize {
+    let g = kind_gates * hidden;
+    c_in * g * 9 + g + hidden * g + g
+}
+
+/// Multiply-accumulates per position of the cell's output.
+pub const fn cell_macs(kind_gates: usize, c_in: usize, hidden: usize) -> usize {
+    let g = kind_gates * hidden;
+    c_in * g * 9 + hidden * g
+}

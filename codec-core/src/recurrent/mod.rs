@@ -1,0 +1,318 @@
+//! The recurrent progressive codec (SPEC §2; Toderici et al. 2017, "Full Resolution Image
+//! Compression with Recurrent Neural Networks"): each iteration encodes the remaining
+//! residual into `bits` binary codes per 16×16 block, so a file cut after any iteration
+//! still decodes and more iterations give more quality.
+//!
+//! Shapes (image `[B, 3, H, W]`, values `0..1`, `H` and `W` multiples of 32):
+//! encoder: conv 3×3 /2 → `encoder_head` @ H/2 → cells /2 → `encoder_states` @ H/4, H/8,
+//! H/16 → binarizer (1×1 conv, tanh, sign) → codes `[B, bits, H/16, W/16]` in {−1, +1};
+//! decoder: 1×1 conv → `decoder_head` @ H/16 → cell, depth-to-space ×2, four times
+//! (`decoder_states` @ H/16, H/8, H/4, H/2) → 1×1 conv → `[B, 3, H, W]`.
+//!
+//! Not yet part of the product: entropy coding of the bits, the file format, CLI,
+//! trainer, browser (see the README's status table).
+
+pub mod cell;
+pub mod config;
+
+use burn::module::Module;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::tensor::{Distribution, Tensor, activation, backend::Backend};
+
+use crate::model::layers::pixel_shuffle::pixel_shuffle;
+use cell::{CellState, ConvRnnCell, cell_macs, cell_params, gates};
+use config::{ReconstructionMode, RecurrentConfig, RecurrentConfigError};
+
+/// The recurrent codec's networks.
+#[derive(Module, Debug)]
+pub struct RecurrentCodec<B: Backend> {
+    encoder_head: Conv2d<B>,
+    encoder: Vec<ConvRnnCell<B>>,
+    binarizer: Conv2d<B>,
+    decoder_head: Conv2d<B>,
+    decoder: Vec<ConvRnnCell<B>>,
+    decoder_tail: Conv2d<B>,
+    /// Residual-scaling gain network (`None` in the other modes).
+    gain: Option<GainNet<B>>,
+    mode: ReconstructionMode,
+}
+
+/// Predicts a positive gain map `[B, 1, H, W]` (constant on 4×4 blocks) from the current
+/// reconstruction: conv 3×3 /2 → ReLU → conv 3×3 /2 → `1 + softplus`.
+#[derive(Module, Debug)]
+pub struct GainNet<B: Backend> {
+    conv1: Conv2d<B>,
+    conv2: Conv2d<B>,
+}
+
+impl<B: Backend> GainNet<B> {
+    fn new(device: &B::Device) -> Self {
+        Self {
+            conv1: strided(3, 16, 3, 2, device),
+            conv2: strided(16, 1, 3, 2, device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let g = self.conv2.forward(activation::relu(self.conv1.forward(x)));
+        let g = activation::softplus(g, 1.0).add_scalar(1.0);
+        pixel_shuffle(g.repeat_dim(1, 16), 4)
+    }
+}
+
+fn strided<B: Backend>(
+    c_in: usize,
+    c_out: usize,
+    k: usize,
+    s: usize,
+    device: &B::Device,
+) -> Conv2d<B> {
+    Conv2dConfig::new([c_in, c_out], [k, k])
+        .with_stride([s, s])
+        .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
+        .init(device)
+}
+
+/// The states of every cell between iterations (`None` before the first).
+#[derive(Debug, Clone, Default)]
+pub struct RecurrentState<B: Backend> {
+    encoder: Vec<Option<CellState<B>>>,
+    decoder: Vec<Option<CellState<B>>>,
+}
+
+/// The result of running `T` iterations on an image.
+#[derive(Debug, Clone)]
+pub struct RecurrentOutput<B: Backend> {
+    /// Codes of each iteration, `[B, bits, H/16, W/16]`, values ±1.
+    pub codes: Vec<Tensor<B, 4>>,
+    /// Reconstruction after each iteration, `[B, 3, H, W]` (values ≈ `0..1`).
+    pub reconstructions: Vec<Tensor<B, 4>>,
+    /// Residual `x − x̂_t` after each iteration.
+    pub residuals: Vec<Tensor<B, 4>>,
+}
+
+impl<B: Backend> RecurrentCodec<B> {
+    /// Fresh weights for `cfg`.
+    ///
+    /// # Errors
+    ///
+    /// An invalid configuration.
+    pub fn new(cfg: &RecurrentConfig, device: &B::Device) -> Result<Self, RecurrentConfigError> {
+        cfg.validate()?;
+        let [e0, e1, e2] = cfg.encoder_states;
+        let d = cfg.decoder_states;
+        let encoder = [(cfg.encoder_head, e0), (e0, e1), (e1, e2)]
+            .into_iter()
+            .map(|(i, o)| ConvRnnCell::new(cfg.cell, i, o, 2, device))
+            .collect();
+        let decoder = [
+            (cfg.decoder_head, d[0]),
+            (d[0] / 4, d[1]),
+            (d[1] / 4, d[2]),
+            (d[2] / 4, d[3]),
+        ]
+        .into_iter()
+        .map(|(i, o)| ConvRnnCell::new(cfg.cell, i, o, 1, device))
+        .collect();
+        Ok(Self {
+            encoder_head: strided(3, cfg.encoder_head, 3, 2, device),
+            encoder,
+            binarizer: Conv2dConfig::new([e2, cfg.bits], [1, 1]).init(device),
+            decoder_head: Conv2dConfig::new([cfg.bits, cfg.decoder_head], [1, 1]).init(device),
+            decoder,
+            decoder_tail: Conv2dConfig::new([d[3] / 4, 3], [1, 1]).init(device),
+            gain: (cfg.mode == ReconstructionMode::ResidualScaling).then(|| GainNet::new(device)),
+            mode: cfg.mode,
+        })
+    }
+
+    /// The encoder and binarizer on one residual: codes `[B, bits, H/16, W/16]` in ±1.
+    /// `stochastic` (training): `+1` with probability `(1 + b)/2` for `b = tanh(·)`, with
+    /// a straight-through gradient; otherwise `sign(b)` (0 → +1).
+    pub fn encode_step(
+        &self,
+        residual: Tensor<B, 4>,
+        state: &mut RecurrentState<B>,
+        stochastic: bool,
+    ) -> Tensor<B, 4> {
+        let mut x = self.encoder_head.forward(residual);
+        state.encoder.resize(self.encoder.len(), None);
+        for (cell, s) in self.encoder.iter().zip(state.encoder.iter_mut()) {
+            let [b, _, h, w] = x.dims();
+            let prev = s
+                .take()
+                .unwrap_or_else(|| cell.zero_state(b, h, w, &x.device()));
+            let next = cell.forward(x, prev);
+            x = next.h.clone();
+            *s = Some(next);
+        }
+        binarize(self.binarizer.forward(x).tanh(), stochastic)
+    }
+
+    /// The decoder on one iteration's codes: its output `[B, 3, H, W]`.
+    pub fn decode_step(&self, codes: Tensor<B, 4>, state: &mut RecurrentState<B>) -> Tensor<B, 4> {
+        let mut x = self.decoder_head.forward(codes);
+        state.decoder.resize(self.decoder.len(), None);
+        for (cell, s) in self.decoder.iter().zip(state.decoder.iter_mut()) {
+            let [b, _, h, w] = x.dims();
+            let prev = s
+                .take()
+                .unwrap_or_else(|| cell.zero_state(b, h, w, &x.device()));
+            let next = cell.forward(x, prev);
+            x = pixel_shuffle(next.h.clone(), 2);
+            *s = Some(next);
+        }
+        self.decoder_tail.forward(x)
+    }
+
+    /// The reconstruction after an iteration from the previous one and the decoder's
+    /// output (`gain`: the residual-scaling map of this iteration).
+    fn reconstruct(
+        &self,
+        previous: Tensor<B, 4>,
+        out: Tensor<B, 4>,
+        gain: Option<Tensor<B, 4>>,
+    ) -> Tensor<B, 4> {
+        match (self.mode, gain) {
+            (ReconstructionMode::OneShot, _) => out.add_scalar(0.5),
+            (_, Some(g)) => previous + out / g,
+            (_, None) => previous + out,
+        }
+    }
+
+    /// `iterations` iterations on `image` (`[B, 3, H, W]`, `H`, `W` multiples of 32):
+    /// codes, reconstructions and residuals of each. The first residual is
+    /// `image − 0.5`, the reconstruction before any iteration 0.5 (mid grey).
+    pub fn forward(
+        &self,
+        image: Tensor<B, 4>,
+        iterations: usize,
+        stochastic: bool,
+    ) -> RecurrentOutput<B> {
+        let mut state = RecurrentState::default();
+        let mut recon = image.zeros_like().add_scalar(0.5);
+        let mut residual = image.clone() - recon.clone();
+        let mut out = RecurrentOutput {
+            codes: Vec::with_capacity(iterations),
+            reconstructions: Vec::with_capacity(iterations),
+            residuals: Vec::with_capacity(iterations),
+        };
+        for _ in 0..iterations {
+            let gain = self.gain.as_ref().map(|g| g.forward(recon.clone()));
+            let input = match &gain {
+                Some(g) => residual.clone() * g.clone(),
+                None => residual.clone(),
+            };
+            let codes = self.encode_step(input, &mut state, stochastic);
+            let decoded = self.decode_step(codes.clone(), &mut state);
+            recon = self.reconstruct(recon, decoded, gain);
+            residual = image.clone() - recon.clone();
+            out.codes.push(codes);
+            out.reconstructions.push(recon.clone());
+            out.residuals.push(residual.clone());
+        }
+        out
+    }
+}
+
+/// The binarizer's sign step on `b = tanh(·)` (see [`RecurrentCodec::encode_step`]).
+pub fn binarize<B: Backend>(b: Tensor<B, 4>, stochastic: bool) -> Tensor<B, 4> {
+    let hard = if stochastic {
+        // +1 where u < (1 + b)/2, u uniform in [0, 1)
+        let u = b.random_like(Distribution::Uniform(0.0, 1.0));
+        u.lower(b.clone().add_scalar(1.0).div_scalar(2.0))
+            .float()
+            .mul_scalar(2.0)
+            .sub_scalar(1.0)
+    } else {
+        b.clone()
+            .greater_equal_elem(0.0)
+            .float()
+            .mul_scalar(2.0)
+            .sub_scalar(1.0)
+    };
+    // straight-through: exactly the value of `hard` (b − b = 0), the gradient of `b`
+    hard + (b.clone() - b.detach())
+}
+
+/// The seed's loss: the mean absolute residual of every iteration, averaged over the
+/// iterations (equal weights): `1/T Σ_t mean|x − x̂_t|`.
+pub fn residual_l1<B: Backend>(out: &RecurrentOutput<B>) -> Tensor<B, 1> {
+    let t = out.residuals.len().max(1) as f64;
+    out.residuals
+        .iter()
+        .map(|r| r.clone().abs().mean())
+        .reduce(|a, b| a + b)
+        .expect("at least one iteration")
+        .div_scalar(t)
+}
+
+/// Parameters and multiply-accumulates per image pixel of one iteration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IterationCost {
+    /// Encoder + binarizer (+ gain network) parameters.
+    pub encoder_params: usize,
+    /// Decoder parameters.
+    pub decoder_params: usize,
+    /// Encoder MACs per pixel per iteration.
+    pub encoder_macs_per_pixel: f64,
+    /// Decoder MACs per pixel per iteration (what a browser pays per iteration).
+    pub decoder_macs_per_pixel: f64,
+}
+
+/// The cost of one iteration of `cfg` (convolutions and cell gates; element-wise work
+/// not counted).
+pub fn iteration_cost(cfg: &RecurrentConfig) -> IterationCost {
+    let g = gates(cfg.cell);
+    let [e0, e1, e2] = cfg.encoder_states;
+    let d = cfg.decoder_states;
+    let conv = |i: usize, o: usize, k: usize| (i * o * k * k + o, i * o * k * k);
+    let mut enc = vec![conv(3, cfg.encoder_head, 3)];
+    let mut enc_scale = vec![1.0 / 4.0];
+    for (k, (i, o)) in [(cfg.encoder_head, e0), (e0, e1), (e1, e2)]
+        .into_iter()
+        .enumerate()
+    {
+        enc.push((cell_params(g, i, o), cell_macs(g, i, o)));
+        enc_scale.push(1.0 / 4f64.powi(k as i32 + 2));
+    }
+    enc.push(conv(e2, cfg.bits, 1));
+    enc_scale.push(1.0 / 256.0);
+    if cfg.mode == ReconstructionMode::ResidualScaling {
+        enc.push(conv(3, 16, 3));
+        enc_scale.push(1.0 / 4.0);
+        enc.push(conv(16, 1, 3));
+        enc_scale.push(1.0 / 16.0);
+    }
+    let mut dec = vec![conv(cfg.bits, cfg.decoder_head, 1)];
+    let mut dec_scale = vec![1.0 / 256.0];
+    for (k, (i, o)) in [
+        (cfg.decoder_head, d[0]),
+        (d[0] / 4, d[1]),
+        (d[1] / 4, d[2]),
+        (d[2] / 4, d[3]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        dec.push((cell_params(g, i, o), cell_macs(g, i, o)));
+        dec_scale.push(1.0 / 4f64.powi(4 - k as i32));
+    }
+    dec.push(conv(d[3] / 4, 3, 1));
+    dec_scale.push(1.0);
+    let sum = |v: &[(usize, usize)], s: &[f64]| {
+        (
+            v.iter().map(|p| p.0).sum::<usize>(),
+            v.iter().zip(s).map(|(p, s)| p.1 as f64 * s).sum::<f64>(),
+        )
+    };
+    let (ep, em) = sum(&enc, &enc_scale);
+    let (dp, dm) = sum(&dec, &dec_scale);
+    IterationCost {
+        encoder_params: ep,
+        decoder_params: dp,
+        encoder_macs_per_pixel: em,
+        decoder_macs_per_pixel: dm,
+    }
+}
