@@ -37,3 +37,23 @@ fn info_json_round_trips_as_config() {
     let v2: serde_json::Value = serde_json::from_str(&run2.stdout).unwrap();
     assert_eq!(v["complexity"], v2["complexity"]);
 }
+
+#[test]
+fn info_prints_the_recurrent_presets_cost_per_iteration() {
+    cvq()
+        .run(["info", "--preset", "rnn-seed"])
+        .success()
+        .stdout_has("MAC / pixel / iteration")
+        .stdout_has("274,592");
+    cvq()
+        .run(["info", "--preset", "rnn-compact"])
+        .success()
+        .stdout_has("17,192");
+    let run = cvq().run(["info", "--preset", "rnn-compact", "--json"]).success();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["config"]["decoder_states"][3], 32);
+    cvq()
+        .run(["info", "--preset", "rnn-huge"])
+        .fails(1)
+        .stderr_has("unknown recurrent preset `huge`");
+}

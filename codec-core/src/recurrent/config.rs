@@ -37,6 +37,31 @@ pub enum RecurrentPreset {
     Tiny,
 }
 
+impl RecurrentPreset {
+    /// Every preset.
+    pub const ALL: [Self; 3] = [Self::Seed, Self::Compact, Self::Tiny];
+
+    /// Its name (`cvq info --preset rnn-NAME`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Seed => "seed",
+            Self::Compact => "compact",
+            Self::Tiny => "tiny",
+        }
+    }
+}
+
+impl std::str::FromStr for RecurrentPreset {
+    type Err = RecurrentConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| RecurrentConfigError::UnknownPreset(s.to_string()))
+    }
+}
+
 /// Widths and options of a recurrent codec. Images are padded to multiples of
 /// [`RecurrentConfig::ALIGN`]; each iteration writes `bits` codes per 16×16 block.
 #[derive(Config, Debug, PartialEq)]
@@ -66,6 +91,9 @@ pub struct RecurrentConfig {
 /// A recurrent configuration that cannot be built.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum RecurrentConfigError {
+    /// Not one of the preset names.
+    #[error("unknown recurrent preset `{0}` (expected one of: seed, compact, tiny)")]
+    UnknownPreset(String),
     /// The model name is empty, too long or not printable ASCII.
     #[error("model name {0:?} must be 1..=32 printable ASCII characters")]
     BadName(String),

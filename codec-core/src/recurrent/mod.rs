@@ -249,7 +249,7 @@ pub fn residual_l1<B: Backend>(out: &RecurrentOutput<B>) -> Tensor<B, 1> {
 }
 
 /// Parameters and multiply-accumulates per image pixel of one iteration.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct IterationCost {
     /// Encoder + binarizer (+ gain network) parameters.
     pub encoder_params: usize,

@@ -2,6 +2,8 @@
 
 use cvq_core::complexity::{ModelComplexity, SubnetCost, complexity};
 use cvq_core::config::{CvqnConfig, Preset};
+use cvq_core::recurrent::config::RecurrentConfig;
+use cvq_core::recurrent::iteration_cost;
 
 /// Renders the complexity of `cfg` as an aligned text table.
 pub fn render_table(cfg: &CvqnConfig) -> String {
@@ -43,6 +45,44 @@ pub fn render_json(cfg: &CvqnConfig) -> String {
         .expect("serialisable")
 }
 
+/// The per-iteration cost of a recurrent codec (`cvq info --preset rnn-NAME`) as a text
+/// table, or JSON with `json`.
+pub fn render_recurrent(cfg: &RecurrentConfig, json: bool) -> String {
+    let c = iteration_cost(cfg);
+    if json {
+        return serde_json::to_string_pretty(
+            &serde_json::json!({ "config": cfg, "iteration_cost": c }),
+        )
+        .expect("serialisable")
+            + "\n";
+    }
+    let mut out = format!(
+        "recurrent model {}: {:?} cells, {:?}, {} bits per 16×16 block per iteration ({} bpp), at most {} iterations\n",
+        cfg.name,
+        cfg.cell,
+        cfg.mode,
+        cfg.bits,
+        cfg.bpp_per_iteration(),
+        cfg.iterations
+    );
+    out += &format!(
+        "{:<12} {:>14} {:>26}\n",
+        "sub-network", "parameters", "MAC / pixel / iteration"
+    );
+    for (name, params, macs) in [
+        ("encoder", c.encoder_params, c.encoder_macs_per_pixel),
+        ("decoder", c.decoder_params, c.decoder_macs_per_pixel),
+    ] {
+        out += &format!(
+            "{:<12} {:>14} {:>26}\n",
+            name,
+            group_digits(params as u64),
+            group_digits(macs.round() as u64)
+        );
+    }
+    out
+}
+
 /// Resolves a preset by name.
 pub fn preset_config(name: &str) -> Result<CvqnConfig, cvq_core::config::ConfigError> {
     Ok(CvqnConfig::preset(name.parse::<Preset>()?))
@@ -80,5 +120,15 @@ mod tests {
             assert!(t.contains(name), "{t}");
         }
         assert!(preset_config("nope").is_err());
+    }
+
+    #[test]
+    fn recurrent_table_lists_the_cost_per_iteration() {
+        use cvq_core::recurrent::config::RecurrentPreset;
+        let cfg = RecurrentConfig::preset(RecurrentPreset::Seed);
+        let t = render_recurrent(&cfg, false);
+        assert!(t.contains("274,592") && t.contains("0.125 bpp"), "{t}");
+        let v: serde_json::Value = serde_json::from_str(&render_recurrent(&cfg, true)).unwrap();
+        assert_eq!(v["config"]["bits"], 32);
     }
 }

@@ -75,7 +75,8 @@ enum Command {
         /// A .cvq file.
         #[arg(conflicts_with_all = ["preset", "config"])]
         file: Option<PathBuf>,
-        /// Preset name: paper, thesis, baseline, small, tiny.
+        /// Preset name: paper, thesis, baseline, small, tiny; recurrent codec: rnn-seed,
+        /// rnn-compact, rnn-tiny (MACs per pixel per iteration).
         #[arg(long, conflicts_with = "config")]
         preset: Option<String>,
         /// A model config JSON file (as written by `--json`'s "config" field).
@@ -182,6 +183,14 @@ fn run(cli: Cli) -> Result<(), String> {
             config,
             json,
         } => {
+            if let Some(name) = preset.as_deref().and_then(|p| p.strip_prefix("rnn-")) {
+                let p: cvq_core::recurrent::config::RecurrentPreset = name.parse().map_err(
+                    |e: cvq_core::recurrent::config::RecurrentConfigError| e.to_string(),
+                )?;
+                let cfg = cvq_core::recurrent::config::RecurrentConfig::preset(p);
+                print!("{}", info::render_recurrent(&cfg, json));
+                return Ok(());
+            }
             let cfg = match (preset, config) {
                 (_, Some(path)) => {
                     let text = std::fs::read_to_string(&path)
