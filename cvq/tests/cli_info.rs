@@ -49,7 +49,9 @@ fn info_prints_the_recurrent_presets_cost_per_iteration() {
         .run(["info", "--preset", "rnn-compact"])
         .success()
         .stdout_has("17,192");
-    let run = cvq().run(["info", "--preset", "rnn-compact", "--json"]).success();
+    let run = cvq()
+        .run(["info", "--preset", "rnn-compact", "--json"])
+        .success();
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["config"]["decoder_states"][3], 32);
     cvq()

@@ -16,6 +16,7 @@
 //! modules used for training) live in `codec-core`, which exports them into these
 //! integer models.
 
+pub mod binary;
 mod coder3d;
 mod container;
 mod conv2d;
