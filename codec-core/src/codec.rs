@@ -203,6 +203,48 @@ pub fn image_region_to_tensor<B: Backend>(
     Tensor::from_data(TensorData::new(data, [1, 3, rh, rw]), device)
 }
 
+/// Latent rows quantised at a time when encoding: the quantizers' `[C, rows, W, L]`
+/// distance tensors stay small whatever the image's size.
+const QUANTIZE_BAND_ROWS: usize = 16;
+
+/// The channel order and each group's symbols (`[c_g][h][w]`) of an encoder output at
+/// rate point `rate`, computed band by band of latent rows (the quantizers act per
+/// element, so the symbols are those of the whole latent; the order is computed once
+/// from the whole gained latent).
+fn quantized_symbols<B: Backend>(
+    model: &Cvqn<B>,
+    latent: Tensor<B, 4>,
+    rate: usize,
+) -> Result<(Vec<usize>, Vec<Vec<usize>>), CodecError> {
+    let latent = model.gained(latent, rate);
+    let order = model.channel_order(&latent);
+    let [_, _, h, w] = latent.dims();
+    let permuted = crate::model::split_merge::permute_channels(latent, order.clone());
+    let widths = model.groups().sizes().to_vec();
+    let mut symbols: Vec<Vec<usize>> = widths.iter().map(|&c| vec![0; c * h * w]).collect();
+    for y0 in (0..h).step_by(QUANTIZE_BAND_ROWS) {
+        let y1 = (y0 + QUANTIZE_BAND_ROWS).min(h);
+        let band = permuted
+            .clone()
+            .slice([0..1, 0..permuted.dims()[1], y0..y1, 0..w]);
+        for (g, (part, q)) in model
+            .groups()
+            .split(band)
+            .into_iter()
+            .zip(&model.quantizers)
+            .enumerate()
+        {
+            let values = int_values(q.symbols(part))?;
+            let rows = (y1 - y0) * w;
+            for ch in 0..widths[g] {
+                let dst = ch * h * w + y0 * w;
+                symbols[g][dst..dst + rows].copy_from_slice(&values[ch * rows..(ch + 1) * rows]);
+            }
+        }
+    }
+    Ok((int_values(order.unsqueeze::<4>())?, symbols))
+}
+
 fn int_values<B: Backend>(t: Tensor<B, 4, Int>) -> Result<Vec<usize>, CodecError> {
     t.into_data()
         .convert::<i64>()
@@ -422,13 +464,7 @@ impl<B: Backend> CodecModel<B> {
                 .encoder
                 .forward(image_to_tensor::<B>(image, &self.device))
         };
-        let q = model.quantize_latent_at(latent, rate);
-        let order = int_values(q.order.clone().unsqueeze::<4>())?;
-        let symbols = q
-            .groups
-            .into_iter()
-            .map(|(_, s)| int_values(s))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (order, symbols) = quantized_symbols(model, latent, rate)?;
         let (payloads, bits) = entropy.encode_with_estimate(&symbols, lh, lw)?;
         let estimated_bits = bits.iter().sum();
         let (permutation, groups) = stored_layout(&entropy, &order)?;

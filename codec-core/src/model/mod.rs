@@ -229,6 +229,15 @@ impl<B: Backend> Cvqn<B> {
         self.quantize_latent_at(self.encoder.forward(image), rate)
     }
 
+    /// The encoder output scaled by rate point `rate`'s gain (unchanged for a fixed-rate
+    /// model): what the quantizers see.
+    pub fn gained(&self, latent: Tensor<B, 4>, rate: usize) -> Tensor<B, 4> {
+        match &self.gain {
+            Some(g) => latent * synthesis::gain_at(g, rate),
+            None => latent,
+        }
+    }
+
     /// Gain + quantizers at rate point `rate` for an encoder output `[B, C, h, w]` (what
     /// [`Self::quantize_at`] does after the encoder; tiled analysis computes the latent
     /// window by window).

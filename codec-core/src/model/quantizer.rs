@@ -101,6 +101,18 @@ impl<B: Backend> GmmQuantizer<B> {
         Quantized { values, symbols }
     }
 
+    /// The symbols [`Self::forward`] picks, without its soft path (what encoding needs):
+    /// `[B, C, H, W]` → `[B, C, H, W]` (int). Element-wise, so any window of `z` gives
+    /// the same symbols as the whole.
+    pub fn symbols(&self, z: Tensor<B, 4>) -> Tensor<B, 4, Int> {
+        let l = self.levels();
+        let [b, c, h, w] = z.dims();
+        let log_w = self.log_weight().reshape([1, 1, 1, 1, l]);
+        (log_w - self.scaled_distance(z).mul_scalar(HARD_SCALE))
+            .argmax(4)
+            .reshape([b, c, h, w])
+    }
+
     /// Symbols → means: `[B, C, H, W]` (int) → `[B, C, H, W]` (float).
     pub fn dequantize(&self, symbols: Tensor<B, 4, Int>) -> Tensor<B, 4> {
         let dims = symbols.dims();
