@@ -616,12 +616,10 @@ impl<B: Backend> CodecModel<B> {
 ///
 /// [`CodecError::Weights`] if `data` is not float data of `3·16·lh·16·lw` values.
 pub fn pixels_to_image(header: &FileHeader, data: TensorData) -> Result<RgbImage, CodecError> {
-    let pixels = data
-        .convert::<f32>()
-        .into_vec::<f32>()
-        .map_err(|e| CodecError::Weights(format!("reading pixels: {e:?}")))?;
+    let pixels = crate::tiling::f32_values(data)?;
     let (lh, lw) = header.latent_size();
-    let (ph, pw) = (lh as usize * STRIDE, lw as usize * STRIDE);
+    let (lh, lw) = (lh as usize, lw as usize);
+    let (ph, pw) = (lh * STRIDE, lw * STRIDE);
     if pixels.len() != 3 * ph * pw {
         return Err(CodecError::Weights(format!(
             "synthesis gave {} values, expected 3×{ph}×{pw}",
@@ -629,16 +627,15 @@ pub fn pixels_to_image(header: &FileHeader, data: TensorData) -> Result<RgbImage
         )));
     }
     let (w, h) = (header.width as usize, header.height as usize);
-    let mut data = Vec::with_capacity(3 * w * h);
-    for y in 0..h {
-        for x in 0..w {
-            for c in 0..3 {
-                let v = pixels[(c * ph + y) * pw + x];
-                data.push(libm::roundf(v).clamp(0.0, 255.0) as u8);
-            }
-        }
-    }
-    RgbImage::new(w, h, data)
+    let whole = crate::tiling::Window {
+        rows: 0..lh,
+        cols: 0..lw,
+        outer_rows: 0..lh,
+        outer_cols: 0..lw,
+    };
+    let mut rgb = vec![0u8; 3 * w * h];
+    crate::tiling::stitch_pixels(&mut rgb, (w, h), &whole, &pixels);
+    RgbImage::new(w, h, rgb)
 }
 
 /// Burn record bytes of a module (the model, or its synthesis half) at the given

@@ -129,11 +129,11 @@ fn run_windows<T: Send>(
     })
 }
 
-fn f32_values<B: Backend>(t: burn::tensor::Tensor<B, 4>) -> Result<Vec<f32>, CodecError> {
-    t.into_data()
-        .convert::<f32>()
+/// A tensor's values as `f32` (a tile's pixels or latent).
+pub(crate) fn f32_values(data: burn::tensor::TensorData) -> Result<Vec<f32>, CodecError> {
+    data.convert::<f32>()
         .into_vec::<f32>()
-        .map_err(|e| CodecError::Weights(format!("reading a tile: {e:?}")))
+        .map_err(|e| CodecError::Weights(format!("reading pixels: {e:?}")))
 }
 
 impl<B: Backend> CodecModel<B> {
@@ -166,11 +166,10 @@ impl<B: Backend> CodecModel<B> {
             &plan,
             threads,
             |win| {
-                f32_values(self.synthesis_region(
-                    decoded,
-                    win.outer_rows.clone(),
-                    win.outer_cols.clone(),
-                ))
+                f32_values(
+                    self.synthesis_region(decoded, win.outer_rows.clone(), win.outer_cols.clone())
+                        .into_data(),
+                )
             },
             |done, win, pixels| {
                 stitch_pixels(&mut rgb, (w, h), win, &pixels);
@@ -216,7 +215,7 @@ impl<B: Backend> CodecModel<B> {
                     px(&win.outer_cols),
                     device,
                 );
-                f32_values(model.encoder.forward(input))
+                f32_values(model.encoder.forward(input).into_data())
             },
             |_, win, values| {
                 let (oh, ow) = (win.outer_rows.len(), win.outer_cols.len());
@@ -242,8 +241,9 @@ impl<B: Backend> CodecModel<B> {
 }
 
 /// Copies the kept part of a window's synthesis (`[3, 16·outer rows, 16·outer cols]`,
-/// values in `0..255`) into an interleaved RGB image of `w × h`, rounding.
-fn stitch_pixels(rgb: &mut [u8], (w, h): (usize, usize), win: &Window, pixels: &[f32]) {
+/// values in `0..255`) into an interleaved RGB image of `w × h`, rounding (the
+/// whole-image case is one window: [`pixels_to_image`](crate::codec::pixels_to_image)).
+pub(crate) fn stitch_pixels(rgb: &mut [u8], (w, h): (usize, usize), win: &Window, pixels: &[f32]) {
     let (oh, ow) = (win.outer_rows.len() * STRIDE, win.outer_cols.len() * STRIDE);
     let (oy, ox) = (win.outer_rows.start * STRIDE, win.outer_cols.start * STRIDE);
     for y in win.rows.start * STRIDE..(win.rows.end * STRIDE).min(h) {

@@ -251,10 +251,7 @@ impl<B: Backend> Cvqn<B> {
             "rate point {rate} of {}",
             self.rate_points()
         );
-        let latent = match &self.gain {
-            Some(g) => latent * synthesis::gain_at(g, rate),
-            None => latent,
-        };
+        let latent = self.gained(latent, rate);
         let order = self.channel_order(&latent);
         let parts = self
             .groups()
