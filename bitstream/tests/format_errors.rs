@@ -262,10 +262,19 @@ fn raw_header_baseline_parses() {
 fn semantic_errors() {
     let lim = Limits::default();
     let mut h = RawHeader::new();
+    h.entropy = 3;
+    assert_eq!(
+        read_file(&h.bytes(), &lim),
+        Err(FormatError::UnknownEntropyModel { value: 3 })
+    );
+    // The recurrent family's binary codes have exactly two levels.
     h.entropy = 2;
     assert_eq!(
         read_file(&h.bytes(), &lim),
-        Err(FormatError::UnknownEntropyModel { value: 2 })
+        Err(FormatError::InvalidLevels {
+            group: 0,
+            levels: 3
+        })
     );
 
     let mut h = RawHeader::new();

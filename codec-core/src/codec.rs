@@ -120,6 +120,22 @@ pub enum CodecError {
         /// The loaded model (`name#hash`).
         model: String,
     },
+    /// The recurrent model's configuration is invalid.
+    #[error("recurrent model configuration: {0}")]
+    RecurrentConfig(#[from] crate::recurrent::config::RecurrentConfigError),
+    /// A recurrent encode was asked for more iterations than the model has.
+    #[error("model {model} codes 1..={max} iterations, not {asked}")]
+    Iterations {
+        /// Iterations asked for.
+        asked: usize,
+        /// The model's iterations.
+        max: usize,
+        /// The loaded model (`name#hash`).
+        model: String,
+    },
+    /// A file of one codec family was given to a model of the other.
+    #[error("{0}")]
+    WrongFamily(String),
 }
 
 /// A model ready to encode and decode: float transforms plus the integer entropy model.
@@ -253,7 +269,7 @@ fn int_values<B: Backend>(t: Tensor<B, 4, Int>) -> Result<Vec<usize>, CodecError
         .map_err(|e| CodecError::Weights(format!("reading symbols: {e:?}")))
 }
 
-fn id_string(id: &ModelId) -> String {
+pub(crate) fn id_string(id: &ModelId) -> String {
     let hex: String = id.hash.iter().map(|b| format!("{b:02x}")).collect();
     format!("{}#{hex}", id.name)
 }
@@ -310,13 +326,23 @@ impl<B: Backend> CodecModel<B> {
             .map_err(|e| CodecError::Weights(format!("config JSON: {e}")))?;
         let (model, synthesis) = match file.kind {
             ModelKind::Full => {
-                let model = load_weights(Cvqn::<B>::new(&config, device)?, file, device)?;
+                let model = load_weights(
+                    Cvqn::<B>::new(&config, device)?,
+                    &file.weights,
+                    file.precision,
+                    device,
+                )?;
                 let synthesis = model.synthesis();
                 (Some(model), synthesis)
             }
             ModelKind::DecoderOnly { .. } => (
                 None,
-                load_weights(Synthesis::<B>::new(&config, device)?, file, device)?,
+                load_weights(
+                    Synthesis::<B>::new(&config, device)?,
+                    &file.weights,
+                    file.precision,
+                    device,
+                )?,
             ),
         };
         let shapes = file.entropy.shapes();
@@ -662,14 +688,15 @@ pub fn record_bytes<B: Backend, M: Module<B>>(
 
 /// Loads a model file's weights into a freshly built module; the parameter count must
 /// not change (a record of another architecture fails here).
-fn load_weights<B: Backend, M: Module<B>>(
+pub(crate) fn load_weights<B: Backend, M: Module<B>>(
     fresh: M,
-    file: &ModelFile,
+    weights: &[u8],
+    precision: WeightPrecision,
     device: &B::Device,
 ) -> Result<M, CodecError> {
     let expected_params = fresh.num_params();
-    let weights = file.weights.clone();
-    let record = match file.precision {
+    let weights = weights.to_vec();
+    let record = match precision {
         WeightPrecision::F32 => {
             NamedMpkBytesRecorder::<FullPrecisionSettings>::default().load(weights, device)
         }

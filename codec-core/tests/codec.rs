@@ -11,12 +11,11 @@ use cvq_core::model::Cvqn;
 
 type B = Flex;
 
-static RNG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+mod common;
 
 fn tiny_codec(seed: u64, entropy: EntropyKind) -> (CodecModel<B>, ModelFile) {
-    let _guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = common::seeded(seed);
     let device = Default::default();
-    <B as burn::tensor::backend::Backend>::seed(&device, seed);
     let cfg = CvqnConfig::preset(Preset::Tiny).with_entropy(entropy);
     let mut model = Cvqn::<B>::new(&cfg, &device).unwrap();
     // Spread the quantizer means over the latent's range so symbols vary.
@@ -237,9 +236,8 @@ fn integer_rate_matches_float_estimate() {
 fn parallel_float_model_is_causal() {
     use burn::tensor::{Distribution, Tensor};
     use cvq_core::model::parallel::ParallelContextModel;
-    let _guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = common::seeded(77);
     let device = Default::default();
-    <B as burn::tensor::backend::Backend>::seed(&device, 77);
     let (l, c, p, f, h, w) = (5, 3, 4, 8, 6, 7);
     let model = ParallelContextModel::<B>::new(l, c, p, f, 1, &device);
     let prior = Tensor::<B, 4>::random([1, p, h, w], Distribution::Normal(0.0, 1.0), &device);
@@ -291,9 +289,8 @@ fn parallel_float_model_is_causal() {
 fn tiny_variable_rate_codec(seed: u64) -> (CodecModel<B>, ModelFile) {
     use burn::module::Param;
     use burn::tensor::{Distribution, Tensor};
-    let _guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = common::seeded(seed);
     let device = Default::default();
-    <B as burn::tensor::backend::Backend>::seed(&device, seed);
     let mut cfg = CvqnConfig::preset(Preset::Tiny);
     cfg.rate_points = Some(3);
     let mut model = Cvqn::<B>::new(&cfg, &device).unwrap();
@@ -393,9 +390,8 @@ fn fixed_rate_model_has_one_quality() {
 /// A tiny parallel-entropy codec with residual blocks in the decoder and the given
 /// channel attention.
 fn codec_with_attention(seed: u64, attention: AttentionKind) -> CodecModel<B> {
-    let _guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = common::seeded(seed);
     let device = Default::default();
-    <B as burn::tensor::backend::Backend>::seed(&device, seed);
     let mut cfg = CvqnConfig::preset(Preset::Tiny).with_entropy(EntropyKind::Parallel);
     cfg.encoder.attention = attention;
     cfg.decoder.attention = attention;

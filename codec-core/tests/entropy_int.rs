@@ -16,9 +16,7 @@ use cvq_core::model::context3d::ContextModel3d;
 
 type B = Flex;
 
-fn seeded(seed: u64) {
-    <B as burn::tensor::backend::Backend>::seed(&Default::default(), seed);
-}
+mod common;
 
 /// Tiny deterministic PRNG (SplitMix64).
 struct Rng(u64);
@@ -63,7 +61,7 @@ impl ModuleMapper<B> for Scale {
 }
 
 fn float_model(levels: usize, features: usize, seed: u64, scale: f32) -> ContextModel3d<B> {
-    seeded(seed);
+    let _rng = common::seeded(seed);
     ContextModel3d::<B>::new(levels, features, &Default::default()).map(&mut Scale(scale))
 }
 

@@ -20,15 +20,8 @@ use proptest::prelude::*;
 type B = Flex;
 type AB = Autodiff<Flex>;
 
-/// Burn's backend RNG is global and tests run in parallel threads: every test that seeds
-/// and then draws weights or inputs holds this lock, so each sees its own seeded stream.
-static RNG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn seeded(seed: u64) -> std::sync::MutexGuard<'static, ()> {
-    let guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    <B as burn::tensor::backend::Backend>::seed(&Default::default(), seed);
-    guard
-}
+mod common;
+use common::seeded;
 
 /// Encoder → quantizer → decoder shapes and parameter counts, for every preset.
 #[test]

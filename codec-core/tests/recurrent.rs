@@ -14,13 +14,8 @@ use cvq_core::recurrent::{RecurrentCodec, iteration_cost, residual_l1};
 type B = Flex;
 type AB = Autodiff<Flex>;
 
-static RNG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn seeded(seed: u64) -> std::sync::MutexGuard<'static, ()> {
-    let guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    <B as burn::tensor::backend::Backend>::seed(&Default::default(), seed);
-    guard
-}
+mod common;
+use common::seeded;
 
 #[test]
 fn every_cell_and_mode_gives_pm1_codes_and_full_size_reconstructions() {

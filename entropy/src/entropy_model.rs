@@ -422,7 +422,9 @@ impl EntropyModel {
             return Err(EntropyError::Malformed("not a CVQE v1 entropy model"));
         }
         let kind = EntropyModelKind::try_from(r.u8()?)
-            .map_err(|_| EntropyError::Malformed("unknown entropy model kind"))?;
+            .ok()
+            .filter(|k| *k != EntropyModelKind::Binary)
+            .ok_or(EntropyError::Malformed("unknown entropy model kind"))?;
         let n = usize::from(r.u8()?);
         let mut groups = Vec::with_capacity(n);
         for _ in 0..n {
@@ -434,7 +436,7 @@ impl EntropyModel {
                         model: IntContextModel3d::from_bytes(r.block()?)?,
                     }
                 }
-                EntropyModelKind::Parallel => {
+                EntropyModelKind::Parallel | EntropyModelKind::Binary => {
                     GroupModel::Parallel(IntParallelGroupModel::from_bytes(r.block()?)?)
                 }
             });

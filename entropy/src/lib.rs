@@ -10,7 +10,9 @@
 //!   checkerboard (anchors first, then the other half given the anchors), so a whole
 //!   image takes two network evaluations per group.
 //! * [`EntropyModel`] bundles one model per channel group and codes a whole image.
-//! * [`ModelFile`] is the frozen model file (config, weights, integer tables, hash).
+//! * [`ModelFile`] is the frozen model file (config, weights, integer tables, hash);
+//!   [`RecurrentModelFile`] the recurrent family's (config, weights, hash), whose bits
+//!   [`binary`] codes with a fixed adaptive context model.
 //!
 //! The fixed-point conventions are documented in [`fixed`]. The float twins (Burn
 //! modules used for training) live in `codec-core`, which exports them into these
@@ -27,6 +29,7 @@ mod int_context3d;
 mod int_parallel;
 mod model_file;
 mod reader;
+mod recurrent_file;
 
 pub use coder3d::{decode_group, encode_group, estimate_bits};
 pub use container::{ContainerSymbols, decode_stored, rate_of_quality, stored_layout};
@@ -40,7 +43,10 @@ pub use int_context3d::{
 pub use int_parallel::{
     IntParallelGroupModel, MAX_PARALLEL_WORK, MAX_RATE_POINTS, ParallelLayers, is_anchor,
 };
-pub use model_file::{MAX_MODEL_FILE_BYTES, ModelFile, ModelKind, WeightPrecision};
+pub use model_file::{
+    MAX_MODEL_FILE_BYTES, ModelFamily, ModelFile, ModelKind, WeightPrecision, model_family,
+};
+pub use recurrent_file::RecurrentModelFile;
 
 /// Ideal code length in bits of `symbol` under `cdf`: `16 − log2(freq)` (16-bit
 /// frequencies; a symbol outside the alphabet counts as frequency 1).

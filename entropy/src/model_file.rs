@@ -78,8 +78,67 @@ const DECODER_MAGIC: &[u8; 4] = b"CVQD";
 const VERSION: u8 = 1;
 const DIGEST_LEN: usize = 32;
 
-fn bad(msg: &str) -> EntropyError {
+pub(crate) fn bad(msg: &str) -> EntropyError {
     EntropyError::ModelFile(msg.to_string())
+}
+
+/// The body of a model file (everything before its SHA-256 digest) once its size, magic
+/// (one of `magics`), version byte and digest are checked.
+pub(crate) fn verified_body<'a>(
+    bytes: &'a [u8],
+    magics: &[&[u8; 4]],
+    version: u8,
+) -> Result<&'a [u8], EntropyError> {
+    if bytes.len() > MAX_MODEL_FILE_BYTES {
+        return Err(bad("larger than 1 GiB"));
+    }
+    if bytes.len() < 4 + 1 + DIGEST_LEN || !magics.iter().any(|m| &bytes[..4] == *m) {
+        return Err(bad("not a cvq model file (magic CVQM, CVQD or CVQR)"));
+    }
+    if bytes[4] != version {
+        return Err(bad("unsupported model file version"));
+    }
+    let (body, digest) = bytes.split_at(bytes.len() - DIGEST_LEN);
+    if Sha256::digest(body).as_slice() != digest {
+        return Err(bad("digest mismatch (file corrupt or truncated)"));
+    }
+    Ok(body)
+}
+
+/// `body` followed by its SHA-256 digest.
+pub(crate) fn sealed(mut body: Vec<u8>) -> Vec<u8> {
+    let digest = Sha256::digest(&body);
+    body.extend_from_slice(&digest);
+    body
+}
+
+/// The first 8 bytes of the SHA-256 of `body` (the model hash of `.cvq` headers).
+pub(crate) fn body_hash(body: &[u8]) -> [u8; 8] {
+    let digest = Sha256::digest(body);
+    let mut h = [0u8; 8];
+    h.copy_from_slice(&digest[..8]);
+    h
+}
+
+/// Which codec family a model file (`.cvqm`/`.cvqd` bytes) belongs to, from its magic;
+/// `None` for bytes that are not a cvq model file.
+pub fn model_family(bytes: &[u8]) -> Option<ModelFamily> {
+    match bytes.get(..4)? {
+        m if m == MAGIC || m == DECODER_MAGIC => Some(ModelFamily::Cvqn),
+        m if m == crate::recurrent_file::MAGIC => Some(ModelFamily::Recurrent),
+        _ => None,
+    }
+}
+
+/// The two codec families of cvq.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFamily {
+    /// CVQN: one-shot analysis, vector quantisation, parallel or 3-D context entropy
+    /// models ([`ModelFile`]).
+    Cvqn,
+    /// The recurrent progressive codec: binary codes per iteration
+    /// ([`RecurrentModelFile`](crate::RecurrentModelFile)).
+    Recurrent,
 }
 
 impl ModelFile {
@@ -114,10 +173,7 @@ impl ModelFile {
     ///
     /// [`EntropyError::ModelFile`] if the name is empty or longer than 255 bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>, EntropyError> {
-        let mut b = self.body()?;
-        let digest = Sha256::digest(&b);
-        b.extend_from_slice(&digest);
-        Ok(b)
+        Ok(sealed(self.body()?))
     }
 
     /// The 8-byte model hash stored in `.cvq` headers (for a decoder-only file, the
@@ -130,10 +186,7 @@ impl ModelFile {
         if let ModelKind::DecoderOnly { model_hash } = self.kind {
             return Ok(model_hash);
         }
-        let digest = Sha256::digest(self.body()?);
-        let mut h = [0u8; 8];
-        h.copy_from_slice(&digest[..8]);
-        Ok(h)
+        Ok(body_hash(&self.body()?))
     }
 
     /// Parses and verifies a model file.
@@ -143,22 +196,8 @@ impl ModelFile {
     /// [`EntropyError::ModelFile`] (size, magic, digest, UTF-8) or the entropy model's
     /// parse errors.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EntropyError> {
-        if bytes.len() > MAX_MODEL_FILE_BYTES {
-            return Err(bad("larger than 1 GiB"));
-        }
-        if bytes.len() < 4 + 1 + DIGEST_LEN
-            || (&bytes[..4] != MAGIC && &bytes[..4] != DECODER_MAGIC)
-        {
-            return Err(bad("not a cvq model file (magic CVQM or CVQD)"));
-        }
+        let body = verified_body(bytes, &[MAGIC, DECODER_MAGIC], VERSION)?;
         let decoder_only = &bytes[..4] == DECODER_MAGIC;
-        if bytes[4] != VERSION {
-            return Err(bad("unsupported model file version"));
-        }
-        let (body, digest) = bytes.split_at(bytes.len() - DIGEST_LEN);
-        if Sha256::digest(body).as_slice() != digest {
-            return Err(bad("digest mismatch (file corrupt or truncated)"));
-        }
         let mut r = Reader::new(body);
         r.take(5)?;
         let name_len = usize::from(r.u16()?);

@@ -104,8 +104,11 @@ pub enum FormatError {
     #[error("the file must have at least one group")]
     NoGroups,
 
-    /// A group's level count is outside `2..=255`.
-    #[error("group {group}: invalid number of quantization levels {levels} (must be 2..=255)")]
+    /// A group's level count is outside `2..=255` (or not 2 for the binary entropy
+    /// model).
+    #[error(
+        "group {group}: invalid number of quantization levels {levels} (must be 2..=255, and 2 for binary codes)"
+    )]
     InvalidLevels {
         /// Group index (stored order).
         group: usize,

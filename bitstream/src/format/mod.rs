@@ -60,6 +60,10 @@ pub enum EntropyModelKind {
     /// Autoregressive 3-D context model: each symbol's distribution depends
     /// on already-decoded neighbours (spatial and channel). Stored as `1`.
     Context3d = 1,
+    /// The recurrent codec's adaptive binary context model: every group is one
+    /// iteration of `channels` bit planes (`levels` is 2), coded with the previous
+    /// iteration's bits as context, so any prefix of whole groups decodes. Stored as `2`.
+    Binary = 2,
 }
 
 impl EntropyModelKind {
@@ -76,6 +80,7 @@ impl TryFrom<u8> for EntropyModelKind {
         match value {
             0 => Ok(Self::Parallel),
             1 => Ok(Self::Context3d),
+            2 => Ok(Self::Binary),
             value => Err(FormatError::UnknownEntropyModel { value }),
         }
     }
@@ -189,7 +194,8 @@ impl FileHeader {
     /// Checks every format constraint that does not depend on [`Limits`]:
     /// `width, height >= 1`, model name length, `C >= 1` (and `C` fits
     /// `u32`), at least one group, every group has `2..=255` levels and
-    /// `>= 1` channels, and the group channel counts sum to `C`.
+    /// `>= 1` channels (exactly 2 levels with [`EntropyModelKind::Binary`]), and the
+    /// group channel counts sum to `C`.
     ///
     /// # Errors
     ///
@@ -215,7 +221,7 @@ impl FileHeader {
         }
         let mut sum: u64 = 0;
         for (group, g) in self.groups.iter().enumerate() {
-            if g.levels < 2 {
+            if g.levels < 2 || (self.entropy_model == EntropyModelKind::Binary && g.levels != 2) {
                 return Err(FormatError::InvalidLevels {
                     group,
                     levels: g.levels,

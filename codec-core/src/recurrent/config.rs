@@ -109,7 +109,7 @@ pub enum RecurrentConfigError {
         value: usize,
     },
     /// More iterations than a file can hold.
-    #[error("iterations must be 1..={max}, got {got}")]
+    #[error("iterations must be 1..={max} with iterations × bits ≤ 1024, got {got}")]
     Iterations {
         /// Asked for.
         got: usize,
@@ -119,8 +119,13 @@ pub enum RecurrentConfigError {
 }
 
 impl RecurrentConfig {
-    /// Images are padded to multiples of this many pixels (the seed's 32).
-    pub const ALIGN: usize = 32;
+    /// Images are padded to multiples of this many pixels: the networks' total stride
+    /// (four stride-2 stages), as for CVQN. The seed trained on 32×32 patches; padding
+    /// whole images to 32 would only add a row or column of codes per iteration.
+    pub const ALIGN: usize = 16;
+    /// Most codes per position over all iterations (`iterations × bits`): the channels a
+    /// `.cvq` file holds under the default reader limits.
+    pub const MAX_CODES: usize = 1024;
     /// Most iterations a model may have.
     pub const MAX_ITERATIONS: usize = 64;
 
@@ -184,7 +189,10 @@ impl RecurrentConfig {
                 return Err(RecurrentConfigError::DecoderState { index, value });
             }
         }
-        if self.iterations == 0 || self.iterations > Self::MAX_ITERATIONS {
+        if self.iterations == 0
+            || self.iterations > Self::MAX_ITERATIONS
+            || self.iterations.saturating_mul(self.bits) > Self::MAX_CODES
+        {
             return Err(RecurrentConfigError::Iterations {
                 got: self.iterations,
                 max: Self::MAX_ITERATIONS,

@@ -3,16 +3,18 @@
 //! residual into `bits` binary codes per 16×16 block, so a file cut after any iteration
 //! still decodes and more iterations give more quality.
 //!
-//! Shapes (image `[B, 3, H, W]`, values `0..1`, `H` and `W` multiples of 32):
+//! Shapes (image `[B, 3, H, W]`, values `0..1`, `H` and `W` multiples of 16, the
+//! networks' total stride; [`codec`] pads any image by edge replication and crops back):
 //! encoder: conv 3×3 /2 → `encoder_head` @ H/2 → cells /2 → `encoder_states` @ H/4, H/8,
 //! H/16 → binarizer (1×1 conv, tanh, sign) → codes `[B, bits, H/16, W/16]` in {−1, +1};
 //! decoder: 1×1 conv → `decoder_head` @ H/16 → cell, depth-to-space ×2, four times
 //! (`decoder_states` @ H/16, H/8, H/4, H/2) → 1×1 conv → `[B, 3, H, W]`.
 //!
-//! Not yet part of the product: entropy coding of the bits, the file format, CLI,
-//! trainer, browser (see the README's status table).
+//! [`codec`] turns a trained model into `.cvq` files: one group of binary codes per
+//! iteration, coded by [`cvq_entropy::binary`].
 
 pub mod cell;
+pub mod codec;
 pub mod config;
 
 use burn::module::Module;
@@ -181,7 +183,45 @@ impl<B: Backend> RecurrentCodec<B> {
         }
     }
 
-    /// `iterations` iterations on `image` (`[B, 3, H, W]`, `H`, `W` multiples of 32):
+    /// One iteration on `image` from the reconstruction `recon` so far: the codes
+    /// `[B, bits, H/16, W/16]` and the next reconstruction (`state` carries the cells).
+    pub fn iterate(
+        &self,
+        image: Tensor<B, 4>,
+        recon: Tensor<B, 4>,
+        state: &mut RecurrentState<B>,
+        stochastic: bool,
+    ) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let gain = self.gain.as_ref().map(|g| g.forward(recon.clone()));
+        let residual = image - recon.clone();
+        let input = match &gain {
+            Some(g) => residual * g.clone(),
+            None => residual,
+        };
+        let codes = self.encode_step(input, state, stochastic);
+        let decoded = self.decode_step(codes.clone(), state);
+        (codes.clone(), self.reconstruct(recon, decoded, gain))
+    }
+
+    /// The decoder's half of [`iterate`](Self::iterate): the next reconstruction from one
+    /// iteration's codes (what a file's reader runs per stored iteration).
+    pub fn decode_iteration(
+        &self,
+        codes: Tensor<B, 4>,
+        recon: Tensor<B, 4>,
+        state: &mut RecurrentState<B>,
+    ) -> Tensor<B, 4> {
+        let gain = self.gain.as_ref().map(|g| g.forward(recon.clone()));
+        let decoded = self.decode_step(codes, state);
+        self.reconstruct(recon, decoded, gain)
+    }
+
+    /// The reconstruction before any iteration: mid grey, `[B, 3, H, W]` of 0.5.
+    pub fn initial_reconstruction(image_shape: [usize; 4], device: &B::Device) -> Tensor<B, 4> {
+        Tensor::full(image_shape, 0.5, device)
+    }
+
+    /// `iterations` iterations on `image` (`[B, 3, H, W]`, `H`, `W` multiples of 16):
     /// codes, reconstructions and residuals of each. The first residual is
     /// `image − 0.5`, the reconstruction before any iteration 0.5 (mid grey).
     pub fn forward(
@@ -191,26 +231,18 @@ impl<B: Backend> RecurrentCodec<B> {
         stochastic: bool,
     ) -> RecurrentOutput<B> {
         let mut state = RecurrentState::default();
-        let mut recon = image.zeros_like().add_scalar(0.5);
-        let mut residual = image.clone() - recon.clone();
+        let mut recon = Self::initial_reconstruction(image.dims(), &image.device());
         let mut out = RecurrentOutput {
             codes: Vec::with_capacity(iterations),
             reconstructions: Vec::with_capacity(iterations),
             residuals: Vec::with_capacity(iterations),
         };
         for _ in 0..iterations {
-            let gain = self.gain.as_ref().map(|g| g.forward(recon.clone()));
-            let input = match &gain {
-                Some(g) => residual.clone() * g.clone(),
-                None => residual.clone(),
-            };
-            let codes = self.encode_step(input, &mut state, stochastic);
-            let decoded = self.decode_step(codes.clone(), &mut state);
-            recon = self.reconstruct(recon, decoded, gain);
-            residual = image.clone() - recon.clone();
+            let (codes, next) = self.iterate(image.clone(), recon, &mut state, stochastic);
+            recon = next;
             out.codes.push(codes);
             out.reconstructions.push(recon.clone());
-            out.residuals.push(residual.clone());
+            out.residuals.push(image.clone() - recon.clone());
         }
         out
     }

@@ -1,0 +1,339 @@
+//! Image ⇄ `.cvq` with a frozen recurrent model.
+//!
+//! ```text
+//! encode: RGB8 (w×h) → pad to 16 (edge replication) → T iterations (deterministic
+//!         binarizer) → codes of iteration t as bits [bits][h/16][w/16]
+//!         → binary context model (previous iteration's bits as context) → payload t
+//!         → .cvq: entropy model Binary, group t = iteration t (levels 2, `bits` channels)
+//! decode: .cvq (or a prefix of whole iterations) → limits/CRC/model-id checks
+//!         → bits of each received iteration → decoder iteration by iteration
+//!         → clamp, round → crop to w×h
+//! ```
+//!
+//! The bits are the only thing the decoder must reproduce exactly, and they are coded by
+//! integer arithmetic; the float networks only turn them into pixels.
+
+use burn::tensor::{Tensor, TensorData, backend::Backend};
+use cvq_bitstream::format::{
+    EntropyModelKind, FileHeader, GroupHeader, Limits, ModelId, Permutation, read_file,
+    read_prefix, write_file,
+};
+use cvq_entropy::binary::{decode_bits, encode_bits};
+use cvq_entropy::{RecurrentModelFile, WeightPrecision};
+
+use super::config::RecurrentConfig;
+use super::{RecurrentCodec, RecurrentState};
+use crate::codec::{
+    CodecError, RgbImage, STRIDE, id_string, image_to_tensor, load_weights, pixels_to_image,
+    record_bytes,
+};
+
+/// A recurrent model ready to encode and decode.
+#[derive(Debug)]
+pub struct RecurrentCodecModel<B: Backend> {
+    /// The networks.
+    pub net: RecurrentCodec<B>,
+    /// Their configuration.
+    pub config: RecurrentConfig,
+    /// Precision of the loaded weights.
+    pub precision: WeightPrecision,
+    /// Name and hash written into every `.cvq` file.
+    pub id: ModelId,
+    device: B::Device,
+}
+
+/// The result of [`RecurrentCodecModel::encode`].
+#[derive(Debug, Clone)]
+pub struct RecurrentEncoded {
+    /// The `.cvq` file.
+    pub bytes: Vec<u8>,
+    /// Payload bytes of each iteration, in order.
+    pub payload_bytes: Vec<usize>,
+}
+
+/// Bits decoded from a (possibly partial) file, before synthesis.
+#[derive(Debug, Clone)]
+pub struct DecodedBits {
+    /// The file header.
+    pub header: FileHeader,
+    /// Bits (`0` for −1, `1` for +1) of each received iteration, `[bits][h/16][w/16]`.
+    pub planes: Vec<Vec<u8>>,
+    /// Iterations stored in the file (`planes.len()` of them were received).
+    pub iterations: usize,
+}
+
+impl<B: Backend> RecurrentCodecModel<B> {
+    /// Freezes trained networks: the model file they are saved as, and the codec loaded
+    /// back from it (so encoding uses exactly the weights decoders load).
+    ///
+    /// # Errors
+    ///
+    /// An invalid configuration or a serialisation error.
+    pub fn freeze(
+        net: RecurrentCodec<B>,
+        config: RecurrentConfig,
+        precision: WeightPrecision,
+        device: &B::Device,
+    ) -> Result<(Self, RecurrentModelFile), CodecError> {
+        config.validate()?;
+        let file = RecurrentModelFile {
+            name: config.name.clone(),
+            config_json: serde_json::to_string(&config)
+                .map_err(|e| CodecError::Weights(e.to_string()))?,
+            precision,
+            weights: record_bytes(&net, precision)?,
+        };
+        let codec = Self::from_model_file(&file, device)?;
+        Ok((codec, file))
+    }
+
+    /// Loads a recurrent model file (`CVQR`).
+    ///
+    /// # Errors
+    ///
+    /// Parse, digest, configuration or weight errors.
+    pub fn load(bytes: &[u8], device: &B::Device) -> Result<Self, CodecError> {
+        Self::from_model_file(&RecurrentModelFile::from_bytes(bytes)?, device)
+    }
+
+    /// Builds the codec from a parsed model file.
+    ///
+    /// # Errors
+    ///
+    /// Configuration or weight errors.
+    pub fn from_model_file(
+        file: &RecurrentModelFile,
+        device: &B::Device,
+    ) -> Result<Self, CodecError> {
+        let config: RecurrentConfig = serde_json::from_str(&file.config_json)
+            .map_err(|e| CodecError::Weights(format!("config JSON: {e}")))?;
+        let net = load_weights(
+            RecurrentCodec::new(&config, device)?,
+            &file.weights,
+            file.precision,
+            device,
+        )?;
+        Ok(Self {
+            net,
+            config,
+            precision: file.precision,
+            id: ModelId::new(file.name.clone(), file.hash()?)?,
+            device: device.clone(),
+        })
+    }
+
+    /// `name#hash` of the model.
+    pub fn id_string(&self) -> String {
+        id_string(&self.id)
+    }
+
+    /// The device the networks live on.
+    pub fn device(&self) -> &B::Device {
+        &self.device
+    }
+
+    fn check_iterations(&self, iterations: usize) -> Result<(), CodecError> {
+        if iterations == 0 || iterations > self.config.iterations {
+            return Err(CodecError::Iterations {
+                asked: iterations,
+                max: self.config.iterations,
+                model: self.id_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Encodes `image` with `iterations` iterations (`1..=config.iterations`).
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::Iterations`], or entropy / container errors (an image beyond the
+    /// format's limits).
+    pub fn encode(
+        &self,
+        image: &RgbImage,
+        iterations: usize,
+    ) -> Result<RecurrentEncoded, CodecError> {
+        self.check_iterations(iterations)?;
+        let (lh, lw) = (image.height.div_ceil(STRIDE), image.width.div_ceil(STRIDE));
+        let shape = (self.config.bits, lh, lw);
+        let x = image_to_tensor::<B>(image, &self.device);
+        let mut state = RecurrentState::default();
+        let mut recon = RecurrentCodec::<B>::initial_reconstruction(x.dims(), &self.device);
+        let mut payloads: Vec<Vec<u8>> = Vec::with_capacity(iterations);
+        let mut prev: Option<Vec<u8>> = None;
+        for _ in 0..iterations {
+            let (codes, next) = self.net.iterate(x.clone(), recon, &mut state, false);
+            recon = next;
+            let plane = codes_to_bits(codes.into_data())?;
+            payloads.push(encode_bits(&plane, prev.as_deref(), shape)?);
+            prev = Some(plane);
+        }
+        let header = self.header(image.width, image.height, iterations)?;
+        Ok(RecurrentEncoded {
+            bytes: write_file(&header, &payloads)?,
+            payload_bytes: payloads.iter().map(Vec::len).collect(),
+        })
+    }
+
+    fn header(
+        &self,
+        width: usize,
+        height: usize,
+        iterations: usize,
+    ) -> Result<FileHeader, CodecError> {
+        let dim = |v: usize| {
+            u32::try_from(v).map_err(|_| CodecError::BadImage(format!("{v} pixels is too large")))
+        };
+        let bits = self.config.bits;
+        Ok(FileHeader {
+            width: dim(width)?,
+            height: dim(height)?,
+            model: self.id.clone(),
+            quality: u8::try_from(iterations).unwrap_or(u8::MAX),
+            entropy_model: EntropyModelKind::Binary,
+            permutation: Permutation::identity(
+                u32::try_from(iterations * bits)
+                    .map_err(|_| CodecError::BadImage("too many codes".into()))?,
+            ),
+            groups: vec![
+                GroupHeader {
+                    levels: 2,
+                    channels: bits as u32,
+                };
+                iterations
+            ],
+        })
+    }
+
+    /// Entropy-decodes the bits of a file (`partial`: a prefix of it; the iterations
+    /// whose payload is complete).
+    ///
+    /// # Errors
+    ///
+    /// Container or model-identity errors, a file of the other codec family or of other
+    /// widths, entropy errors.
+    pub fn decode_bits(
+        &self,
+        bytes: &[u8],
+        limits: &Limits,
+        partial: bool,
+    ) -> Result<DecodedBits, CodecError> {
+        let (header, payloads): (FileHeader, Vec<&[u8]>) = if partial {
+            let p = read_prefix(bytes, limits)?;
+            (p.header, p.complete)
+        } else {
+            let f = read_file(bytes, limits)?;
+            (f.header, f.payloads)
+        };
+        if header.entropy_model != EntropyModelKind::Binary {
+            return Err(CodecError::WrongFamily(format!(
+                "this file was written by a CVQN model ({}); {} is a recurrent model",
+                id_string(&header.model),
+                self.id_string()
+            )));
+        }
+        if header.model != self.id {
+            return Err(CodecError::WrongModel {
+                file: id_string(&header.model),
+                model: self.id_string(),
+            });
+        }
+        let bits = self.config.bits;
+        if header.groups.iter().any(|g| g.channels as usize != bits) {
+            return Err(CodecError::Weights(format!(
+                "file groups are not {bits} codes wide like the model's iterations"
+            )));
+        }
+        let (lh, lw) = header.latent_size();
+        let shape = (bits, lh as usize, lw as usize);
+        let mut planes: Vec<Vec<u8>> = Vec::with_capacity(payloads.len());
+        for payload in payloads {
+            let plane = decode_bits(payload, planes.last().map(Vec::as_slice), shape)?;
+            planes.push(plane);
+        }
+        Ok(DecodedBits {
+            iterations: header.groups.len(),
+            header,
+            planes,
+        })
+    }
+
+    /// The reconstruction after each received iteration, in order: `each(t, image)` is
+    /// called with the image after iterations `0..=t` (a viewer paints each).
+    ///
+    /// # Errors
+    ///
+    /// Only on internal tensor read-back failures.
+    pub fn reconstruct_each(
+        &self,
+        decoded: &DecodedBits,
+        mut each: impl FnMut(usize, RgbImage),
+    ) -> Result<(), CodecError> {
+        let (lh, lw) = decoded.header.latent_size();
+        let (lh, lw) = (lh as usize, lw as usize);
+        let bits = self.config.bits;
+        let mut state = RecurrentState::default();
+        let mut recon = RecurrentCodec::<B>::initial_reconstruction(
+            [1, 3, lh * STRIDE, lw * STRIDE],
+            &self.device,
+        );
+        for (t, plane) in decoded.planes.iter().enumerate() {
+            let codes = bits_to_codes::<B>(plane, [1, bits, lh, lw], &self.device);
+            recon = self.net.decode_iteration(codes, recon, &mut state);
+            each(t, self.to_image(&decoded.header, recon.clone())?);
+        }
+        Ok(())
+    }
+
+    /// The final reconstruction of the received iterations (mid grey if none).
+    ///
+    /// # Errors
+    ///
+    /// As [`reconstruct_each`](Self::reconstruct_each).
+    pub fn reconstruct(&self, decoded: &DecodedBits) -> Result<RgbImage, CodecError> {
+        let mut last = None;
+        self.reconstruct_each(decoded, |_, image| last = Some(image))?;
+        match last {
+            Some(image) => Ok(image),
+            None => {
+                let (lh, lw) = decoded.header.latent_size();
+                let grey = RecurrentCodec::<B>::initial_reconstruction(
+                    [1, 3, lh as usize * STRIDE, lw as usize * STRIDE],
+                    &self.device,
+                );
+                self.to_image(&decoded.header, grey)
+            }
+        }
+    }
+
+    fn to_image(&self, header: &FileHeader, recon: Tensor<B, 4>) -> Result<RgbImage, CodecError> {
+        pixels_to_image(header, recon.mul_scalar(255.0).into_data())
+    }
+
+    /// Decodes a complete `.cvq` file with default [`Limits`].
+    ///
+    /// # Errors
+    ///
+    /// As [`decode_bits`](Self::decode_bits).
+    pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, CodecError> {
+        self.reconstruct(&self.decode_bits(bytes, &Limits::default(), false)?)
+    }
+}
+
+/// Codes `[1, bits, h, w]` (±1) read back as bits (`1` for +1).
+fn codes_to_bits(data: TensorData) -> Result<Vec<u8>, CodecError> {
+    Ok(crate::tiling::f32_values(data)?
+        .iter()
+        .map(|&v| u8::from(v > 0.0))
+        .collect())
+}
+
+/// Bits back to codes ±1 of `shape`.
+fn bits_to_codes<B: Backend>(plane: &[u8], shape: [usize; 4], device: &B::Device) -> Tensor<B, 4> {
+    let values: Vec<f32> = plane
+        .iter()
+        .map(|&b| if b == 1 { 1.0 } else { -1.0 })
+        .collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}

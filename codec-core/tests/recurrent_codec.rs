@@ -1,0 +1,158 @@
+//! Image ⇄ `.cvq` with a frozen (seeded, untrained) tiny recurrent model on the CPU: the
+//! file holds one group per iteration, its bits are the encoder's codes, any prefix of
+//! whole iterations decodes to the reconstruction after those iterations, and files of
+//! other models or of the other family are refused.
+
+use burn::backend::Flex;
+use cvq_bitstream::format::{EntropyModelKind, Limits, read_file};
+use cvq_core::codec::{CodecError, RgbImage, image_to_tensor};
+use cvq_core::recurrent::RecurrentCodec;
+use cvq_core::recurrent::codec::RecurrentCodecModel;
+use cvq_core::recurrent::config::{RecurrentConfig, RecurrentPreset};
+use cvq_entropy::{RecurrentModelFile, WeightPrecision};
+
+mod common;
+
+type B = Flex;
+
+fn tiny(seed: u64, iterations: usize) -> (RecurrentCodecModel<B>, RecurrentModelFile) {
+    let _rng = common::seeded(seed);
+    let device = Default::default();
+    let mut cfg = RecurrentConfig::preset(RecurrentPreset::Tiny);
+    cfg.iterations = iterations;
+    let net = RecurrentCodec::<B>::new(&cfg, &device).unwrap();
+    RecurrentCodecModel::freeze(net, cfg, WeightPrecision::F32, &device).unwrap()
+}
+
+/// A smooth test image of odd size (not a multiple of 16).
+fn image(width: usize, height: usize) -> RgbImage {
+    let mut data = Vec::with_capacity(width * height * 3);
+    for y in 0..height {
+        for x in 0..width {
+            data.extend([
+                (x * 255 / width) as u8,
+                (y * 255 / height) as u8,
+                ((x + y) % 97) as u8,
+            ]);
+        }
+    }
+    RgbImage::new(width, height, data).unwrap()
+}
+
+#[test]
+fn a_file_holds_one_group_of_the_encoders_bits_per_iteration() {
+    let (codec, _) = tiny(3, 4);
+    let img = image(37, 21);
+    let enc = codec.encode(&img, 3).unwrap();
+    let file = read_file(&enc.bytes, &Limits::default()).unwrap();
+    assert_eq!(file.header.entropy_model, EntropyModelKind::Binary);
+    assert_eq!((file.header.width, file.header.height), (37, 21));
+    assert_eq!(file.header.groups.len(), 3);
+    assert_eq!(file.header.quality, 3);
+    let sizes: Vec<usize> = file.payloads.iter().map(|p| p.len()).collect();
+    assert_eq!(sizes, enc.payload_bytes);
+
+    // The decoded bits are the deterministic codes of the networks on the padded image.
+    let decoded = codec
+        .decode_bits(&enc.bytes, &Limits::default(), false)
+        .unwrap();
+    assert_eq!(decoded.planes.len(), 3);
+    let x = image_to_tensor::<B>(&img, codec.device());
+    let out = codec.net.forward(x, 3, false);
+    for (plane, codes) in decoded.planes.iter().zip(&out.codes) {
+        assert_eq!(codes.dims(), [1, 4, 2, 3]);
+        let bits: Vec<u8> = codes
+            .clone()
+            .into_data()
+            .into_vec::<f32>()
+            .unwrap()
+            .iter()
+            .map(|&v| u8::from(v > 0.0))
+            .collect();
+        assert_eq!(plane, &bits);
+    }
+    let decoded_image = codec.reconstruct(&decoded).unwrap();
+    assert_eq!((decoded_image.width, decoded_image.height), (37, 21));
+    assert_eq!(codec.decode(&enc.bytes).unwrap(), decoded_image);
+}
+
+#[test]
+fn every_prefix_of_whole_iterations_decodes_to_that_iterations_image() {
+    let (codec, _) = tiny(5, 4);
+    let enc = codec.encode(&image(40, 33), 4).unwrap();
+    let full = codec
+        .decode_bits(&enc.bytes, &Limits::default(), false)
+        .unwrap();
+    let mut each = Vec::new();
+    codec
+        .reconstruct_each(&full, |t, img| each.push((t, img)))
+        .unwrap();
+    assert_eq!(each.len(), 4);
+    let header_len = enc.bytes.len() - enc.payload_bytes.iter().sum::<usize>();
+    let mut end = header_len;
+    for (t, expected) in &each {
+        end += enc.payload_bytes[*t];
+        // The whole iteration and a few bytes of the next: `t + 1` iterations decode.
+        let cut = (end + 2).min(enc.bytes.len());
+        let partial = codec
+            .decode_bits(&enc.bytes[..cut], &Limits::default(), true)
+            .unwrap();
+        assert_eq!(partial.planes.len(), t + 1);
+        assert_eq!(partial.iterations, 4);
+        assert_eq!(
+            &codec.reconstruct(&partial).unwrap(),
+            expected,
+            "after {}",
+            t + 1
+        );
+    }
+    // Only the header: mid grey.
+    let none = codec
+        .decode_bits(&enc.bytes[..header_len], &Limits::default(), true)
+        .unwrap();
+    let grey = codec.reconstruct(&none).unwrap();
+    assert!(
+        grey.data.iter().all(|&v| v == 128 || v == 127),
+        "{:?}",
+        &grey.data[..6]
+    );
+}
+
+#[test]
+fn a_reloaded_model_file_writes_the_same_bytes() {
+    let (codec, file) = tiny(7, 2);
+    let bytes = file.to_bytes().unwrap();
+    let again = RecurrentCodecModel::<B>::load(&bytes, &Default::default()).unwrap();
+    assert_eq!(again.id, codec.id);
+    let img = image(16, 16);
+    assert_eq!(
+        codec.encode(&img, 2).unwrap().bytes,
+        again.encode(&img, 2).unwrap().bytes
+    );
+}
+
+#[test]
+fn wrong_models_iterations_and_damage_are_typed_errors() {
+    let (a, _) = tiny(11, 2);
+    let (b, _) = tiny(12, 2);
+    let enc = a.encode(&image(20, 20), 2).unwrap();
+    assert!(matches!(
+        b.decode(&enc.bytes),
+        Err(CodecError::WrongModel { .. })
+    ));
+    for n in [0, 3] {
+        assert!(matches!(
+            a.encode(&image(20, 20), n),
+            Err(CodecError::Iterations { max: 2, .. })
+        ));
+    }
+    for cut in 0..enc.bytes.len() {
+        assert!(a.decode(&enc.bytes[..cut]).is_err(), "cut {cut}");
+        let _ = a.decode_bits(&enc.bytes[..cut], &Limits::default(), true);
+    }
+    for i in 0..enc.bytes.len() {
+        let mut damaged = enc.bytes.clone();
+        damaged[i] ^= 0x21;
+        assert!(a.decode(&damaged).is_err(), "byte {i}");
+    }
+}
