@@ -18,8 +18,13 @@ use cvq::{Cpu, load_model};
 use cvq_core::codec::CodecModel;
 use cvq_core::config::{CvqnConfig, Preset};
 use cvq_core::loss::{Distortion, RateTerm};
+use cvq_core::recurrent::codec::RecurrentCodecModel;
+use cvq_core::recurrent::config::{RecurrentConfig, RecurrentPreset};
 use cvq_entropy::WeightPrecision;
 use cvq_train::train::bench::{BenchOptions, bench, table};
+use cvq_train::train::recurrent::{
+    RecurrentTrainConfig, is_recurrent_run, load_trained_recurrent, train_recurrent,
+};
 use cvq_train::train::{TrainConfig, TrainOptions, load_trained, train};
 use cvq_train::{eval, pack, plot};
 
@@ -74,15 +79,17 @@ enum Precision {
 /// Model, loss and optimiser settings shared by `train` and `bench`.
 #[derive(clap::Args)]
 struct StepArgs {
-    /// Model preset: paper, thesis, baseline, small, tiny.
+    /// Model preset: paper, thesis, baseline, small, tiny (CVQN), or rnn-seed,
+    /// rnn-compact, rnn-tiny (the recurrent family).
     #[arg(long, conflicts_with = "config", default_value = "small")]
     preset: String,
-    /// Model configuration (JSON, as printed by `cvq info --json`).
+    /// Model configuration (JSON, as printed by `cvq info --json`; a recurrent
+    /// configuration, with a `cell` field, trains the recurrent family).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Crop side (multiple of 16).
-    #[arg(long, default_value_t = 256)]
-    crop: usize,
+    /// Crop side (multiple of 16) [default: 256; recurrent: 32].
+    #[arg(long)]
+    crop: Option<usize>,
     /// Distortion term.
     #[arg(long, value_enum, default_value = "mse")]
     loss: LossKind,
@@ -99,15 +106,15 @@ struct StepArgs {
     /// lowest quality first; one per `rate_points` of the model config).
     #[arg(long, value_delimiter = ',')]
     rate_weights: Vec<f64>,
-    /// Learning rate of the network.
-    #[arg(long, default_value_t = 1e-4)]
-    lr: f64,
+    /// Learning rate of the network [default: 1e-4; recurrent: 5e-4].
+    #[arg(long)]
+    lr: Option<f64>,
     /// Learning rate of the quantizer means (π, σ: 0.2×).
     #[arg(long, default_value_t = 5e-5)]
     lr_quantizer: f64,
-    /// Clip gradients to ±this (0: off).
-    #[arg(long, default_value_t = 1.0)]
-    grad_clip: f64,
+    /// Clip gradients to ±this (0: off) [default: 1; recurrent: 0.5].
+    #[arg(long)]
+    grad_clip: Option<f64>,
     /// Seed of initialisation and data order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -134,15 +141,52 @@ impl StepArgs {
             RateKind::Bpp => RateTerm::Bpp,
         };
         cfg.rate_weights = self.rate_weights.clone();
-        cfg.crop = self.crop;
-        cfg.lr = self.lr;
+        cfg.crop = self.crop.unwrap_or(cfg.crop);
+        cfg.lr = self.lr.unwrap_or(cfg.lr);
         cfg.lr_quantizer = self.lr_quantizer;
-        cfg.grad_clip = self.grad_clip;
+        cfg.grad_clip = self.grad_clip.unwrap_or(cfg.grad_clip);
         cfg.seed = self.seed;
         if let Some(w) = self.workers {
             cfg.workers = w;
         }
         Ok(cfg)
+    }
+
+    /// The recurrent model these arguments name (a `rnn-…` preset or a configuration
+    /// file with a `cell` field), or `None` for a CVQN model.
+    fn recurrent_model(&self) -> Result<Option<RecurrentConfig>, String> {
+        if let Some(path) = &self.config {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            if value.get("cell").is_none() {
+                return Ok(None);
+            }
+            return serde_json::from_value(value)
+                .map(Some)
+                .map_err(|e| format!("{}: {e}", path.display()));
+        }
+        match self.preset.strip_prefix("rnn-") {
+            Some(name) => name
+                .parse::<RecurrentPreset>()
+                .map(|p| Some(RecurrentConfig::preset(p)))
+                .map_err(|e| e.to_string()),
+            None => Ok(None),
+        }
+    }
+
+    /// A recurrent training configuration with these settings.
+    fn recurrent_config(&self, model: RecurrentConfig) -> RecurrentTrainConfig {
+        let mut cfg = RecurrentTrainConfig::new(model);
+        cfg.crop = self.crop.unwrap_or(cfg.crop);
+        cfg.lr = self.lr.unwrap_or(cfg.lr);
+        cfg.grad_clip = self.grad_clip.unwrap_or(cfg.grad_clip);
+        cfg.seed = self.seed;
+        if let Some(w) = self.workers {
+            cfg.workers = w;
+        }
+        cfg
     }
 }
 
@@ -163,9 +207,9 @@ struct TrainArgs {
     /// Total steps of the run (with --resume: extend or shorten the run).
     #[arg(long)]
     steps: Option<u64>,
-    /// Images per batch.
-    #[arg(long, default_value_t = 8)]
-    batch_size: usize,
+    /// Images per batch [default: 8; recurrent: 32].
+    #[arg(long)]
+    batch_size: Option<usize>,
     #[command(flatten)]
     step: StepArgs,
     /// Steps at which the learning rates are multiplied by --lr-gamma (comma list).
@@ -355,20 +399,10 @@ fn run(command: Command) -> Result<(), String> {
                 log_every,
                 stop_after,
             } = *args;
-            let cfg = if resume {
-                None
+            let recurrent = if resume {
+                is_recurrent_run(&out).then_some(None)
             } else {
-                let mut cfg = step.config()?;
-                if let Some(s) = steps {
-                    cfg.steps = s;
-                }
-                cfg.batch_size = batch_size;
-                cfg.lr_milestones = milestones;
-                cfg.lr_gamma = lr_gamma;
-                cfg.quality = quality;
-                cfg.checkpoint_secs = checkpoint_secs;
-                cfg.log_every = log_every;
-                Some(cfg)
+                step.recurrent_model()?.map(Some)
             };
             let stop = Arc::new(AtomicBool::new(false));
             let flag = stop.clone();
@@ -384,8 +418,38 @@ fn run(command: Command) -> Result<(), String> {
                 workers: step.workers,
             };
             let device = Default::default();
-            let summary = train::<Autodiff<TrainBackend>>(cfg, steps, &opts, &stop, &device)
-                .map_err(|e| e.to_string())?;
+            let summary = match recurrent {
+                Some(model) => {
+                    let cfg = model.map(|m| {
+                        let mut cfg = step.recurrent_config(m);
+                        cfg.steps = steps.unwrap_or(cfg.steps);
+                        cfg.batch_size = batch_size.unwrap_or(cfg.batch_size);
+                        cfg.lr_milestones = milestones;
+                        cfg.lr_gamma = lr_gamma;
+                        cfg.checkpoint_secs = checkpoint_secs;
+                        cfg.log_every = log_every;
+                        cfg
+                    });
+                    train_recurrent::<Autodiff<TrainBackend>>(cfg, steps, &opts, &stop, &device)
+                }
+                None => {
+                    let cfg = if resume {
+                        None
+                    } else {
+                        let mut cfg = step.config()?;
+                        cfg.steps = steps.unwrap_or(cfg.steps);
+                        cfg.batch_size = batch_size.unwrap_or(cfg.batch_size);
+                        cfg.lr_milestones = milestones;
+                        cfg.lr_gamma = lr_gamma;
+                        cfg.quality = quality;
+                        cfg.checkpoint_secs = checkpoint_secs;
+                        cfg.log_every = log_every;
+                        Some(cfg)
+                    };
+                    train::<Autodiff<TrainBackend>>(cfg, steps, &opts, &stop, &device)
+                }
+            }
+            .map_err(|e| e.to_string())?;
             eprintln!(
                 "{}: steps {}..{} on {BACKEND_NAME}, {:.3} steps/s{}",
                 out.display(),
@@ -466,12 +530,30 @@ fn run(command: Command) -> Result<(), String> {
             quality,
         } => {
             let device = Default::default();
-            let (model, cfg, state) =
-                load_trained::<Cpu>(&run, &device).map_err(|e| e.to_string())?;
             let precision = match precision {
                 Precision::F16 => WeightPrecision::F16,
                 Precision::F32 => WeightPrecision::F32,
             };
+            if is_recurrent_run(&run) {
+                let (net, cfg, state) =
+                    load_trained_recurrent::<Cpu>(&run, &device).map_err(|e| e.to_string())?;
+                let iterations = cfg.model.iterations;
+                let (codec, file) = RecurrentCodecModel::freeze(net, cfg.model, precision, &device)
+                    .map_err(|e| format!("{}: cannot export: {e}", run.display()))?;
+                let bytes = file.to_bytes().map_err(|e| e.to_string())?;
+                std::fs::write(&output, &bytes)
+                    .map_err(|e| format!("{}: {e}", output.display()))?;
+                println!(
+                    "{}: {} ({} bytes, step {}, recurrent, 1..={iterations} iterations)",
+                    output.display(),
+                    codec.id_string(),
+                    bytes.len(),
+                    state.step,
+                );
+                return Ok(());
+            }
+            let (model, cfg, state) =
+                load_trained::<Cpu>(&run, &device).map_err(|e| e.to_string())?;
             let quality = quality.unwrap_or(cfg.quality);
             let (codec, file) = CodecModel::freeze(model, cfg.model, quality, precision, &device)
                 .map_err(|e| format!("{}: cannot export: {e}", run.display()))?;

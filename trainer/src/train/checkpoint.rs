@@ -6,7 +6,8 @@
 //! runs/NAME/checkpoint/         the latest complete checkpoint:
 //!     model.mpk                 model weights (f32, Burn NamedMpk)
 //!     optimizer.mpk             Adam moments of every parameter
-//!     state.json                step, channel order, seconds trained
+//!     state.json                step, channel order (CVQN; empty for the recurrent
+//!                               family), seconds trained
 //! ```
 //!
 //! A checkpoint is written to `checkpoint.tmp/` and renamed over `checkpoint/`, so a run
@@ -59,15 +60,16 @@ fn rec(path: &Path) -> impl FnOnce(burn::record::RecorderError) -> TrainError + 
 /// # Errors
 ///
 /// I/O or serialisation errors.
-pub fn save<B, O>(
+pub fn save<B, M, O>(
     run: &Path,
-    model: &Cvqn<B>,
+    model: &M,
     optimizer: &O,
     state: &CheckpointState,
 ) -> Result<(), TrainError>
 where
     B: AutodiffBackend,
-    O: Optimizer<Cvqn<B>, B>,
+    M: AutodiffModule<B>,
+    O: Optimizer<M, B>,
 {
     let tmp = run.join("checkpoint.tmp");
     if tmp.exists() {
@@ -132,20 +134,33 @@ pub fn load_model<B: burn::tensor::backend::Backend>(
     model: Cvqn<B>,
     device: &B::Device,
 ) -> Result<Cvqn<B>, TrainError> {
-    let dir = existing_dir(run)?;
     let state = load_state(run)?;
-    let mut model = model
-        .load_file(dir.join("model"), &recorder(), device)
-        .map_err(rec(&dir))?;
+    let mut model = load_weights(run, model, device)?;
     if state.order.len() != model.code_channels() {
         return Err(TrainError::Checkpoint(format!(
             "{}: channel order of length {} does not fit the model",
-            dir.display(),
+            existing_dir(run)?.display(),
             state.order.len()
         )));
     }
     model.set_order(&state.order);
     Ok(model)
+}
+
+/// Loads checkpointed weights into `module` (any architecture; the record must fit it).
+///
+/// # Errors
+///
+/// Missing files or weights that do not fit the module.
+pub fn load_weights<B: burn::tensor::backend::Backend, M: Module<B>>(
+    run: &Path,
+    module: M,
+    device: &B::Device,
+) -> Result<M, TrainError> {
+    let dir = existing_dir(run)?;
+    module
+        .load_file(dir.join("model"), &recorder(), device)
+        .map_err(rec(&dir))
 }
 
 /// Loads the optimizer state of a checkpoint. A checkpoint without `optimizer.mpk`
@@ -156,15 +171,15 @@ pub fn load_model<B: burn::tensor::backend::Backend>(
 /// # Errors
 ///
 /// Missing checkpoint or a malformed optimizer file.
-pub fn load_optimizer<B, O>(
+pub fn load_optimizer<B, M, O>(
     run: &Path,
     optimizer: O,
     device: &B::Device,
 ) -> Result<Option<O>, TrainError>
 where
     B: AutodiffBackend,
-    O: Optimizer<Cvqn<B>, B>,
-    Cvqn<B>: AutodiffModule<B>,
+    M: AutodiffModule<B>,
+    O: Optimizer<M, B>,
 {
     let dir = existing_dir(run)?;
     if !dir.join("optimizer.mpk").exists() {

@@ -191,9 +191,15 @@ impl TrainConfig {
 
     /// Learning-rate multiplier at `step` (γ to the number of milestones passed).
     pub fn lr_factor(&self, step: u64) -> f64 {
-        let passed = self.lr_milestones.iter().filter(|&&m| step >= m).count();
-        self.lr_gamma.powi(passed as i32)
+        multistep_factor(&self.lr_milestones, self.lr_gamma, step)
     }
+}
+
+/// The multi-step learning-rate factor at `step`: `gamma` to the number of
+/// `milestones` passed.
+pub fn multistep_factor(milestones: &[u64], gamma: f64, step: u64) -> f64 {
+    let passed = milestones.iter().filter(|&&m| step >= m).count();
+    gamma.powi(passed as i32)
 }
 
 #[cfg(test)]

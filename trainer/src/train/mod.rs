@@ -11,6 +11,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod init;
+pub mod recurrent;
 pub mod step;
 
 use std::io::IsTerminal;
@@ -205,6 +206,39 @@ fn append_metrics(run: &Path, rows: &[MetricsRow]) -> Result<(), TrainError> {
     w.flush().map_err(io(&path))
 }
 
+/// Creates the run folder and writes its (validated) configuration; a new run
+/// (`resume` false) refuses a folder that already holds a checkpoint.
+fn prepare_run_folder(run: &Path, resume: bool, cfg: &impl Serialize) -> Result<(), TrainError> {
+    if !resume && checkpoint::checkpoint_dir(run).exists() {
+        return Err(TrainError::Run(format!(
+            "{} already holds a run; pass --resume to continue it or choose another --out",
+            run.display()
+        )));
+    }
+    std::fs::create_dir_all(run).map_err(io(run))?;
+    let cfg_path = run.join(CONFIG_FILE);
+    std::fs::write(
+        &cfg_path,
+        serde_json::to_string_pretty(cfg).expect("config serialises"),
+    )
+    .map_err(io(&cfg_path))
+}
+
+/// The training progress bar (hidden when `show` is false).
+fn progress_bar(show: bool, steps: u64, start: u64) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(steps).with_position(start);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps [{elapsed} < {eta}] {per_sec} {msg}",
+        )
+        .expect("template"),
+    );
+    pb
+}
+
 /// Crop side of RE importance measurements (MS-SSIM needs ≥ 176).
 const RE_CROP: usize = 256;
 
@@ -308,19 +342,7 @@ pub fn train<B: AutodiffBackend>(
         cfg.workers = w;
     }
     cfg.validate()?;
-    if !opts.resume && checkpoint::checkpoint_dir(run).exists() {
-        return Err(TrainError::Run(format!(
-            "{} already holds a run; pass --resume to continue it or choose another --out",
-            run.display()
-        )));
-    }
-    std::fs::create_dir_all(run).map_err(io(run))?;
-    let cfg_path = run.join(CONFIG_FILE);
-    std::fs::write(
-        &cfg_path,
-        serde_json::to_string_pretty(&cfg).expect("config serialises"),
-    )
-    .map_err(io(&cfg_path))?;
+    prepare_run_folder(run, opts.resume, &cfg)?;
 
     let data = Arc::new(Dataset::open(&opts.data, cfg.crop)?);
     if cfg.model.importance == ImportanceKind::Re && cfg.re_every > 0 && data.min_side() < 176 {
@@ -365,18 +387,7 @@ pub fn train<B: AutodiffBackend>(
     };
 
     let groups = ParamGroups::of(&model);
-    let bar = if opts.progress {
-        let pb = ProgressBar::new(cfg.steps).with_position(start);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} steps [{elapsed} < {eta}] {per_sec} {msg}",
-            )
-            .expect("template"),
-        );
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = progress_bar(opts.progress, cfg.steps, start);
     let session = Instant::now();
     let mut last_checkpoint = Instant::now();
     let mut pending: Vec<MetricsRow> = Vec::new();
