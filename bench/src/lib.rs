@@ -23,7 +23,6 @@ use std::time::Instant;
 
 use cvq::io::{image_files, read_image};
 use cvq::{Model, RgbImage, compare, load_model, qualities};
-use cvq_core::complexity::complexity;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -229,14 +228,14 @@ impl Runner {
 }
 
 fn cvq_info(setting: String, model: &Model) -> CvqModelInfo {
-    let c = complexity(&model.codec().config);
+    let [encoder, decoder, entropy] = model.macs_per_pixel(model.quality());
     CvqModelInfo {
         setting,
         id: model.id(),
         quality: model.quality(),
-        encoder_macs_per_pixel: c.encoder.macs_per_pixel,
-        decoder_macs_per_pixel: c.decoder.macs_per_pixel,
-        entropy_macs_per_pixel: c.entropy.macs_per_pixel,
+        encoder_macs_per_pixel: encoder,
+        decoder_macs_per_pixel: decoder,
+        entropy_macs_per_pixel: entropy,
     }
 }
 

@@ -119,6 +119,23 @@ fn every_prefix_of_whole_iterations_decodes_to_that_iterations_image() {
 }
 
 #[test]
+fn a_file_cut_to_fewer_iterations_is_the_file_of_that_many() {
+    let (codec, _) = tiny(9, 3);
+    let img = image(50, 19);
+    let three = codec.encode(&img, 3).unwrap().bytes;
+    for t in 1..=3 {
+        let cut = codec
+            .truncate_iterations(&three, t, &Limits::default())
+            .unwrap();
+        assert_eq!(cut, codec.encode(&img, t).unwrap().bytes, "{t} iterations");
+    }
+    assert!(matches!(
+        codec.truncate_iterations(&three, 4, &Limits::default()),
+        Err(CodecError::Iterations { max: 3, .. })
+    ));
+}
+
+#[test]
 fn a_reloaded_model_file_writes_the_same_bytes() {
     let (codec, file) = tiny(7, 2);
     let bytes = file.to_bytes().unwrap();

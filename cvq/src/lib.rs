@@ -55,6 +55,7 @@ mod options;
 
 pub use cvq_bitstream::format::Limits;
 pub use cvq_core::codec::{CodecError, RgbImage};
+pub use cvq_entropy::ModelFamily;
 pub use error::{Error, InvalidOptions};
 pub use model::{
     Cpu, DEFAULT_QUALITY, DEFAULT_TILE, Decoded, Encoded, Model, load_model, qualities,

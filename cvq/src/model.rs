@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use cvq_bitstream::format::{Limits, read_prefix};
 use cvq_core::codec::{CodecError, CodecModel, RgbImage};
-use cvq_entropy::ModelFile;
+use cvq_core::recurrent::codec::RecurrentCodecModel;
+use cvq_entropy::{ModelFamily, ModelFile, RecurrentModelFile, model_family};
 
 use crate::embedded::MODELS;
 use crate::{Error, InvalidOptions};
@@ -32,11 +33,47 @@ pub(crate) fn no_such_quality(quality: u8) -> InvalidOptions {
 /// A frozen model ready to encode and decode on the CPU: one of the embedded models
 /// ([`Model::embedded`]), a `.cvqm` file, or a decoder-only `.cvqd` file (decodes only).
 ///
+/// Either codec family: CVQN, whose qualities are rate points, or the recurrent
+/// progressive codec (a `CVQR` model file), whose quality is the number of iterations
+/// coded (`1..=T`; each adds `bits/256` bpp before entropy coding).
+///
 /// Loading deserialises the weights (tens of milliseconds); keep a `Model` (in an
 /// [`Options`](crate::Options), behind an `Arc`) to encode or decode many images.
 #[derive(Debug)]
 pub struct Model {
-    codec: CodecModel<Cpu>,
+    family: Family,
+}
+
+#[derive(Debug)]
+enum Family {
+    Cvqn(CodecModel<Cpu>),
+    Recurrent(RecurrentCodecModel<Cpu>),
+}
+
+/// Loads model-file bytes of either family.
+fn load_family(bytes: &[u8]) -> Result<Family, CodecError> {
+    Ok(match model_family(bytes) {
+        Some(ModelFamily::Recurrent) => {
+            Family::Recurrent(RecurrentCodecModel::load(bytes, &Default::default())?)
+        }
+        _ => Family::Cvqn(CodecModel::load(bytes, &Default::default())?),
+    })
+}
+
+/// `(name, hash)` of a model file of either family, without loading its weights.
+fn file_identity(bytes: &[u8]) -> Result<(String, [u8; 8]), CodecError> {
+    Ok(match model_family(bytes) {
+        Some(ModelFamily::Recurrent) => {
+            let f = RecurrentModelFile::from_bytes(bytes)?;
+            let hash = f.hash()?;
+            (f.name, hash)
+        }
+        _ => {
+            let f = ModelFile::from_bytes(bytes)?;
+            let hash = f.hash()?;
+            (f.name, hash)
+        }
+    })
 }
 
 /// The result of an encode.
@@ -44,12 +81,13 @@ pub struct Model {
 pub struct Encoded {
     /// The `.cvq` file.
     pub bytes: Vec<u8>,
-    /// The rate point of the model that made it.
+    /// The rate point of the model that made it (iterations for a recurrent model).
     pub quality: u8,
     /// `name#hash` of that model (also written in the file's header).
     pub model: String,
     /// Payload bits the integer entropy model predicted (the file adds the header and the
-    /// range coder's overhead).
+    /// range coder's overhead). The recurrent family's adaptive binary model makes no
+    /// prediction before coding: there it is the payloads' real bits.
     pub estimated_bits: f64,
 }
 
@@ -58,8 +96,9 @@ pub struct Encoded {
 pub struct Decoded {
     /// The reconstruction.
     pub image: RgbImage,
-    /// Groups decoded from their payloads (fewer than `groups` for a partial file; the
-    /// rest are guessed).
+    /// Groups (iterations of a recurrent model) decoded from their payloads (fewer than
+    /// `groups` for a partial file; CVQN guesses the rest, a recurrent model stops after
+    /// the last received iteration).
     pub groups_received: usize,
     /// Groups in the file.
     pub groups: usize,
@@ -98,7 +137,7 @@ impl Model {
     /// [`Error::Codec`]: not a model file, bad digest, configuration or weights.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         Ok(Self {
-            codec: CodecModel::load(bytes, &Default::default())?,
+            family: load_family(bytes)?,
         })
     }
 
@@ -112,12 +151,11 @@ impl Model {
             path: path.to_path_buf(),
             source,
         })?;
-        let codec =
-            CodecModel::load(&bytes, &Default::default()).map_err(|source| Error::ModelFile {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        Ok(Self { codec })
+        let family = load_family(&bytes).map_err(|source| Error::ModelFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Self { family })
     }
 
     /// The embedded model that made `cvq` (a whole `.cvq` file or a prefix that holds
@@ -133,13 +171,9 @@ impl Model {
             .map_err(CodecError::from)?
             .header;
         for m in MODELS {
-            let file = ModelFile::from_bytes(m.bytes).map_err(CodecError::from)?;
-            if file.name == header.model.name
-                && file.hash().map_err(CodecError::from)? == header.model.hash
-            {
-                return Ok(Self {
-                    codec: CodecModel::from_model_file(&file, &Default::default())?,
-                });
+            let (name, hash) = file_identity(m.bytes)?;
+            if name == header.model.name && hash == header.model.hash {
+                return Self::from_bytes(m.bytes);
             }
         }
         let hash: String = header
@@ -153,15 +187,56 @@ impl Model {
         })
     }
 
-    /// The model's default rate point (the one [`Model::encode`] uses).
+    /// The model's default quality (the one [`Model::encode`] uses): its rate point, or
+    /// all iterations of a recurrent model.
     pub fn quality(&self) -> u8 {
-        self.codec.quality
+        match &self.family {
+            Family::Cvqn(c) => c.quality,
+            Family::Recurrent(r) => r.config.iterations as u8,
+        }
     }
 
-    /// Every rate point the model encodes at: its one quality for a fixed-rate model,
-    /// `1..=K` for a variable-rate model of `K` rate points.
+    /// Every quality the model encodes at: its one rate point for a fixed-rate model,
+    /// `1..=K` for a variable-rate model of `K` rate points, `1..=T` iterations for a
+    /// recurrent model.
     pub fn qualities(&self) -> Vec<u8> {
-        self.codec.qualities()
+        match &self.family {
+            Family::Cvqn(c) => c.qualities(),
+            Family::Recurrent(r) => (1..=r.config.iterations as u8).collect(),
+        }
+    }
+
+    /// Multiply-accumulates per image pixel of the encoder, the decoder and the entropy
+    /// model's networks when coding at `quality` (a recurrent model: one iteration's
+    /// cost times `quality` iterations; its binary context model has no network).
+    pub fn macs_per_pixel(&self, quality: u8) -> [f64; 3] {
+        match &self.family {
+            Family::Cvqn(c) => {
+                let c = cvq_core::complexity::complexity(&c.config);
+                [
+                    c.encoder.macs_per_pixel,
+                    c.decoder.macs_per_pixel,
+                    c.entropy.macs_per_pixel,
+                ]
+            }
+            Family::Recurrent(r) => {
+                let c = cvq_core::recurrent::iteration_cost(&r.config);
+                let t = f64::from(quality);
+                [
+                    c.encoder_macs_per_pixel * t,
+                    c.decoder_macs_per_pixel * t,
+                    0.0,
+                ]
+            }
+        }
+    }
+
+    /// The model's codec family.
+    pub fn family(&self) -> ModelFamily {
+        match &self.family {
+            Family::Cvqn(_) => ModelFamily::Cvqn,
+            Family::Recurrent(_) => ModelFamily::Recurrent,
+        }
     }
 
     pub(crate) fn quality_mismatch(&self, quality: u8) -> InvalidOptions {
@@ -175,18 +250,35 @@ impl Model {
 
     /// `name#hash` of the model, as `.cvq` headers name it.
     pub fn id(&self) -> String {
-        self.codec.id_string()
+        match &self.family {
+            Family::Cvqn(c) => c.id_string(),
+            Family::Recurrent(r) => r.id_string(),
+        }
     }
 
     /// Whether the model can encode (`false` for a decoder-only `.cvqd`).
     pub fn can_encode(&self) -> bool {
-        self.codec.model.is_some()
+        match &self.family {
+            Family::Cvqn(c) => c.model.is_some(),
+            Family::Recurrent(_) => true,
+        }
     }
 
-    /// The underlying [`CodecModel`] (configuration, integer entropy model, the
-    /// encode / decode steps one by one).
-    pub fn codec(&self) -> &CodecModel<Cpu> {
-        &self.codec
+    /// The underlying CVQN [`CodecModel`] (configuration, integer entropy model, the
+    /// encode / decode steps one by one); `None` for a recurrent model.
+    pub fn codec(&self) -> Option<&CodecModel<Cpu>> {
+        match &self.family {
+            Family::Cvqn(c) => Some(c),
+            Family::Recurrent(_) => None,
+        }
+    }
+
+    /// The underlying [`RecurrentCodecModel`]; `None` for a CVQN model.
+    pub fn recurrent(&self) -> Option<&RecurrentCodecModel<Cpu>> {
+        match &self.family {
+            Family::Recurrent(r) => Some(r),
+            Family::Cvqn(_) => None,
+        }
     }
 
     /// Encodes an image with this model at its default rate point ([`Model::quality`]).
@@ -221,13 +313,23 @@ impl Model {
         if !self.qualities().contains(&quality) {
             return Err(self.quality_mismatch(quality).into());
         }
-        let tile = (tile as usize).div_ceil(cvq_core::codec::STRIDE);
-        let enc = self.codec.encode_tiled(image, quality, tile, threads())?;
+        let (bytes, estimated_bits) = match &self.family {
+            Family::Cvqn(c) => {
+                let tile = (tile as usize).div_ceil(cvq_core::codec::STRIDE);
+                let enc = c.encode_tiled(image, quality, tile, threads())?;
+                (enc.bytes, enc.estimated_bits)
+            }
+            Family::Recurrent(r) => {
+                let enc = r.encode(image, usize::from(quality))?;
+                let payload = enc.payload_bytes.iter().sum::<usize>();
+                (enc.bytes, 8.0 * payload as f64)
+            }
+        };
         Ok(Encoded {
-            bytes: enc.bytes,
+            bytes,
             quality,
             model: self.id(),
-            estimated_bits: enc.estimated_bits,
+            estimated_bits,
         })
     }
 
@@ -237,7 +339,10 @@ impl Model {
     ///
     /// [`Error::Codec`]: malformed, truncated or corrupt file, or another model's file.
     pub fn decode(&self, cvq: &[u8]) -> Result<RgbImage, Error> {
-        Ok(self.codec.decode(cvq)?)
+        Ok(match &self.family {
+            Family::Cvqn(c) => c.decode(cvq)?,
+            Family::Recurrent(r) => r.decode(cvq)?,
+        })
     }
 
     /// Decodes under `limits`; with `partial`, a truncated file gives a preview from the
@@ -261,7 +366,10 @@ impl Model {
     /// pixel depends on a bounded neighbourhood of the latent). Its encoder usually can
     /// too (`cvq_core::tiling::analysis_halo`).
     pub fn can_tile(&self) -> bool {
-        cvq_core::tiling::synthesis_halo(&self.codec.config).is_some()
+        match &self.family {
+            Family::Cvqn(c) => cvq_core::tiling::synthesis_halo(&c.config).is_some(),
+            Family::Recurrent(_) => false,
+        }
     }
 
     /// As [`Model::decode_with`], with synthesis in tiles of `tile` pixels a side
@@ -280,8 +388,12 @@ impl Model {
         partial: bool,
         tile: u32,
     ) -> Result<Decoded, Error> {
+        let codec = match &self.family {
+            Family::Cvqn(c) => c,
+            Family::Recurrent(r) => return decode_recurrent(r, cvq, limits, partial),
+        };
         let start = Instant::now();
-        let symbols = self.codec.decode_symbols(cvq, limits, partial)?;
+        let symbols = codec.decode_symbols(cvq, limits, partial)?;
         let entropy_time = start.elapsed();
         let start = Instant::now();
         let tile_latent = (tile as usize).div_ceil(cvq_core::codec::STRIDE);
@@ -290,13 +402,12 @@ impl Model {
             || !self.can_tile()
             || (lh as usize <= tile_latent && lw as usize <= tile_latent)
         {
-            (self.codec.synthesize(&symbols)?, 1)
+            (codec.synthesize(&symbols)?, 1)
         } else {
             let threads = std::thread::available_parallelism().map_or(1, usize::from);
             let mut tiles = 0;
             let image =
-                self.codec
-                    .synthesize_tiled(&symbols, tile_latent, threads, |_, total| tiles = total)?;
+                codec.synthesize_tiled(&symbols, tile_latent, threads, |_, total| tiles = total)?;
             (image, tiles)
         };
         Ok(Decoded {
@@ -308,6 +419,29 @@ impl Model {
             tiles,
         })
     }
+}
+
+/// [`Model::decode_tiled`] of a recurrent model: the received iterations' bits, then the
+/// decoder iteration by iteration (whole image).
+fn decode_recurrent(
+    model: &RecurrentCodecModel<Cpu>,
+    cvq: &[u8],
+    limits: &Limits,
+    partial: bool,
+) -> Result<Decoded, Error> {
+    let start = Instant::now();
+    let bits = model.decode_bits(cvq, limits, partial)?;
+    let entropy_time = start.elapsed();
+    let start = Instant::now();
+    let image = model.reconstruct(&bits)?;
+    Ok(Decoded {
+        image,
+        groups_received: bits.planes.len(),
+        groups: bits.iterations,
+        entropy_time,
+        synthesis_time: start.elapsed(),
+        tiles: 1,
+    })
 }
 
 /// Worker threads for tiled encode and decode: the available cores.

@@ -152,6 +152,11 @@ pub fn evaluate(
         bar.inc(1);
     }
     bar.finish_and_clear();
+    Ok(report(model.id(), quality, images))
+}
+
+/// The report of `images` (with their mean row).
+fn report(model: String, quality: u8, images: Vec<ImageResult>) -> EvalReport {
     let n = images.len() as f64;
     let mean_of = |f: fn(&ImageResult) -> f64| images.iter().map(f).sum::<f64>() / n;
     let ms: Vec<f64> = images.iter().filter_map(|r| r.ms_ssim).collect();
@@ -167,12 +172,97 @@ pub fn evaluate(
         encode_ms: mean_of(|r| r.encode_ms),
         decode_ms: mean_of(|r| r.decode_ms),
     };
-    Ok(EvalReport {
-        model: model.id(),
+    EvalReport {
+        model,
         quality,
         images,
         mean,
-    })
+    }
+}
+
+/// Evaluates a recurrent model at every iteration count `1..=T` on `files`, one report
+/// per count. Each image is encoded once with all `T` iterations and the file of `t`
+/// iterations is cut from it (byte-identical to a `t`-iteration encode); the decode
+/// paints every iteration in turn. Times: `encode_ms` is that one `T`-iteration encode
+/// (the same in every report), `decode_ms` the time from the start of decoding until the
+/// image after `t` iterations is ready.
+///
+/// # Errors
+///
+/// An image cannot be read, or encoding/decoding fails.
+pub fn evaluate_recurrent(
+    model: &Model,
+    files: &[PathBuf],
+    progress: bool,
+) -> Result<Vec<EvalReport>, EvalError> {
+    let Some(codec) = model.recurrent() else {
+        return Ok(Vec::new());
+    };
+    if files.is_empty() {
+        return Err(EvalError::NoImages);
+    }
+    let iterations = codec.config.iterations;
+    let bar = if progress {
+        ProgressBar::new(files.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut per_count: Vec<Vec<ImageResult>> = vec![Vec::new(); iterations];
+    let limits = cvq::Limits::default();
+    for f in files {
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        bar.set_message(name.clone());
+        let codec_err = |source: cvq::Error| EvalError::Codec {
+            path: f.display().to_string(),
+            source,
+        };
+        let core_err = |e: cvq::CodecError| codec_err(e.into());
+        let img = read_image(f).map_err(codec_err)?;
+        let t = Instant::now();
+        let enc = codec.encode(&img, iterations).map_err(core_err)?;
+        let encode_ms = t.elapsed().as_secs_f64() * 1e3;
+        let t = Instant::now();
+        let bits = codec
+            .decode_bits(&enc.bytes, &limits, false)
+            .map_err(core_err)?;
+        let mut decoded = Vec::with_capacity(iterations);
+        codec
+            .reconstruct_each(&bits, |_, image| {
+                decoded.push((image, t.elapsed().as_secs_f64() * 1e3));
+            })
+            .map_err(core_err)?;
+        let px = (img.width * img.height) as f64;
+        for (k, (back, decode_ms)) in decoded.into_iter().enumerate() {
+            let file = codec
+                .truncate_iterations(&enc.bytes, k + 1, &limits)
+                .map_err(core_err)?;
+            let payload: usize = enc.payload_bytes[..=k].iter().sum();
+            let m = compare(&img, &back);
+            per_count[k].push(ImageResult {
+                image: name.clone(),
+                width: img.width,
+                height: img.height,
+                bytes: file.len(),
+                bpp: 8.0 * file.len() as f64 / px,
+                estimated_bpp: 8.0 * payload as f64 / px,
+                psnr: m.psnr,
+                ms_ssim: m.ms_ssim,
+                encode_ms,
+                decode_ms,
+            });
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(per_count
+        .into_iter()
+        .enumerate()
+        .map(|(k, images)| report(model.id(), k as u8 + 1, images))
+        .collect())
 }
 
 /// Writes `NAME.json` and `NAME.csv` (per-image rows then the mean row) for a report.

@@ -206,6 +206,37 @@ impl<B: Backend> RecurrentCodecModel<B> {
         })
     }
 
+    /// The file [`encode`](Self::encode) writes with `iterations` iterations, cut from a
+    /// file of at least as many (the codes of an iteration do not depend on later
+    /// ones, so the payloads are the same; tested): one encode serves every iteration
+    /// count.
+    ///
+    /// # Errors
+    ///
+    /// Container errors, or a file with fewer iterations.
+    pub fn truncate_iterations(
+        &self,
+        bytes: &[u8],
+        iterations: usize,
+        limits: &Limits,
+    ) -> Result<Vec<u8>, CodecError> {
+        let file = read_file(bytes, limits)?;
+        if iterations == 0 || iterations > file.payloads.len() {
+            return Err(CodecError::Iterations {
+                asked: iterations,
+                max: file.payloads.len(),
+                model: id_string(&file.header.model),
+            });
+        }
+        let mut header = self.header(
+            file.header.width as usize,
+            file.header.height as usize,
+            iterations,
+        )?;
+        header.model = file.header.model;
+        Ok(write_file(&header, &file.payloads[..iterations])?)
+    }
+
     /// Entropy-decodes the bits of a file (`partial`: a prefix of it; the iterations
     /// whose payload is complete).
     ///

@@ -595,8 +595,28 @@ fn run(command: Command) -> Result<(), String> {
         } => {
             let codec = load_model(model.as_deref(), quality).map_err(|e| e.to_string())?;
             let files = eval::image_files(&data).map_err(|e| e.to_string())?;
-            // A variable-rate model file without --quality: every quality, one report each
-            // (PREFIX-qN.json/csv).
+            // Several qualities (a variable-rate model file, or a recurrent model's
+            // iteration counts, without --quality): one report each (PREFIX-qN.json/csv).
+            let write = |report: &eval::EvalReport, several: bool| -> Result<(), String> {
+                let prefix = if several {
+                    let name = output.file_name().unwrap_or_default().to_string_lossy();
+                    output.with_file_name(format!("{name}-q{}", report.quality))
+                } else {
+                    output.clone()
+                };
+                let json = prefix.with_extension("json");
+                let csv = prefix.with_extension("csv");
+                eval::write_report(report, &json, &csv).map_err(|e| e.to_string())?;
+                println!("{}", eval::summary(report));
+                println!("wrote {} and {}", json.display(), csv.display());
+                Ok(())
+            };
+            if quality.is_none() && codec.recurrent().is_some() {
+                // Every iteration count from one encode per image.
+                let reports =
+                    eval::evaluate_recurrent(&codec, &files, true).map_err(|e| e.to_string())?;
+                return reports.iter().try_for_each(|r| write(r, true));
+            }
             let qualities = match (model.is_some(), quality) {
                 (true, None) if codec.qualities().len() > 1 => codec.qualities(),
                 (_, Some(q)) => vec![q],
@@ -604,17 +624,7 @@ fn run(command: Command) -> Result<(), String> {
             };
             for &q in &qualities {
                 let report = eval::evaluate(&codec, q, &files, true).map_err(|e| e.to_string())?;
-                let prefix = if qualities.len() > 1 {
-                    let name = output.file_name().unwrap_or_default().to_string_lossy();
-                    output.with_file_name(format!("{name}-q{q}"))
-                } else {
-                    output.clone()
-                };
-                let json = prefix.with_extension("json");
-                let csv = prefix.with_extension("csv");
-                eval::write_report(&report, &json, &csv).map_err(|e| e.to_string())?;
-                println!("{}", eval::summary(&report));
-                println!("wrote {} and {}", json.display(), csv.display());
+                write(&report, qualities.len() > 1)?;
             }
             Ok(())
         }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use cvq::io::{read_image, write_image};
 use cvq::{Decoded, Encoded, Error, Metrics, Model, Options};
-use cvq_bitstream::format::{Limits, read_file, read_prefix};
+use cvq_bitstream::format::{EntropyModelKind, Limits, read_file, read_prefix};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// `path: error`, unless the error names its file already.
@@ -126,6 +126,35 @@ pub fn file_info(path: &Path) -> Result<String, String> {
         }
     );
     let _ = writeln!(s, "header:      {} bytes", partial.header_len);
+    if h.entropy_model == EntropyModelKind::Binary {
+        // The recurrent family: one group per iteration; a prefix of whole iterations
+        // decodes.
+        let _ = writeln!(
+            s,
+            "iteration  bits  bytes  raw bytes  bpp     bpp so far  received"
+        );
+        let mut so_far = partial.header_len;
+        for (i, (g, p)) in h.groups.iter().zip(&partial.payload_info).enumerate() {
+            so_far += p.len;
+            let raw = (u64::from(g.channels) * u64::from(lh) * u64::from(lw)).div_ceil(8);
+            let _ = writeln!(
+                s,
+                "{:<10} {:<5} {:<6} {:<10} {:<7.4} {:<11.4} {}",
+                i + 1,
+                g.channels,
+                p.len,
+                raw,
+                p.len as f64 * 8.0 / pixels,
+                so_far as f64 * 8.0 / pixels,
+                if i < partial.complete_groups() {
+                    "yes"
+                } else {
+                    "no"
+                }
+            );
+        }
+        return Ok(s);
+    }
     let _ = writeln!(s, "group  levels  channels  bytes  bpp     received");
     for (i, (g, p)) in h.groups.iter().zip(&partial.payload_info).enumerate() {
         let _ = writeln!(

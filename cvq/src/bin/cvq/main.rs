@@ -36,6 +36,10 @@ enum Command {
         /// file's. With --max-bytes / --target-bpp: the highest rate point tried.
         #[arg(long)]
         quality: Option<u8>,
+        /// Iterations to code with a recurrent --model (default: all of the model's;
+        /// each adds one group of binary codes, bits/256 bpp before entropy coding).
+        #[arg(long, conflicts_with = "quality", value_name = "N")]
+        iterations: Option<u8>,
         /// Largest acceptable file size in bytes: the best rate point whose file fits.
         #[arg(long, value_name = "N")]
         max_bytes: Option<u64>,
@@ -110,14 +114,25 @@ fn run(cli: Cli) -> Result<(), String> {
             output,
             model,
             quality,
+            iterations,
             max_bytes,
             target_bpp,
             metrics,
             tile,
         } => {
+            let model = commands::open_model(model.as_deref())?;
+            let recurrent = model
+                .as_ref()
+                .is_some_and(|m| m.family() == cvq::ModelFamily::Recurrent);
+            if iterations.is_some() && !recurrent {
+                return Err(
+                    "--iterations needs a recurrent model (--model FILE with magic CVQR); CVQN models take --quality"
+                        .into(),
+                );
+            }
             let options = Options {
-                model: commands::open_model(model.as_deref())?,
-                quality,
+                model,
+                quality: quality.or(iterations),
                 max_bytes,
                 target_bpp,
                 tile: Some(tile),
@@ -195,7 +210,17 @@ fn run(cli: Cli) -> Result<(), String> {
                 (_, Some(path)) => {
                     let text = std::fs::read_to_string(&path)
                         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                    serde_json::from_str::<CvqnConfig>(&text)
+                    let value: serde_json::Value = serde_json::from_str(&text)
+                        .map_err(|e| format!("{}: invalid config: {e}", path.display()))?;
+                    if value.get("cell").is_some() {
+                        let cfg: cvq_core::recurrent::config::RecurrentConfig =
+                            serde_json::from_value(value)
+                                .map_err(|e| format!("{}: invalid config: {e}", path.display()))?;
+                        cfg.validate().map_err(|e| e.to_string())?;
+                        print!("{}", info::render_recurrent(&cfg, json));
+                        return Ok(());
+                    }
+                    serde_json::from_value::<CvqnConfig>(value)
                         .map_err(|e| format!("{}: invalid config: {e}", path.display()))?
                 }
                 (Some(name), None) => info::preset_config(&name).map_err(|e| e.to_string())?,

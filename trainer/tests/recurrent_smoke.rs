@@ -1,0 +1,118 @@
+//! CPU smoke test of the recurrent family in `cvq-train`: `train` picks it from a
+//! `rnn-…` preset, the loss falls, `--resume` continues the run, `export` writes a CVQR
+//! model that the `cvq` library and CLI encode and decode at every iteration count, and
+//! `eval` reports each iteration count from real files.
+
+use std::path::{Path, PathBuf};
+
+use cvq_train::train::read_metrics;
+use tests::Bin;
+
+fn data_dir() -> PathBuf {
+    tests::golden_dir()
+}
+
+fn cvq_train() -> Bin {
+    Bin::new(env!("CARGO_BIN_EXE_cvq-train"))
+}
+
+fn train(run: &Path, steps: u64, resume: bool) {
+    let steps = steps.to_string();
+    let data = data_dir();
+    let mut args = vec![
+        "train",
+        "--out",
+        run.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--steps",
+        &steps,
+        "--log-every",
+        "1",
+    ];
+    if resume {
+        args.push("--resume");
+    } else {
+        args.extend([
+            "--preset",
+            "rnn-tiny",
+            "--batch-size",
+            "4",
+            "--crop",
+            "32",
+            "--lr",
+            "0.01",
+            "--seed",
+            "3",
+        ]);
+    }
+    cvq_train().run(args).success();
+}
+
+#[test]
+fn recurrent_run_learns_resumes_exports_and_evaluates_every_iteration_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(&run, 30, false);
+    let config = std::fs::read_to_string(run.join("train.json")).unwrap();
+    assert!(config.contains("\"cell\""), "{config}");
+    let rows = read_metrics(&run).unwrap();
+    assert_eq!(rows.len(), 30);
+    let mean = |r: &[cvq_train::train::MetricsRow]| r.iter().map(|r| r.loss).sum::<f64>() / 5.0;
+    let (first, last) = (mean(&rows[..5]), mean(&rows[25..]));
+    assert!(last < 0.8 * first, "L1 {first:.4} → {last:.4}");
+    assert!(rows.iter().all(|r| r.bpp == 16.0 * 4.0 / 256.0));
+
+    train(&run, 34, true);
+    assert_eq!(read_metrics(&run).unwrap().len(), 34);
+
+    let model = dir.path().join("rnn.cvqm");
+    cvq_train()
+        .run([
+            "export",
+            "--run",
+            run.to_str().unwrap(),
+            "-o",
+            model.to_str().unwrap(),
+        ])
+        .success()
+        .stdout_has("recurrent, 1..=16 iterations");
+    assert_eq!(&std::fs::read(&model).unwrap()[..4], b"CVQR");
+
+    let codec = cvq::Model::open(&model).unwrap();
+    assert_eq!(codec.family(), cvq::ModelFamily::Recurrent);
+    assert_eq!(codec.qualities(), (1..=16).collect::<Vec<u8>>());
+    let img = cvq::io::read_image(&data_dir().join("kodim23-crop.png")).unwrap();
+    let two = codec.encode_at(&img, 2).unwrap();
+    let five = codec.encode_at(&img, 5).unwrap();
+    assert!(two.bytes.len() < five.bytes.len());
+    let decoded = codec.decode(&five.bytes).unwrap();
+    assert_eq!((decoded.width, decoded.height), (72, 56));
+    let partial = codec
+        .decode_with(&five.bytes[..five.bytes.len() - 1], &cvq::Limits::default(), true)
+        .unwrap();
+    assert_eq!((partial.groups_received, partial.groups), (4, 5));
+
+    let prefix = dir.path().join("eval");
+    cvq_train()
+        .run([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            data_dir().to_str().unwrap(),
+            "-o",
+            prefix.to_str().unwrap(),
+        ])
+        .success();
+    let bpp = |t: u32| -> f64 {
+        let path = dir.path().join(format!("eval-q{t}.json"));
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(report["quality"], t);
+        report["mean"]["bpp"].as_f64().unwrap()
+    };
+    // Real files: the 2-iteration row is the size of the 2-iteration encode above.
+    assert!((bpp(2) - 8.0 * two.bytes.len() as f64 / (72.0 * 56.0)).abs() < 1e-9);
+    assert!(bpp(1) < bpp(8) && bpp(8) < bpp(16));
+}
