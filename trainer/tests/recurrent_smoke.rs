@@ -89,7 +89,11 @@ fn recurrent_run_learns_resumes_exports_and_evaluates_every_iteration_count() {
     let decoded = codec.decode(&five.bytes).unwrap();
     assert_eq!((decoded.width, decoded.height), (72, 56));
     let partial = codec
-        .decode_with(&five.bytes[..five.bytes.len() - 1], &cvq::Limits::default(), true)
+        .decode_with(
+            &five.bytes[..five.bytes.len() - 1],
+            &cvq::Limits::default(),
+            true,
+        )
         .unwrap();
     assert_eq!((partial.groups_received, partial.groups), (4, 5));
 

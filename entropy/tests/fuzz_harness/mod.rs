@@ -102,3 +102,34 @@ pub fn decode_file(data: &[u8]) {
     let stored: Vec<Option<&[u8]>> = parsed.payloads.iter().map(|p| Some(*p)).collect();
     check(model, &parsed.header, &stored);
 }
+
+/// Body of the `decode_bits` fuzz target: the recurrent family's binary context model
+/// on arbitrary payloads. Bytes 0–2 give the plane shape `(1..=8, 1..=16, 1..=16)`,
+/// byte 3 where the rest splits into the payloads of two iterations (the second coded
+/// with the first's bits as context). Decoding must never panic; decoded bits are 0/1
+/// and re-encode and decode back to themselves.
+pub fn decode_bits(data: &[u8]) {
+    use cvq_entropy::binary;
+    let [c, h, w, split, rest @ ..] = data else {
+        return;
+    };
+    let shape = (
+        1 + usize::from(*c % 8),
+        1 + usize::from(*h % 16),
+        1 + usize::from(*w % 16),
+    );
+    let split = usize::from(*split).min(rest.len());
+    let (first, second) = rest.split_at(split);
+    let mut prev: Option<Vec<u8>> = None;
+    for payload in [first, second] {
+        let Ok(plane) = binary::decode_bits(payload, prev.as_deref(), shape) else {
+            return;
+        };
+        assert!(plane.iter().all(|&b| b <= 1));
+        let again = binary::encode_bits(&plane, prev.as_deref(), shape).expect("bits re-encode");
+        let back =
+            binary::decode_bits(&again, prev.as_deref(), shape).expect("re-encoded bits decode");
+        assert_eq!(back, plane);
+        prev = Some(plane);
+    }
+}
