@@ -1,0 +1,95 @@
+//! `cvq encode --iterations` / `info` / `decode --partial` with a seeded, randomly
+//! initialised tiny recurrent model (format and plumbing only; never shipped).
+
+use std::path::Path;
+
+use burn::backend::Flex;
+use cvq_core::entropy::WeightPrecision;
+use cvq_core::recurrent::RecurrentCodec;
+use cvq_core::recurrent::codec::RecurrentCodecModel;
+use cvq_core::recurrent::config::{RecurrentConfig, RecurrentPreset};
+use tests::{Bin, write_test_png};
+
+fn write_model(path: &Path) {
+    let device = Default::default();
+    <Flex as burn::tensor::backend::Backend>::seed(&device, 41);
+    let mut cfg = RecurrentConfig::preset(RecurrentPreset::Tiny);
+    cfg.iterations = 6;
+    let net = RecurrentCodec::<Flex>::new(&cfg, &device).unwrap();
+    let (_, file) = RecurrentCodecModel::freeze(net, cfg, WeightPrecision::F16, &device).unwrap();
+    std::fs::write(path, file.to_bytes().unwrap()).unwrap();
+}
+
+fn cvq() -> Bin {
+    Bin::new(env!("CARGO_BIN_EXE_cvq"))
+}
+
+#[test]
+fn iterations_info_partial_decode_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (model, png, cvqf, back) = (p("rnn.cvqm"), p("in.png"), p("out.cvq"), p("back.png"));
+    write_model(Path::new(&model));
+    write_test_png(Path::new(&png), 100, 70, 2);
+
+    cvq()
+        .run([
+            "encode",
+            &png,
+            "-o",
+            &cvqf,
+            "--model",
+            &model,
+            "--iterations",
+            "4",
+        ])
+        .success()
+        .stdout_has("(quality 4)");
+    let run = cvq()
+        .run(["info", &cvqf])
+        .success()
+        .stdout_has("image:       100 x 70")
+        .stdout_has("Binary")
+        .stdout_has("iteration  bits");
+    assert_eq!(
+        run.stdout.lines().filter(|l| l.ends_with(" yes")).count(),
+        4,
+        "{}",
+        run.stdout
+    );
+
+    // Decode finds nothing embedded for this model: it needs --model.
+    cvq()
+        .run(["decode", &cvqf, "-o", &back, "--model", &model])
+        .success()
+        .stdout_has("100 x 70, groups 4/4");
+    let bytes = std::fs::read(&cvqf).unwrap();
+    let cut = p("cut.cvq");
+    std::fs::write(&cut, &bytes[..bytes.len() - 1]).unwrap();
+    cvq()
+        .run(["decode", &cut, "-o", &back, "--model", &model, "--partial"])
+        .success()
+        .stdout_has("groups 3/4");
+    cvq()
+        .run(["decode", &cut, "-o", &back, "--model", &model])
+        .fails(1);
+
+    // --iterations beyond the model's, or with a CVQN model, is refused.
+    cvq()
+        .run([
+            "encode",
+            &png,
+            "-o",
+            &cvqf,
+            "--model",
+            &model,
+            "--iterations",
+            "7",
+        ])
+        .fails(1)
+        .stderr_has("quality 7");
+    cvq()
+        .run(["encode", &png, "-o", &cvqf, "--iterations", "2"])
+        .fails(1)
+        .stderr_has("--iterations needs a recurrent model");
+}
