@@ -106,7 +106,9 @@ pub struct BenchOptions {
     pub codecs: Vec<CodecChoice>,
     /// Only the first N images (sorted by name).
     pub images: Option<usize>,
-    /// cvq model files; when empty, the embedded models.
+    /// cvq model files; when empty, the embedded models. CVQN files replace the
+    /// embedded models; recurrent files (`cvq-rnn` rows, one per iteration count) are
+    /// run beside them.
     pub cvq_models: Vec<PathBuf>,
     /// Show a progress bar.
     pub progress: bool,
@@ -211,7 +213,13 @@ pub fn ms_ssim_db(ms_ssim: f64) -> Option<f64> {
 enum Runner {
     Classical(Box<Available>),
     Cvq(Vec<(CvqModelInfo, Model)>),
+    /// A recurrent model: one setting per iteration count, all from one encode and one
+    /// progressive decode per image (codec name `cvq-rnn`).
+    CvqRecurrent(Vec<CvqModelInfo>, Box<Model>),
 }
+
+/// Codec name of the recurrent family's rows.
+pub const CVQ_RNN: &str = "cvq-rnn";
 
 impl Runner {
     fn settings(&self) -> Vec<String> {
@@ -223,16 +231,17 @@ impl Runner {
                 .map(|&v| format!("{}={}", a.codec.knob, codecs::format_param(v)))
                 .collect(),
             Self::Cvq(m) => m.iter().map(|(i, _)| i.setting.clone()).collect(),
+            Self::CvqRecurrent(infos, _) => infos.iter().map(|i| i.setting.clone()).collect(),
         }
     }
 }
 
-fn cvq_info(setting: String, model: &Model) -> CvqModelInfo {
-    let [encoder, decoder, entropy] = model.macs_per_pixel(model.quality());
+fn cvq_info(setting: String, model: &Model, quality: u8) -> CvqModelInfo {
+    let [encoder, decoder, entropy] = model.macs_per_pixel(quality);
     CvqModelInfo {
         setting,
         id: model.id(),
-        quality: model.quality(),
+        quality,
         encoder_macs_per_pixel: encoder,
         decoder_macs_per_pixel: decoder,
         entropy_macs_per_pixel: entropy,
@@ -244,7 +253,7 @@ fn load_cvq(files: &[PathBuf]) -> Result<Vec<(CvqModelInfo, Model)>, BenchError>
     if files.is_empty() {
         for q in qualities() {
             let model = Model::embedded(q)?;
-            out.push((cvq_info(format!("q{q}"), &model), model));
+            out.push((cvq_info(format!("q{q}"), &model, q), model));
         }
     } else {
         for f in files {
@@ -254,7 +263,8 @@ fn load_cvq(files: &[PathBuf]) -> Result<Vec<(CvqModelInfo, Model)>, BenchError>
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
-            out.push((cvq_info(stem, &model), model));
+            let q = model.quality();
+            out.push((cvq_info(stem, &model, q), model));
         }
     }
     // lowest rate point first
@@ -317,7 +327,32 @@ pub fn run(opts: &BenchOptions) -> Result<BenchResults, BenchError> {
     }
     let mut cvq_models = Vec::new();
     if wanted(&CodecChoice::Cvq) {
-        let models = load_cvq(&opts.cvq_models)?;
+        let (recurrent, mut models): (Vec<_>, Vec<_>) = load_cvq(&opts.cvq_models)?
+            .into_iter()
+            .partition(|(_, m)| m.family() == cvq::ModelFamily::Recurrent);
+        if models.is_empty() && !recurrent.is_empty() {
+            // Only recurrent files given: their curves beside the embedded CVQN models.
+            models = load_cvq(&[])?;
+        }
+        for (info, model) in recurrent {
+            let counts: Vec<CvqModelInfo> = model
+                .qualities()
+                .into_iter()
+                .map(|t| cvq_info(format!("{}-t{t}", info.setting), &model, t))
+                .collect();
+            infos.push(CodecInfo {
+                name: CVQ_RNN.into(),
+                label: format!(
+                    "cvq recurrent {} (Flex CPU backend; encode time: all iterations, decode time: progressive, until that iteration)",
+                    info.setting
+                ),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+                settings: counts.iter().map(|i| i.setting.clone()).collect(),
+                skipped: None,
+            });
+            cvq_models.extend(counts.iter().cloned());
+            runners.push(Runner::CvqRecurrent(counts, Box::new(model)));
+        }
         let mut info = CodecInfo {
             name: "cvq".into(),
             label: "cvq (this repository, Flex CPU backend)".into(),
@@ -328,7 +363,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchResults, BenchError> {
         if models.is_empty() {
             info.skipped = Some("no model embedded and no --cvq-model given".into());
         } else {
-            cvq_models = models.iter().map(|(i, _)| i.clone()).collect();
+            cvq_models.extend(models.iter().map(|(i, _)| i.clone()));
             runners.push(Runner::Cvq(models));
         }
         infos.push(info);
@@ -421,6 +456,39 @@ pub fn run(opts: &BenchOptions) -> Result<BenchResults, BenchError> {
                         bar.inc(1);
                     }
                 }
+                Runner::CvqRecurrent(counts, model) => {
+                    bar.set_message(format!("{name} {CVQ_RNN}"));
+                    match model.round_trip_iterations(&img) {
+                        Ok(rt) => {
+                            for (info, it) in counts.iter().zip(&rt.iterations) {
+                                let r = row(
+                                    CVQ_RNN,
+                                    &info.setting,
+                                    &name,
+                                    &img,
+                                    &it.image,
+                                    it.bytes.len() as u64,
+                                    rt.encode_time.as_secs_f64() * 1e3,
+                                    it.decode_time.as_secs_f64() * 1e3,
+                                );
+                                match r {
+                                    Ok(row) => out.push(row),
+                                    Err(message) => failures.push(Failure {
+                                        image: name.clone(),
+                                        run: Some(format!("{CVQ_RNN} {}", info.setting)),
+                                        message,
+                                    }),
+                                }
+                            }
+                        }
+                        Err(e) => failures.push(Failure {
+                            image: name.clone(),
+                            run: Some(CVQ_RNN.into()),
+                            message: e.to_string(),
+                        }),
+                    }
+                    bar.inc(counts.len() as u64);
+                }
                 Runner::Cvq(models) => {
                     for (info, model) in models {
                         bar.set_message(format!("{name} cvq {}", info.setting));
@@ -486,6 +554,9 @@ fn warm_up(
                 if let Some((_, m)) = models.first() {
                     let _ = cvq_round_trip(m, img);
                 }
+            }
+            Runner::CvqRecurrent(_, m) => {
+                let _ = m.round_trip_iterations(img);
             }
         }
     }

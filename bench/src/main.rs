@@ -30,7 +30,9 @@ struct Cli {
     /// Only the first N images.
     #[arg(long)]
     images: Option<usize>,
-    /// cvq model file (.cvqm), repeatable; replaces the embedded models in the cvq sweep.
+    /// cvq model file (.cvqm), repeatable: a CVQN file replaces the embedded models in
+    /// the cvq sweep; a recurrent file adds a `cvq-rnn` curve (one point per iteration
+    /// count) beside them.
     #[arg(long = "cvq-model")]
     cvq_model: Vec<PathBuf>,
     /// No progress bar.

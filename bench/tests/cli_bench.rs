@@ -143,3 +143,64 @@ fn bad_arguments_are_errors_not_panics() {
         .fails(1)
         .stderr_has("no images");
 }
+
+/// A recurrent model file adds a `cvq-rnn` curve, one point per iteration count with
+/// real file sizes growing with the count, beside the embedded CVQN models.
+#[test]
+fn a_recurrent_model_file_adds_one_point_per_iteration_count() {
+    use burn::backend::Flex;
+    use cvq_core::entropy::WeightPrecision;
+    use cvq_core::recurrent::RecurrentCodec;
+    use cvq_core::recurrent::codec::RecurrentCodecModel;
+    use cvq_core::recurrent::config::{RecurrentConfig, RecurrentPreset};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("images");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(fixture(), data.join("kodim23-crop.png")).unwrap();
+    let device = Default::default();
+    <Flex as burn::tensor::backend::Backend>::seed(&device, 8);
+    let mut cfg = RecurrentConfig::preset(RecurrentPreset::Tiny);
+    cfg.iterations = 3;
+    let net = RecurrentCodec::<Flex>::new(&cfg, &device).unwrap();
+    let (_, file) = RecurrentCodecModel::freeze(net, cfg, WeightPrecision::F16, &device).unwrap();
+    let model = dir.path().join("rnn.cvqm");
+    std::fs::write(&model, file.to_bytes().unwrap()).unwrap();
+
+    let prefix = dir.path().join("out/rd");
+    bench()
+        .run([
+            "--quiet",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            prefix.to_str().unwrap(),
+            "--codecs",
+            "cvq",
+            "--cvq-model",
+            model.to_str().unwrap(),
+        ])
+        .success()
+        .stdout_has("| cvq-rnn |");
+    let mut rdr = csv::Reader::from_path(prefix.with_extension("csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let headers = rdr.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rnn: Vec<(String, u64)> = rows
+        .iter()
+        .filter(|r| &r[col("codec")] == "cvq-rnn" && &r[col("image")] != "mean")
+        .map(|r| {
+            (
+                r[col("setting")].to_string(),
+                r[col("bytes")].parse().unwrap(),
+            )
+        })
+        .collect();
+    let settings: Vec<&str> = rnn.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(settings, ["rnn-t1", "rnn-t2", "rnn-t3"]);
+    assert!(rnn.windows(2).all(|w| w[0].1 < w[1].1), "{rnn:?}");
+    // The embedded CVQN models still ran.
+    assert!(rows.iter().any(|r| &r[col("codec")] == "cvq"));
+    let svg = std::fs::read_to_string(format!("{}-psnr.svg", prefix.display())).unwrap();
+    assert!(svg.contains("cvq-rnn"));
+}

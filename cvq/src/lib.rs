@@ -58,7 +58,8 @@ pub use cvq_core::codec::{CodecError, RgbImage};
 pub use cvq_entropy::ModelFamily;
 pub use error::{Error, InvalidOptions};
 pub use model::{
-    Cpu, DEFAULT_QUALITY, DEFAULT_TILE, Decoded, Encoded, Model, load_model, qualities,
+    Cpu, DEFAULT_QUALITY, DEFAULT_TILE, Decoded, Encoded, IterationRoundTrip, Model,
+    ProgressiveRoundTrip, load_model, qualities,
 };
 pub use options::Options;
 

@@ -421,6 +421,73 @@ impl Model {
     }
 }
 
+/// One iteration count of [`Model::round_trip_iterations`].
+#[derive(Debug, Clone)]
+pub struct IterationRoundTrip {
+    /// The `.cvq` file of this many iterations (byte-identical to an encode at that
+    /// quality).
+    pub bytes: Vec<u8>,
+    /// Payload bytes of these iterations (the file less its header).
+    pub payload_bytes: usize,
+    /// The image decoded after these iterations.
+    pub image: RgbImage,
+    /// Time from the start of decoding until this image was ready (progressive decode).
+    pub decode_time: Duration,
+}
+
+/// Every iteration count of a recurrent model on one image, from one encode and one
+/// progressive decode.
+#[derive(Debug, Clone)]
+pub struct ProgressiveRoundTrip {
+    /// The encode of all iterations.
+    pub encode_time: Duration,
+    /// Iteration counts `1..=T`, in order.
+    pub iterations: Vec<IterationRoundTrip>,
+}
+
+impl Model {
+    /// A recurrent model's encode of `image` with all its iterations, cut to every
+    /// iteration count `t` (the files an encode at quality `t` writes: an iteration's
+    /// codes do not depend on later ones), and decoded progressively: what an
+    /// evaluation of every iteration count needs, at the cost of one encode and one
+    /// decode.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Codec`] for a CVQN model ([`CodecError::WrongFamily`]) or a failed
+    /// encode / decode.
+    pub fn round_trip_iterations(&self, image: &RgbImage) -> Result<ProgressiveRoundTrip, Error> {
+        let Family::Recurrent(r) = &self.family else {
+            return Err(CodecError::WrongFamily(format!(
+                "{} is a CVQN model; iteration counts belong to recurrent models",
+                self.id()
+            ))
+            .into());
+        };
+        let limits = Limits::default();
+        let start = Instant::now();
+        let enc = r.encode(image, r.config.iterations)?;
+        let encode_time = start.elapsed();
+        let start = Instant::now();
+        let bits = r.decode_bits(&enc.bytes, &limits, false)?;
+        let mut decoded = Vec::with_capacity(bits.planes.len());
+        r.reconstruct_each(&bits, |_, image| decoded.push((image, start.elapsed())))?;
+        let mut iterations = Vec::with_capacity(decoded.len());
+        for (k, (image, decode_time)) in decoded.into_iter().enumerate() {
+            iterations.push(IterationRoundTrip {
+                bytes: r.truncate_iterations(&enc.bytes, k + 1, &limits)?,
+                payload_bytes: enc.payload_bytes[..=k].iter().sum(),
+                image,
+                decode_time,
+            });
+        }
+        Ok(ProgressiveRoundTrip {
+            encode_time,
+            iterations,
+        })
+    }
+}
+
 /// [`Model::decode_tiled`] of a recurrent model: the received iterations' bits, then the
 /// decoder iteration by iteration (whole image).
 fn decode_recurrent(

@@ -181,9 +181,11 @@ fn report(model: String, quality: u8, images: Vec<ImageResult>) -> EvalReport {
 }
 
 /// Evaluates a recurrent model at every iteration count `1..=T` on `files`, one report
-/// per count. Each image is encoded once with all `T` iterations and the file of `t`
-/// iterations is cut from it (byte-identical to a `t`-iteration encode); the decode
-/// paints every iteration in turn. Times: `encode_ms` is that one `T`-iteration encode
+/// per count ([`Model::round_trip_iterations`]: each image is encoded once with all `T`
+/// iterations, the file of `t` iterations is cut from it, byte-identical to a
+/// `t`-iteration encode, and the decode paints every iteration in turn). The
+/// `estimated_bpp` column is the payloads' real size (the adaptive binary model makes
+/// no estimate). Times: `encode_ms` is that one `T`-iteration encode
 /// (the same in every report), `decode_ms` the time from the start of decoding until the
 /// image after `t` iterations is ready.
 ///
@@ -195,20 +197,15 @@ pub fn evaluate_recurrent(
     files: &[PathBuf],
     progress: bool,
 ) -> Result<Vec<EvalReport>, EvalError> {
-    let Some(codec) = model.recurrent() else {
-        return Ok(Vec::new());
-    };
     if files.is_empty() {
         return Err(EvalError::NoImages);
     }
-    let iterations = codec.config.iterations;
     let bar = if progress {
         ProgressBar::new(files.len() as u64)
     } else {
         ProgressBar::hidden()
     };
-    let mut per_count: Vec<Vec<ImageResult>> = vec![Vec::new(); iterations];
-    let limits = cvq::Limits::default();
+    let mut per_count: Vec<Vec<ImageResult>> = Vec::new();
     for f in files {
         let name = f
             .file_name()
@@ -220,39 +217,23 @@ pub fn evaluate_recurrent(
             path: f.display().to_string(),
             source,
         };
-        let core_err = |e: cvq::CodecError| codec_err(e.into());
         let img = read_image(f).map_err(codec_err)?;
-        let t = Instant::now();
-        let enc = codec.encode(&img, iterations).map_err(core_err)?;
-        let encode_ms = t.elapsed().as_secs_f64() * 1e3;
-        let t = Instant::now();
-        let bits = codec
-            .decode_bits(&enc.bytes, &limits, false)
-            .map_err(core_err)?;
-        let mut decoded = Vec::with_capacity(iterations);
-        codec
-            .reconstruct_each(&bits, |_, image| {
-                decoded.push((image, t.elapsed().as_secs_f64() * 1e3));
-            })
-            .map_err(core_err)?;
+        let rt = model.round_trip_iterations(&img).map_err(codec_err)?;
+        per_count.resize(rt.iterations.len(), Vec::new());
         let px = (img.width * img.height) as f64;
-        for (k, (back, decode_ms)) in decoded.into_iter().enumerate() {
-            let file = codec
-                .truncate_iterations(&enc.bytes, k + 1, &limits)
-                .map_err(core_err)?;
-            let payload: usize = enc.payload_bytes[..=k].iter().sum();
-            let m = compare(&img, &back);
+        for (k, it) in rt.iterations.iter().enumerate() {
+            let m = compare(&img, &it.image);
             per_count[k].push(ImageResult {
                 image: name.clone(),
                 width: img.width,
                 height: img.height,
-                bytes: file.len(),
-                bpp: 8.0 * file.len() as f64 / px,
-                estimated_bpp: 8.0 * payload as f64 / px,
+                bytes: it.bytes.len(),
+                bpp: 8.0 * it.bytes.len() as f64 / px,
+                estimated_bpp: 8.0 * it.payload_bytes as f64 / px,
                 psnr: m.psnr,
                 ms_ssim: m.ms_ssim,
-                encode_ms,
-                decode_ms,
+                encode_ms: rt.encode_time.as_secs_f64() * 1e3,
+                decode_ms: it.decode_time.as_secs_f64() * 1e3,
             });
         }
         bar.inc(1);

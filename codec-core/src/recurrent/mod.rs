@@ -8,7 +8,8 @@
 //! encoder: conv 3×3 /2 → `encoder_head` @ H/2 → cells /2 → `encoder_states` @ H/4, H/8,
 //! H/16 → binarizer (1×1 conv, tanh, sign) → codes `[B, bits, H/16, W/16]` in {−1, +1};
 //! decoder: 1×1 conv → `decoder_head` @ H/16 → cell, depth-to-space ×2, four times
-//! (`decoder_states` @ H/16, H/8, H/4, H/2) → 1×1 conv → `[B, 3, H, W]`.
+//! (`decoder_states` @ H/16, H/8, H/4, H/2) → 1×1 conv → tanh / 2 → `[B, 3, H, W]`
+//! (each iteration's output within ±0.5).
 //!
 //! [`codec`] turns a trained model into `.cvq` files: one group of binary codes per
 //! iteration, coded by [`cvq_entropy::binary`].
@@ -152,7 +153,7 @@ impl<B: Backend> RecurrentCodec<B> {
         binarize(self.binarizer.forward(x).tanh(), stochastic)
     }
 
-    /// The decoder on one iteration's codes: its output `[B, 3, H, W]`.
+    /// The decoder on one iteration's codes: its output `[B, 3, H, W]`, within ±0.5.
     pub fn decode_step(&self, codes: Tensor<B, 4>, state: &mut RecurrentState<B>) -> Tensor<B, 4> {
         let mut x = self.decoder_head.forward(codes);
         state.decoder.resize(self.decoder.len(), None);
@@ -165,7 +166,9 @@ impl<B: Backend> RecurrentCodec<B> {
             x = pixel_shuffle(next.h.clone(), 2);
             *s = Some(next);
         }
-        self.decoder_tail.forward(x)
+        // Bounded to ±0.5 per iteration (the reference implementations' tanh / 2): an
+        // untrained decoder cannot add up to a reconstruction far outside 0..1.
+        self.decoder_tail.forward(x).tanh().mul_scalar(0.5)
     }
 
     /// The reconstruction after an iteration from the previous one and the decoder's
