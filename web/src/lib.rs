@@ -20,7 +20,9 @@ use cvq_bitstream::format::{FormatError, Limits, read_prefix};
 use cvq_core::codec::{CodecError, CodecModel, DecodedSymbols, RgbImage};
 use cvq_core::complexity::complexity;
 use cvq_core::config::{CvqnConfig, Preset};
+use cvq_core::entropy::{ModelFamily, model_family};
 use cvq_core::metrics::{MetricError, ms_ssim_rgb8, psnr_rgb8};
+use cvq_core::recurrent::codec::{DecodedBits, RecurrentCodecModel};
 use wasm_bindgen::Clamped;
 use wasm_bindgen::prelude::*;
 
@@ -122,12 +124,18 @@ impl DecodedImage {
     /// The synthesized image of `symbols` (decoded from a whole file or a prefix), as
     /// RGBA with the group counts. Both synthesis paths (CPU, WebGPU) end here.
     pub fn new(image: &RgbImage, symbols: &DecodedSymbols) -> Self {
+        Self::with_groups(image, symbols.groups_received, symbols.header.groups.len())
+    }
+
+    /// `image` as RGBA, after `received` of the file's `groups` groups (a recurrent
+    /// file's iterations).
+    pub fn with_groups(image: &RgbImage, received: usize, groups: usize) -> Self {
         Self {
             width: image.width as u32,
             height: image.height as u32,
             rgba: rgb_to_rgba(&image.data),
-            groups_received: symbols.groups_received as u32,
-            groups: symbols.header.groups.len() as u32,
+            groups_received: received as u32,
+            groups: groups as u32,
         }
     }
 
@@ -300,17 +308,25 @@ fn check_rgba(rgba: &[u8], width: u32, height: u32) -> Result<(), CodecError> {
     Ok(())
 }
 
-/// A loaded model: decodes `.cvq` files it made and encodes at its rate point.
+/// A loaded model: decodes `.cvq` files it made and encodes at its rate point. Either
+/// codec family: CVQN (qualities are rate points) or the recurrent progressive codec
+/// (qualities are iteration counts; `decodeEach` paints every iteration).
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct Codec {
-    model: CodecModel<Cpu>,
+    model: Family,
+}
+
+#[derive(Debug)]
+enum Family {
+    Cvqn(CodecModel<Cpu>),
+    Recurrent(RecurrentCodecModel<Cpu>),
 }
 
 #[wasm_bindgen]
 impl Codec {
-    /// Loads a model file (e.g. fetched from a URL): a full `.cvqm`, or a decoder-only
-    /// `.cvqd`. Throws on a corrupt file.
+    /// Loads a model file (e.g. fetched from a URL): a full `.cvqm` of either family, or
+    /// a decoder-only `.cvqd`. Throws on a corrupt file.
     #[wasm_bindgen(constructor)]
     pub fn new(model_bytes: &[u8]) -> Result<Codec, JsError> {
         Ok(Self::load(model_bytes)?)
@@ -333,27 +349,50 @@ impl Codec {
     /// `name#hash` of the model (the id written into every `.cvq` it makes).
     #[wasm_bindgen(getter)]
     pub fn id(&self) -> String {
-        self.model.id_string()
+        match &self.model {
+            Family::Cvqn(m) => m.id_string(),
+            Family::Recurrent(m) => m.id_string(),
+        }
     }
 
-    /// The model's default rate point.
+    /// `"cvqn"` or `"recurrent"`.
+    #[wasm_bindgen(getter)]
+    pub fn family(&self) -> String {
+        match &self.model {
+            Family::Cvqn(_) => "cvqn",
+            Family::Recurrent(_) => "recurrent",
+        }
+        .into()
+    }
+
+    /// The model's default quality: its rate point, or all iterations of a recurrent
+    /// model.
     #[wasm_bindgen(getter)]
     pub fn quality(&self) -> u8 {
-        self.model.quality
+        match &self.model {
+            Family::Cvqn(m) => m.quality,
+            Family::Recurrent(m) => m.config.iterations as u8,
+        }
     }
 
-    /// Every rate point the model encodes at (one for a fixed-rate model, `1..=K` for a
-    /// variable-rate one).
+    /// Every quality the model encodes at (one rate point for a fixed-rate model,
+    /// `1..=K` for a variable-rate one, `1..=T` iterations for a recurrent one).
     #[wasm_bindgen(getter)]
     pub fn qualities(&self) -> Vec<u8> {
-        self.model.qualities()
+        match &self.model {
+            Family::Cvqn(m) => m.qualities(),
+            Family::Recurrent(m) => (1..=m.config.iterations as u8).collect(),
+        }
     }
 
     /// Whether this model can encode (a full `.cvqm`); the embedded decoder-only model
     /// cannot.
     #[wasm_bindgen(getter, js_name = canEncode)]
     pub fn can_encode(&self) -> bool {
-        self.model.model.is_some()
+        match &self.model {
+            Family::Cvqn(m) => m.model.is_some(),
+            Family::Recurrent(_) => true,
+        }
     }
 
     /// Decodes a complete `.cvq` file. Throws on a corrupt or truncated file or one made
@@ -363,15 +402,35 @@ impl Codec {
     }
 
     /// Decodes a prefix of a `.cvq` file (progressive preview): the groups received so
-    /// far, the rest guessed. Throws if not even the header is complete.
+    /// far (CVQN guesses the rest; a recurrent file stops after its last whole
+    /// iteration). Throws if not even the header is complete.
     #[wasm_bindgen(js_name = decodePartial)]
     pub fn decode_partial(&self, bytes: &[u8]) -> Result<DecodedImage, JsError> {
         Ok(self.decode_impl(bytes, true)?)
     }
 
+    /// Decodes a (possibly partial) file and calls `paint(image)` with every
+    /// reconstruction on the way: each received iteration of a recurrent file in turn,
+    /// the one image of a CVQN file. Throws as `decodePartial`, or what `paint` throws.
+    #[wasm_bindgen(js_name = decodeEach)]
+    pub fn decode_each(&self, bytes: &[u8], paint: &js_sys::Function) -> Result<(), JsError> {
+        let mut failed: Option<JsValue> = None;
+        self.decode_each_impl(bytes, |img| {
+            if failed.is_none()
+                && let Err(e) = paint.call1(&JsValue::NULL, &JsValue::from(img))
+            {
+                failed = Some(e);
+            }
+        })?;
+        match failed {
+            Some(e) => Err(JsError::new(&format!("paint callback threw: {e:?}"))),
+            None => Ok(()),
+        }
+    }
+
     /// Encodes RGBA pixels (`ImageData.data`, alpha ignored) at `quality`, which must be
-    /// one of this model's rate points (`qualities`). Returns the `.cvq` bytes. Throws for a decoder-only
-    /// model (see `canEncode`).
+    /// one of this model's `qualities` (iterations of a recurrent model). Returns the
+    /// `.cvq` bytes. Throws for a decoder-only model (see `canEncode`).
     pub fn encode(
         &self,
         rgba: &[u8],
@@ -384,46 +443,95 @@ impl Codec {
 }
 
 impl Codec {
-    /// Loads a `.cvqm` model file.
+    /// Loads a model file of either family.
     ///
     /// # Errors
     ///
     /// [`CodecError`] from the model file or its weights.
     pub fn load(model_bytes: &[u8]) -> Result<Self, CodecError> {
+        let device = Default::default();
         Ok(Self {
-            model: CodecModel::<Cpu>::load(model_bytes, &Default::default())?,
+            model: match model_family(model_bytes) {
+                Some(ModelFamily::Recurrent) => {
+                    Family::Recurrent(RecurrentCodecModel::load(model_bytes, &device)?)
+                }
+                _ => Family::Cvqn(CodecModel::<Cpu>::load(model_bytes, &device)?),
+            },
         })
+    }
+
+    fn recurrent_bits(
+        m: &RecurrentCodecModel<Cpu>,
+        bytes: &[u8],
+        partial: bool,
+    ) -> Result<DecodedBits, CodecError> {
+        m.decode_bits(bytes, &Limits::default(), partial)
     }
 
     /// Decodes a complete file (`partial = false`) or a prefix (`partial = true`).
     ///
     /// # Errors
     ///
-    /// As [`CodecModel::decode_symbols`].
+    /// As [`CodecModel::decode_symbols`] / [`RecurrentCodecModel::decode_bits`].
     pub fn decode_impl(&self, bytes: &[u8], partial: bool) -> Result<DecodedImage, CodecError> {
-        let symbols = self
-            .model
-            .decode_symbols(bytes, &Limits::default(), partial)?;
-        let image = self.model.synthesize(&symbols)?;
-        Ok(DecodedImage::new(&image, &symbols))
+        match &self.model {
+            Family::Cvqn(m) => {
+                let symbols = m.decode_symbols(bytes, &Limits::default(), partial)?;
+                let image = m.synthesize(&symbols)?;
+                Ok(DecodedImage::new(&image, &symbols))
+            }
+            Family::Recurrent(m) => {
+                let bits = Self::recurrent_bits(m, bytes, partial)?;
+                let image = m.reconstruct(&bits)?;
+                Ok(DecodedImage::with_groups(
+                    &image,
+                    bits.planes.len(),
+                    bits.iterations,
+                ))
+            }
+        }
     }
 
-    /// Encodes RGBA pixels at the model's default rate point.
+    /// [`Codec::decode_each`] for Rust callers: a (possibly partial) file, `paint` called
+    /// with every reconstruction on the way.
+    ///
+    /// # Errors
+    ///
+    /// As [`Codec::decode_impl`] with `partial`.
+    pub fn decode_each_impl(
+        &self,
+        bytes: &[u8],
+        mut paint: impl FnMut(DecodedImage),
+    ) -> Result<(), CodecError> {
+        match &self.model {
+            Family::Cvqn(_) => paint(self.decode_impl(bytes, true)?),
+            Family::Recurrent(m) => {
+                let bits = Self::recurrent_bits(m, bytes, true)?;
+                m.reconstruct_each(&bits, |t, image| {
+                    paint(DecodedImage::with_groups(&image, t + 1, bits.iterations));
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes RGBA pixels at the model's default quality.
     ///
     /// # Errors
     ///
     /// As [`Codec::encode_rgba_at`].
     pub fn encode_rgba(&self, rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, CodecError> {
-        self.encode_rgba_at(rgba, width, height, self.model.quality)
+        self.encode_rgba_at(rgba, width, height, self.quality())
     }
 
-    /// Encodes RGBA pixels at rate point `quality`.
+    /// Encodes RGBA pixels at `quality` (rate point, or iterations of a recurrent
+    /// model).
     ///
     /// # Errors
     ///
     /// [`CodecError::BadImage`] for a buffer that is not `4·width·height` bytes,
-    /// [`CodecError::Quality`] for a rate point the model does not have, or encoding
-    /// errors.
+    /// [`CodecError::Quality`] / [`CodecError::Iterations`] for a quality the model
+    /// does not have, or encoding errors.
     pub fn encode_rgba_at(
         &self,
         rgba: &[u8],
@@ -434,7 +542,10 @@ impl Codec {
         check_rgba(rgba, width, height)?;
         let (w, h) = (width as usize, height as usize);
         let image = RgbImage::new(w, h, rgba_to_rgb(rgba))?;
-        Ok(self.model.encode_at(&image, quality)?.bytes)
+        Ok(match &self.model {
+            Family::Cvqn(m) => m.encode_at(&image, quality)?.bytes,
+            Family::Recurrent(m) => m.encode(&image, usize::from(quality))?.bytes,
+        })
     }
 }
 

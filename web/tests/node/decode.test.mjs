@@ -74,3 +74,24 @@ test("encode in wasm (full .cvqm) round-trips and matches the native encoder's b
   assertSamePixels(codec.decode(bytes), "kodim23-crop-q3.cvq.png");
   assert.deepEqual(Buffer.from(bytes), fixture("kodim23-crop-q3.cvq"));
 });
+
+// The recurrent family (fixture: a tiny model trained 40 steps on the golden crop,
+// web/tests/fixtures/rnn-tiny.cvqm; files and PNGs made by the native `cvq`).
+test("a recurrent file decodes to the native pixels, whole and after 2 of 4 iterations", () => {
+  const rnn = new wasm.Codec(fixture("rnn-tiny.cvqm"));
+  assert.equal(rnn.family, "recurrent");
+  assert.deepEqual([...rnn.qualities].slice(0, 3), [1, 2, 3]);
+  const whole = rnn.decode(fixture("kodim23-crop-rnn4.cvq"));
+  assert.equal(whole.groupsReceived, 4);
+  assertSamePixels(whole, "kodim23-crop-rnn4.cvq.png");
+  const cut = rnn.decodePartial(fixture("kodim23-crop-rnn4-cut69.cvq"));
+  assert.deepEqual([cut.groupsReceived, cut.groups], [2, 4]);
+  assertSamePixels(cut, "kodim23-crop-rnn4-cut69.cvq.png");
+  // decodeEach paints every iteration; the last is the whole decode.
+  const painted = [];
+  rnn.decodeEach(fixture("kodim23-crop-rnn4.cvq"), (img) => painted.push(img));
+  assert.deepEqual(painted.map((img) => img.groupsReceived), [1, 2, 3, 4]);
+  assertSamePixels(painted[1], "kodim23-crop-rnn4-cut69.cvq.png");
+  assertSamePixels(painted[3], "kodim23-crop-rnn4.cvq.png");
+  assert.throws(() => rnn.decode(fixture("kodim23-crop-q3.cvq")), /CVQN model/);
+});

@@ -140,8 +140,14 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             let r = commands::encode(&input, &output, &options, metrics)?;
             let (bytes, pixels) = (r.encoded.bytes.len() as f64, r.pixels as f64);
+            // The recurrent family's adaptive model makes no estimate: its payload size.
+            let estimate = if recurrent {
+                "payload"
+            } else {
+                "model estimate"
+            };
             println!(
-                "Saved {} ({} bytes, {:.4} bpp; model estimate {:.4} bpp) with {} (quality {}) in {:.0} ms",
+                "Saved {} ({} bytes, {:.4} bpp; {estimate} {:.4} bpp) with {} (quality {}) in {:.0} ms",
                 output.display(),
                 r.encoded.bytes.len(),
                 bytes * 8.0 / pixels,
