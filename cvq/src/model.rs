@@ -46,17 +46,18 @@ pub struct Model {
 
 #[derive(Debug)]
 enum Family {
-    Cvqn(CodecModel<Cpu>),
-    Recurrent(RecurrentCodecModel<Cpu>),
+    Cvqn(Box<CodecModel<Cpu>>),
+    Recurrent(Box<RecurrentCodecModel<Cpu>>),
 }
 
 /// Loads model-file bytes of either family.
 fn load_family(bytes: &[u8]) -> Result<Family, CodecError> {
     Ok(match model_family(bytes) {
-        Some(ModelFamily::Recurrent) => {
-            Family::Recurrent(RecurrentCodecModel::load(bytes, &Default::default())?)
-        }
-        _ => Family::Cvqn(CodecModel::load(bytes, &Default::default())?),
+        Some(ModelFamily::Recurrent) => Family::Recurrent(Box::new(RecurrentCodecModel::load(
+            bytes,
+            &Default::default(),
+        )?)),
+        _ => Family::Cvqn(Box::new(CodecModel::load(bytes, &Default::default())?)),
     })
 }
 

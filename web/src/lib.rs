@@ -319,8 +319,8 @@ pub struct Codec {
 
 #[derive(Debug)]
 enum Family {
-    Cvqn(CodecModel<Cpu>),
-    Recurrent(RecurrentCodecModel<Cpu>),
+    Cvqn(Box<CodecModel<Cpu>>),
+    Recurrent(Box<RecurrentCodecModel<Cpu>>),
 }
 
 #[wasm_bindgen]
@@ -453,9 +453,9 @@ impl Codec {
         Ok(Self {
             model: match model_family(model_bytes) {
                 Some(ModelFamily::Recurrent) => {
-                    Family::Recurrent(RecurrentCodecModel::load(model_bytes, &device)?)
+                    Family::Recurrent(Box::new(RecurrentCodecModel::load(model_bytes, &device)?))
                 }
-                _ => Family::Cvqn(CodecModel::<Cpu>::load(model_bytes, &device)?),
+                _ => Family::Cvqn(Box::new(CodecModel::<Cpu>::load(model_bytes, &device)?)),
             },
         })
     }
