@@ -105,6 +105,22 @@ pub(crate) fn verified_body<'a>(
     Ok(body)
 }
 
+/// The config JSON block, the weight precision byte and the weights block of a model
+/// file body.
+pub(crate) fn read_config_and_weights(
+    r: &mut Reader<'_>,
+) -> Result<(String, WeightPrecision, Vec<u8>), EntropyError> {
+    let config_json = std::str::from_utf8(r.block()?)
+        .map_err(|_| bad("config is not UTF-8"))?
+        .to_string();
+    let precision = match r.u8()? {
+        0 => WeightPrecision::F32,
+        1 => WeightPrecision::F16,
+        _ => return Err(bad("unknown weight precision")),
+    };
+    Ok((config_json, precision, r.block()?.to_vec()))
+}
+
 /// `body` followed by its SHA-256 digest.
 pub(crate) fn sealed(mut body: Vec<u8>) -> Vec<u8> {
     let digest = Sha256::digest(&body);
@@ -212,15 +228,7 @@ impl ModelFile {
         } else {
             ModelKind::Full
         };
-        let config_json = std::str::from_utf8(r.block()?)
-            .map_err(|_| bad("config is not UTF-8"))?
-            .to_string();
-        let precision = match r.u8()? {
-            0 => WeightPrecision::F32,
-            1 => WeightPrecision::F16,
-            _ => return Err(bad("unknown weight precision")),
-        };
-        let weights = r.block()?.to_vec();
+        let (config_json, precision, weights) = read_config_and_weights(&mut r)?;
         let entropy = EntropyModel::from_bytes(r.block()?)?;
         r.finished()?;
         if name.is_empty() || name.len() > 255 {

@@ -17,7 +17,9 @@
 //! bytes of the digest are the model hash stored in `.cvq` headers.
 
 use crate::EntropyError;
-use crate::model_file::{WeightPrecision, bad, body_hash, sealed, verified_body};
+use crate::model_file::{
+    WeightPrecision, bad, body_hash, read_config_and_weights, sealed, verified_body,
+};
 use crate::reader::{Reader, write_block};
 
 /// The 4 magic bytes of a recurrent model file.
@@ -89,15 +91,7 @@ impl RecurrentModelFile {
         if name.is_empty() {
             return Err(bad("model name must be 1..=255 bytes"));
         }
-        let config_json = std::str::from_utf8(r.block()?)
-            .map_err(|_| bad("config is not UTF-8"))?
-            .to_string();
-        let precision = match r.u8()? {
-            0 => WeightPrecision::F32,
-            1 => WeightPrecision::F16,
-            _ => return Err(bad("unknown weight precision")),
-        };
-        let weights = r.block()?.to_vec();
+        let (config_json, precision, weights) = read_config_and_weights(&mut r)?;
         r.finished()?;
         Ok(Self {
             name,

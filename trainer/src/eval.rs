@@ -93,6 +93,22 @@ pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, EvalError> {
     })
 }
 
+/// The progress bar over `files` (hidden without `progress`).
+fn images_bar(files: &[PathBuf], progress: bool) -> Result<ProgressBar, EvalError> {
+    if files.is_empty() {
+        return Err(EvalError::NoImages);
+    }
+    if !progress {
+        return Ok(ProgressBar::hidden());
+    }
+    let bar = ProgressBar::new(files.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} images [{elapsed} < {eta}] {msg}")
+            .expect("template"),
+    );
+    Ok(bar)
+}
+
 /// Evaluates `model` at `quality` (one of its [`Model::qualities`]) on `files`.
 ///
 /// # Errors
@@ -104,18 +120,7 @@ pub fn evaluate(
     files: &[PathBuf],
     progress: bool,
 ) -> Result<EvalReport, EvalError> {
-    if files.is_empty() {
-        return Err(EvalError::NoImages);
-    }
-    let bar = if progress {
-        ProgressBar::new(files.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} images [{elapsed} < {eta}] {msg}")
-            .expect("template"),
-    );
+    let bar = images_bar(files, progress)?;
     let mut images = Vec::with_capacity(files.len());
     for f in files {
         let name = f
@@ -197,14 +202,7 @@ pub fn evaluate_recurrent(
     files: &[PathBuf],
     progress: bool,
 ) -> Result<Vec<EvalReport>, EvalError> {
-    if files.is_empty() {
-        return Err(EvalError::NoImages);
-    }
-    let bar = if progress {
-        ProgressBar::new(files.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = images_bar(files, progress)?;
     let mut per_count: Vec<Vec<ImageResult>> = Vec::new();
     for f in files {
         let name = f

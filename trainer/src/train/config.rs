@@ -96,15 +96,7 @@ impl TrainConfig {
         self.model
             .validate()
             .map_err(|e| TrainConfigError(e.to_string()))?;
-        if self.batch_size == 0 || self.batch_size > 1024 {
-            return err(format!("batch_size {} not in 1..=1024", self.batch_size));
-        }
-        if self.crop == 0 || !self.crop.is_multiple_of(16) || self.crop > 4096 {
-            return err(format!(
-                "crop {} must be a positive multiple of 16, at most 4096",
-                self.crop
-            ));
-        }
+        check_batch(self.batch_size, self.crop)?;
         if matches!(self.loss.distortion, Distortion::MsSsim { .. }) && self.crop < MS_SSIM_MIN_SIDE
         {
             return err(format!(
@@ -152,10 +144,7 @@ impl TrainConfig {
         if self.lr_milestones.windows(2).any(|w| w[0] >= w[1]) {
             return err("lr_milestones must be increasing".into());
         }
-        if self.log_every == 0 || self.workers == 0 || self.checkpoint_secs == 0 {
-            return err("log_every, workers and checkpoint_secs must be ≥ 1".into());
-        }
-        Ok(())
+        check_cadence(self.log_every, self.workers, self.checkpoint_secs)
     }
 
     /// The rate point trained at `step` (`0..K`): drawn from `(seed, step)`, so a resumed
@@ -193,6 +182,44 @@ impl TrainConfig {
     pub fn lr_factor(&self, step: u64) -> f64 {
         multistep_factor(&self.lr_milestones, self.lr_gamma, step)
     }
+}
+
+/// Checks a batch of `batch_size` crops of `crop`² (1..=1024 crops, sides a positive
+/// multiple of 16 up to 4096).
+///
+/// # Errors
+///
+/// The first problem found.
+pub fn check_batch(batch_size: usize, crop: usize) -> Result<(), TrainConfigError> {
+    if batch_size == 0 || batch_size > 1024 {
+        return Err(TrainConfigError(format!(
+            "batch_size {batch_size} not in 1..=1024"
+        )));
+    }
+    if crop == 0 || !crop.is_multiple_of(16) || crop > 4096 {
+        return Err(TrainConfigError(format!(
+            "crop {crop} must be a positive multiple of 16, at most 4096"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the logging, loading and checkpoint cadence (each at least 1).
+///
+/// # Errors
+///
+/// One of them is 0.
+pub fn check_cadence(
+    log_every: u64,
+    workers: usize,
+    checkpoint_secs: u64,
+) -> Result<(), TrainConfigError> {
+    if log_every == 0 || workers == 0 || checkpoint_secs == 0 {
+        return Err(TrainConfigError(
+            "log_every, workers and checkpoint_secs must be ≥ 1".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The multi-step learning-rate factor at `step`: `gamma` to the number of

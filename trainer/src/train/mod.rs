@@ -147,11 +147,59 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
 ///
 /// Missing or invalid file.
 pub fn read_run_config(run: &Path) -> Result<TrainConfig, TrainError> {
+    read_config(run)
+}
+
+/// What the CVQN and the recurrent training configurations share as `train.json` of a
+/// run folder.
+pub trait RunConfig: Serialize + serde::de::DeserializeOwned {
+    /// Checks every field.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found.
+    fn check(&self) -> Result<(), TrainConfigError>;
+
+    /// Applies a session's `--steps` and `--workers` (each when given).
+    fn override_session(&mut self, steps: Option<u64>, workers: Option<usize>);
+}
+
+impl RunConfig for TrainConfig {
+    fn check(&self) -> Result<(), TrainConfigError> {
+        self.validate()
+    }
+
+    fn override_session(&mut self, steps: Option<u64>, workers: Option<usize>) {
+        self.steps = steps.unwrap_or(self.steps);
+        self.workers = workers.unwrap_or(self.workers);
+    }
+}
+
+/// Reads and checks `train.json` of a run.
+fn read_config<C: RunConfig>(run: &Path) -> Result<C, TrainError> {
     let path = run.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-    let cfg: TrainConfig = serde_json::from_str(&text)
+    let cfg: C = serde_json::from_str(&text)
         .map_err(|e| TrainError::Run(format!("{}: {e}", path.display())))?;
-    cfg.validate()?;
+    cfg.check()?;
+    Ok(cfg)
+}
+
+/// The configuration of a training session: the run's own when resuming, else
+/// `config`; with the session's overrides, checked, written into the run folder.
+fn start_session<C: RunConfig>(
+    config: Option<C>,
+    steps_override: Option<u64>,
+    opts: &TrainOptions,
+) -> Result<C, TrainError> {
+    let mut cfg = if opts.resume {
+        read_config(&opts.run)?
+    } else {
+        config.ok_or_else(|| TrainError::Run("a new run needs a configuration".into()))?
+    };
+    cfg.override_session(steps_override, opts.workers);
+    cfg.check()?;
+    prepare_run_folder(&opts.run, opts.resume, &cfg)?;
     Ok(cfg)
 }
 
@@ -330,19 +378,7 @@ pub fn train<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<TrainSummary, TrainError> {
     let run = &opts.run;
-    let mut cfg = if opts.resume {
-        read_run_config(run)?
-    } else {
-        config.ok_or_else(|| TrainError::Run("a new run needs a configuration".into()))?
-    };
-    if let Some(s) = steps_override {
-        cfg.steps = s;
-    }
-    if let Some(w) = opts.workers {
-        cfg.workers = w;
-    }
-    cfg.validate()?;
-    prepare_run_folder(run, opts.resume, &cfg)?;
+    let cfg = start_session(config, steps_override, opts)?;
 
     let data = Arc::new(Dataset::open(&opts.data, cfg.crop)?);
     if cfg.model.importance == ImportanceKind::Re && cfg.re_every > 0 && data.min_side() < 176 {

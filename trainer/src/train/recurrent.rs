@@ -23,10 +23,10 @@ use cvq_core::recurrent::{RecurrentCodec, residual_l1};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, CheckpointState};
-use super::config::{TrainConfigError, multistep_factor};
+use super::config::{TrainConfigError, check_batch, check_cadence, multistep_factor};
 use super::{
-    CONFIG_FILE, MetricsRow, TrainError, TrainOptions, TrainSummary, append_metrics, batch_tensor,
-    io, truncate_metrics,
+    CONFIG_FILE, MetricsRow, RunConfig, TrainError, TrainOptions, TrainSummary, append_metrics,
+    batch_tensor, read_config, start_session, truncate_metrics,
 };
 use crate::data::{Dataset, Loader};
 
@@ -85,32 +85,35 @@ impl RecurrentTrainConfig {
     ///
     /// The first problem found.
     pub fn validate(&self) -> Result<(), TrainConfigError> {
-        let err = |m: String| Err(TrainConfigError(m));
         self.model
             .validate()
             .map_err(|e| TrainConfigError(e.to_string()))?;
-        if self.batch_size == 0 || self.batch_size > 1024 {
-            return err(format!("batch_size {} not in 1..=1024", self.batch_size));
+        check_batch(self.batch_size, self.crop)?;
+        for (name, v) in [("lr", self.lr), ("lr_gamma", self.lr_gamma)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(TrainConfigError(format!(
+                    "{name} must be positive and finite (got {v})"
+                )));
+            }
         }
-        if self.crop == 0 || !self.crop.is_multiple_of(RecurrentConfig::ALIGN) || self.crop > 4096 {
-            return err(format!(
-                "crop {} must be a positive multiple of 16, at most 4096",
-                self.crop
-            ));
+        if !(self.grad_clip.is_finite() && self.grad_clip >= 0.0) {
+            return Err(TrainConfigError(format!(
+                "grad_clip must be ≥ 0 (got {})",
+                self.grad_clip
+            )));
         }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return err(format!("lr {} must be positive", self.lr));
-        }
-        if !(self.lr_gamma > 0.0 && self.lr_gamma <= 1.0) {
-            return err(format!("lr_gamma {} must be in (0, 1]", self.lr_gamma));
-        }
-        if self.grad_clip < 0.0 || !self.grad_clip.is_finite() {
-            return err(format!("grad_clip {} must be ≥ 0", self.grad_clip));
-        }
-        if self.log_every == 0 || self.workers == 0 {
-            return err("log_every and workers must be at least 1".into());
-        }
-        Ok(())
+        check_cadence(self.log_every, self.workers, self.checkpoint_secs)
+    }
+}
+
+impl RunConfig for RecurrentTrainConfig {
+    fn check(&self) -> Result<(), TrainConfigError> {
+        self.validate()
+    }
+
+    fn override_session(&mut self, steps: Option<u64>, workers: Option<usize>) {
+        self.steps = steps.unwrap_or(self.steps);
+        self.workers = workers.unwrap_or(self.workers);
     }
 }
 
@@ -129,12 +132,7 @@ pub fn is_recurrent_run(run: &Path) -> bool {
 ///
 /// Missing or invalid file.
 pub fn read_recurrent_config(run: &Path) -> Result<RecurrentTrainConfig, TrainError> {
-    let path = run.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-    let cfg: RecurrentTrainConfig = serde_json::from_str(&text)
-        .map_err(|e| TrainError::Run(format!("{}: {e}", path.display())))?;
-    cfg.validate()?;
-    Ok(cfg)
+    read_config(run)
 }
 
 /// What one recurrent step measured on its batch.
@@ -201,19 +199,7 @@ pub fn train_recurrent<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<TrainSummary, TrainError> {
     let run = &opts.run;
-    let mut cfg = if opts.resume {
-        read_recurrent_config(run)?
-    } else {
-        config.ok_or_else(|| TrainError::Run("a new run needs a configuration".into()))?
-    };
-    if let Some(s) = steps_override {
-        cfg.steps = s;
-    }
-    if let Some(w) = opts.workers {
-        cfg.workers = w;
-    }
-    cfg.validate()?;
-    super::prepare_run_folder(run, opts.resume, &cfg)?;
+    let cfg = start_session(config, steps_override, opts)?;
     let data = Arc::new(Dataset::open(&opts.data, cfg.crop)?);
     B::seed(device, cfg.seed);
     let fresh = RecurrentCodec::<B>::new(&cfg.model, device)
