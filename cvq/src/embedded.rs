@@ -13,7 +13,7 @@ pub(crate) struct EmbeddedModel {
 }
 
 /// Embedded models, lowest rate first (`quality` 1 makes the
-/// smallest files). A `static`, not a `const`: every use of a `const` may get its own
+/// smallest files), then the recurrent model. A `static`, not a `const`: every use of a `const` may get its own
 /// copy of the 20 MB of model bytes in the binary (it did: 51 MB instead of 31 MB).
 pub(crate) static MODELS: &[EmbeddedModel] = &[
     EmbeddedModel {
@@ -31,5 +31,12 @@ pub(crate) static MODELS: &[EmbeddedModel] = &[
     EmbeddedModel {
         qualities: &[4],
         bytes: include_bytes!("../../models/cvq-compact-q4.cvqm"),
+    },
+    // The recurrent model: no rate point of its own (its qualities are iteration
+    // counts; encode with `--model models/cvq-rnn.cvqm --iterations N`); embedded so
+    // that `cvq decode` finds it by the name and hash in a file's header.
+    EmbeddedModel {
+        qualities: &[],
+        bytes: include_bytes!("../../models/cvq-rnn.cvqm"),
     },
 ];

@@ -119,3 +119,38 @@ fn size_targets_pick_the_best_quality_that_fits() {
         encode(&[bad]).fails(1).stderr_has("must be");
     }
 }
+
+/// The shipped recurrent model (`models/cvq-rnn.cvqm`) encodes from its file, and
+/// `cvq decode` finds it embedded by the file's header, whole and partially.
+#[test]
+fn the_embedded_recurrent_model_decodes_its_files() {
+    let (dir, png) = picture(80, 48, 3);
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/cvq-rnn.cvqm");
+    let file = dir.path().join("r.cvq");
+    let back = dir.path().join("r.png");
+    let (file, back) = (file.to_str().unwrap(), back.to_str().unwrap());
+    cvq()
+        .run([
+            "encode",
+            &png,
+            "-o",
+            file,
+            "--model",
+            model,
+            "--iterations",
+            "3",
+        ])
+        .success()
+        .stdout_has("cvq-rnn#");
+    cvq()
+        .run(["decode", file, "-o", back])
+        .success()
+        .stdout_has("80 x 48, groups 3/3");
+    let bytes = std::fs::read(file).unwrap();
+    let cut = dir.path().join("cut.cvq");
+    std::fs::write(&cut, &bytes[..bytes.len() - 1]).unwrap();
+    cvq()
+        .run(["decode", cut.to_str().unwrap(), "-o", back, "--partial"])
+        .success()
+        .stdout_has("groups 2/3");
+}
