@@ -51,9 +51,12 @@ impl BdValue {
     }
 }
 
-/// BD-rates of cvq (test) against one codec (anchor) for one quality metric.
+/// BD-rates of a cvq family (test: `cvq`, or `cvq-rnn` for a recurrent model) against
+/// one classical codec (anchor) for one quality metric.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BdEntry {
+    /// The cvq family tested.
+    pub test: String,
     /// The anchor codec.
     pub anchor: String,
     /// `PSNR` or `MS-SSIM-dB`.
@@ -178,12 +181,14 @@ pub fn analyse(results: &BenchResults) -> Analysis {
     let n = results.images.len();
     let mut bd_rate = Vec::new();
     let order = codec_order(results);
-    if order.iter().any(|c| c == "cvq") {
-        let (cvq_psnr, cvq_ms) = curves(&means, "cvq", n);
-        for anchor in order.iter().filter(|c| *c != "cvq") {
+    let is_cvq = |c: &str| c == "cvq" || c == crate::CVQ_RNN;
+    for test in order.iter().filter(|c| is_cvq(c)) {
+        let (cvq_psnr, cvq_ms) = curves(&means, test, n);
+        for anchor in order.iter().filter(|c| !is_cvq(c)) {
             let (a_psnr, a_ms) = curves(&means, anchor, n);
             for (metric, a, t) in [("PSNR", &a_psnr, &cvq_psnr), ("MS-SSIM-dB", &a_ms, &cvq_ms)] {
                 bd_rate.push(BdEntry {
+                    test: test.clone(),
                     anchor: anchor.clone(),
                     metric: metric.into(),
                     pchip: BdValue::of(bd_rate_checked(a, t, BdMethod::Pchip)),
@@ -202,15 +207,17 @@ pub fn analyse(results: &BenchResults) -> Analysis {
                 runs: rows.len(),
                 encode_ms: rows.iter().map(|r| r.encode_ms).sum::<f64>() / k,
                 decode_ms: rows.iter().map(|r| r.decode_ms).sum::<f64>() / k,
-                decode_macs_per_pixel: (codec == "cvq")
-                    .then(|| {
+                // The largest of the codec's own cvq settings (none for classical codecs).
+                decode_macs_per_pixel: results.codecs.iter().find(|c| c.name == *codec).and_then(
+                    |c| {
                         results
                             .cvq_models
                             .iter()
+                            .filter(|m| c.settings.contains(&m.setting))
                             .map(|m| m.decoder_macs_per_pixel + m.entropy_macs_per_pixel)
                             .reduce(f64::max)
-                    })
-                    .flatten(),
+                    },
+                ),
             }
         })
         .collect();
@@ -303,7 +310,7 @@ pub fn write_all(
         notes: [
             "bpp = 8 * file bytes / pixels; PSNR over 8-bit RGB; MS-SSIM: codec-core (RGB mean, null below 161 px)",
             "mean rows: arithmetic means over images; ms_ssim_db of a mean row = -10 log10(1 - mean MS-SSIM)",
-            "bd_rate: cvq (test) against the anchor codec, percent; negative = cvq needs fewer bits at equal quality; over the overlapping quality interval only",
+            "bd_rate: a cvq family (test) against the anchor codec, percent; negative = cvq needs fewer bits at equal quality; over the overlapping quality interval only",
             "times: wall time of the tool process (classical) or of the library calls (cvq), ms per image",
         ],
     };
@@ -354,23 +361,23 @@ pub fn mean_table(analysis: &Analysis) -> String {
     s
 }
 
-/// The BD-rate table (Markdown), one row per anchor codec.
+/// The BD-rate table (Markdown), one row per cvq family and anchor codec.
 pub fn bd_table(analysis: &Analysis) -> String {
     let mut s = String::from(
         "| cvq vs | BD-rate PSNR (PCHIP) | BD-rate PSNR (cubic) | BD-rate MS-SSIM-dB (PCHIP) | BD-rate MS-SSIM-dB (cubic) |\n|---|---:|---:|---:|---:|\n",
     );
-    let mut anchors: Vec<&str> = Vec::new();
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
     for e in &analysis.bd_rate {
-        if !anchors.contains(&e.anchor.as_str()) {
-            anchors.push(&e.anchor);
+        if !pairs.contains(&(e.test.as_str(), e.anchor.as_str())) {
+            pairs.push((&e.test, &e.anchor));
         }
     }
-    for a in anchors {
+    for (t, a) in pairs {
         let get = |metric: &str| {
             analysis
                 .bd_rate
                 .iter()
-                .find(|e| e.anchor == a && e.metric == metric)
+                .find(|e| e.test == t && e.anchor == a && e.metric == metric)
         };
         let cells = |e: Option<&BdEntry>| {
             e.map_or(("n/a".to_string(), "n/a".to_string()), |e| {
@@ -379,7 +386,12 @@ pub fn bd_table(analysis: &Analysis) -> String {
         };
         let (pp, pc) = cells(get("PSNR"));
         let (mp, mc) = cells(get("MS-SSIM-dB"));
-        let _ = writeln!(s, "| {a} | {pp} | {pc} | {mp} | {mc} |");
+        let label = if t == "cvq" {
+            a.to_string()
+        } else {
+            format!("{a} ({t})")
+        };
+        let _ = writeln!(s, "| {label} | {pp} | {pc} | {mp} | {mc} |");
     }
     s
 }
