@@ -105,6 +105,35 @@ pub(crate) fn verified_body<'a>(
     Ok(body)
 }
 
+/// Starts a model file body: magic, version byte, the name (`u16` length + UTF-8,
+/// 1..=255 bytes).
+pub(crate) fn write_start(
+    b: &mut Vec<u8>,
+    magic: &[u8; 4],
+    version: u8,
+    name: &str,
+) -> Result<(), EntropyError> {
+    let name = name.as_bytes();
+    if name.is_empty() || name.len() > 255 {
+        return Err(bad("model name must be 1..=255 bytes"));
+    }
+    b.extend_from_slice(magic);
+    b.push(version);
+    b.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    b.extend_from_slice(name);
+    Ok(())
+}
+
+/// The name written by [`write_start`] (checked: UTF-8, 1..=255 bytes).
+pub(crate) fn read_name(r: &mut Reader<'_>) -> Result<String, EntropyError> {
+    let len = usize::from(r.u16()?);
+    let name = std::str::from_utf8(r.take(len)?).map_err(|_| bad("name is not UTF-8"))?;
+    if name.is_empty() || name.len() > 255 {
+        return Err(bad("model name must be 1..=255 bytes"));
+    }
+    Ok(name.to_string())
+}
+
 /// The config JSON block, the weight precision byte and the weights block of a model
 /// file body.
 pub(crate) fn read_config_and_weights(
@@ -159,19 +188,13 @@ pub enum ModelFamily {
 
 impl ModelFile {
     fn body(&self) -> Result<Vec<u8>, EntropyError> {
-        let name = self.name.as_bytes();
-        if name.is_empty() || name.len() > 255 {
-            return Err(bad("model name must be 1..=255 bytes"));
-        }
         let entropy = self.entropy.to_bytes();
         let mut b = Vec::with_capacity(self.weights.len() + entropy.len() + 1024);
-        b.extend_from_slice(match self.kind {
+        let magic = match self.kind {
             ModelKind::Full => MAGIC,
             ModelKind::DecoderOnly { .. } => DECODER_MAGIC,
-        });
-        b.push(VERSION);
-        b.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        b.extend_from_slice(name);
+        };
+        write_start(&mut b, magic, VERSION, &self.name)?;
         b.push(self.quality);
         if let ModelKind::DecoderOnly { model_hash } = self.kind {
             b.extend_from_slice(&model_hash);
@@ -216,10 +239,7 @@ impl ModelFile {
         let decoder_only = &bytes[..4] == DECODER_MAGIC;
         let mut r = Reader::new(body);
         r.take(5)?;
-        let name_len = usize::from(r.u16()?);
-        let name = std::str::from_utf8(r.take(name_len)?)
-            .map_err(|_| bad("name is not UTF-8"))?
-            .to_string();
+        let name = read_name(&mut r)?;
         let quality = r.u8()?;
         let kind = if decoder_only {
             let mut model_hash = [0u8; 8];
@@ -231,9 +251,6 @@ impl ModelFile {
         let (config_json, precision, weights) = read_config_and_weights(&mut r)?;
         let entropy = EntropyModel::from_bytes(r.block()?)?;
         r.finished()?;
-        if name.is_empty() || name.len() > 255 {
-            return Err(bad("model name must be 1..=255 bytes"));
-        }
         Ok(Self {
             kind,
             name,

@@ -18,7 +18,8 @@
 
 use crate::EntropyError;
 use crate::model_file::{
-    WeightPrecision, bad, body_hash, read_config_and_weights, sealed, verified_body,
+    WeightPrecision, body_hash, read_config_and_weights, read_name, sealed, verified_body,
+    write_start,
 };
 use crate::reader::{Reader, write_block};
 
@@ -41,15 +42,8 @@ pub struct RecurrentModelFile {
 
 impl RecurrentModelFile {
     fn body(&self) -> Result<Vec<u8>, EntropyError> {
-        let name = self.name.as_bytes();
-        if name.is_empty() || name.len() > 255 {
-            return Err(bad("model name must be 1..=255 bytes"));
-        }
         let mut b = Vec::with_capacity(self.weights.len() + self.config_json.len() + 64);
-        b.extend_from_slice(MAGIC);
-        b.push(VERSION);
-        b.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        b.extend_from_slice(name);
+        write_start(&mut b, MAGIC, VERSION, &self.name)?;
         write_block(&mut b, self.config_json.as_bytes());
         b.push(self.precision as u8);
         write_block(&mut b, &self.weights);
@@ -84,13 +78,7 @@ impl RecurrentModelFile {
         let body = verified_body(bytes, &[MAGIC], VERSION)?;
         let mut r = Reader::new(body);
         r.take(5)?;
-        let name_len = usize::from(r.u16()?);
-        let name = std::str::from_utf8(r.take(name_len)?)
-            .map_err(|_| bad("name is not UTF-8"))?
-            .to_string();
-        if name.is_empty() {
-            return Err(bad("model name must be 1..=255 bytes"));
-        }
+        let name = read_name(&mut r)?;
         let (config_json, precision, weights) = read_config_and_weights(&mut r)?;
         r.finished()?;
         Ok(Self {

@@ -93,6 +93,14 @@ pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, EvalError> {
     })
 }
 
+/// The file name of `path` (lossy UTF-8), as the reports name images.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// The progress bar over `files` (hidden without `progress`).
 fn images_bar(files: &[PathBuf], progress: bool) -> Result<ProgressBar, EvalError> {
     if files.is_empty() {
@@ -123,11 +131,7 @@ pub fn evaluate(
     let bar = images_bar(files, progress)?;
     let mut images = Vec::with_capacity(files.len());
     for f in files {
-        let name = f
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = file_name(f);
         bar.set_message(name.clone());
         let codec_err = |source| EvalError::Codec {
             path: f.display().to_string(),
@@ -205,11 +209,7 @@ pub fn evaluate_recurrent(
     let bar = images_bar(files, progress)?;
     let mut per_count: Vec<Vec<ImageResult>> = Vec::new();
     for f in files {
-        let name = f
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = file_name(f);
         bar.set_message(name.clone());
         let codec_err = |source: cvq::Error| EvalError::Codec {
             path: f.display().to_string(),

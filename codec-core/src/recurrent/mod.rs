@@ -203,7 +203,7 @@ impl<B: Backend> RecurrentCodec<B> {
         };
         let codes = self.encode_step(input, state, stochastic);
         let decoded = self.decode_step(codes.clone(), state);
-        (codes.clone(), self.reconstruct(recon, decoded, gain))
+        (codes, self.reconstruct(recon, decoded, gain))
     }
 
     /// The decoder's half of [`iterate`](Self::iterate): the next reconstruction from one
