@@ -57,7 +57,7 @@ else
   BIN=/tmp/cvq-train
   python3 -c "import lzma,shutil;shutil.copyfileobj(lzma.open('.gpu/cvq-train.xz'),open('$BIN','wb'))" && chmod +x "$BIN"
   NV=$(python3 -c "import nvidia,os;print(os.path.join(list(nvidia.__path__)[0],'cu13'))")
-  export CUDA_PATH=$NV LD_LIBRARY_PATH=$NV/lib:${LD_LIBRARY_PATH:-}
+  . tools/gpu/cuda_root.sh "$NV" "$OUT/window.log"
   nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader | tee -a "$OUT/window.log"
 fi
 "$BIN" --version | tee -a "$OUT/window.log"
@@ -102,6 +102,7 @@ for b in $BATCHES; do
     --batch-sizes "$b" --crop "$CROP" --warmup 3 --steps 10 --phase-steps 3 --workers 8 \
     --lr 1e-4 --lr-quantizer 5e-5 --grad-clip 0 --json "$W/bench-$b.json" 2>&1 | tail -n 3 | tee -a "$OUT/window.log"
 done
+log "autotune candidates that failed to compile: $(cat "$CACHE"/autotune/*/*/*/*.log 2>/dev/null | grep -o 'Compilation Error' | wc -l)"
 python3 - "$OUT/bench.json" "$W"/bench-*.json <<'EOF'
 import json, sys
 rows = []
@@ -166,6 +167,7 @@ fi
 
 # 7. Caches back, so the next window starts warm.
 [ -n "${DMON:-}" ] && kill "$DMON" 2>/dev/null
+python3 "$REPO/tools/gpu/trim_autotune.py" "$CACHE"/autotune/*/*/*/*.log
 (cd "$CACHE" && XZ_OPT="-T0 -6" tar -cJf "$OUT/cubecl-cache.tar.xz" .) && log "kernel cache: $(du -sh "$OUT/cubecl-cache.tar.xz" | cut -f1)"
 ls -la "$OUT" | tee -a "$OUT/window.log"
 log "done"
