@@ -269,11 +269,6 @@ fn int_values<B: Backend>(t: Tensor<B, 4, Int>) -> Result<Vec<usize>, CodecError
         .map_err(|e| CodecError::Weights(format!("reading symbols: {e:?}")))
 }
 
-pub(crate) fn id_string(id: &ModelId) -> String {
-    let hex: String = id.hash.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}#{hex}", id.name)
-}
-
 impl<B: Backend> CodecModel<B> {
     /// Freezes a (trained) model: exports its integer entropy model and computes the
     /// model hash of the model file it would be saved as.
@@ -399,7 +394,7 @@ impl<B: Backend> CodecModel<B> {
 
     /// `name#hash` of the model.
     pub fn id_string(&self) -> String {
-        id_string(&self.id)
+        self.id.to_string()
     }
 
     /// Qualities this model encodes at: `1..=K` for a variable-rate model, only its
@@ -536,7 +531,7 @@ impl<B: Backend> CodecModel<B> {
         };
         if header.model != self.id {
             return Err(CodecError::WrongModel {
-                file: id_string(&header.model),
+                file: header.model.to_string(),
                 model: self.id_string(),
             });
         }

@@ -119,6 +119,52 @@ fn every_prefix_of_whole_iterations_decodes_to_that_iterations_image() {
 }
 
 #[test]
+fn a_stream_decoded_prefix_by_prefix_runs_each_iteration_once_and_matches() {
+    let (codec, _) = tiny(5, 4);
+    let enc = codec.encode(&image(40, 33), 4).unwrap();
+    let header_len = enc.bytes.len() - enc.payload_bytes.iter().sum::<usize>();
+    let full = codec
+        .decode_bits(&enc.bytes, &Limits::default(), false)
+        .unwrap();
+    let mut progress = codec.progressive(&full.header);
+    let mut painted = Vec::new();
+    // Prefixes as a network delivers them: header only, mid-iteration, whole iterations.
+    for cut in (header_len..=enc.bytes.len())
+        .step_by(7)
+        .chain([enc.bytes.len()])
+    {
+        let bits = codec
+            .decode_bits(&enc.bytes[..cut], &Limits::default(), true)
+            .unwrap();
+        assert!(progress.continues(&bits));
+        while codec.step(&mut progress, &bits).unwrap() {
+            let t = progress.iterations_done() - 1;
+            painted.push((t, codec.image(&progress).unwrap()));
+        }
+        assert_eq!(progress.iterations_done(), bits.planes.len());
+        // The image so far is what a from-scratch decode of this prefix gives.
+        assert_eq!(
+            codec.image(&progress).unwrap(),
+            codec.reconstruct(&bits).unwrap()
+        );
+    }
+    let mut each = Vec::new();
+    codec
+        .reconstruct_each(&full, |t, img| each.push((t, img)))
+        .unwrap();
+    assert_eq!(painted, each, "every iteration painted once, in order");
+
+    // Another file (other bits) is not a continuation: a typed error, not a wrong image.
+    let mut other_bits = full.clone();
+    other_bits.planes[0][0] ^= 1;
+    assert!(!progress.continues(&other_bits));
+    assert!(matches!(
+        codec.step(&mut progress, &other_bits),
+        Err(CodecError::BadImage(_))
+    ));
+}
+
+#[test]
 fn a_file_cut_to_fewer_iterations_is_the_file_of_that_many() {
     let (codec, _) = tiny(9, 3);
     let img = image(50, 19);

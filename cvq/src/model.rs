@@ -177,14 +177,8 @@ impl Model {
                 return Self::from_bytes(m.bytes);
             }
         }
-        let hash: String = header
-            .model
-            .hash
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
         Err(Error::ModelNotEmbedded {
-            model: format!("{}#{hash}", header.model.name),
+            model: header.model.to_string(),
         })
     }
 

@@ -20,6 +20,13 @@ export const config = {
    */
   modelUrl: null,
   /**
+   * Models for files the embedded model did not write, e.g. the recurrent family:
+   * `{ "cvq-rnn": "/models/cvq-rnn.cvqm" }`, keyed by the model's name or its full id
+   * `name#hash` (`cvq info FILE.cvq` prints it). Each is fetched once, when the first
+   * file that needs it is decoded.
+   */
+  models: {},
+  /**
    * Where synthesis runs: "auto" (WebGPU on a hardware adapter, else the CPU path),
    * "webgpu" (any adapter, software ones included; fails without one) or "cpu".
    */
@@ -39,6 +46,9 @@ export function configure(urls) {
     if (k === "backend") {
       if (!BACKENDS.includes(v)) throw new Error(`cvq: backend must be one of ${BACKENDS}`);
       config.backend = v;
+    } else if (k === "models") {
+      config.models = Object.fromEntries(Object.entries(v ?? {})
+        .map(([id, url]) => [id, new URL(url, document.baseURI).href]));
     } else {
       config[k] = v === null ? null : new URL(v, document.baseURI).href;
     }
@@ -66,7 +76,7 @@ export class CvqClient {
     };
     this.#worker.onmessageerror = () => this.#fail("cvq worker: unreadable message");
     this.ready = this.#call("setup", [{ moduleUrl: urls.moduleUrl,
-      gpuModuleUrl: urls.gpuModuleUrl, modelUrl: urls.modelUrl,
+      gpuModuleUrl: urls.gpuModuleUrl, modelUrl: urls.modelUrl, models: urls.models ?? {},
       backend: urls.backend ?? "auto" }]);
   }
 
@@ -94,7 +104,8 @@ export class CvqClient {
   info() { return this.#call("info", []); }
 
   /**
-   * Header of a (possibly partial) file. Rejects only for bytes that are not cvq.
+   * Header of a (possibly partial) file: {headerComplete, model, width, height, groups,
+   * groupsComplete, fileLength}. Rejects only for bytes that are not cvq.
    * @param {Uint8Array} bytes copied, not transferred
    */
   inspect(bytes) { return this.#call("inspect", [bytes]); }

@@ -18,6 +18,8 @@ let ready = null;
  * @property {object|null} gpu GpuCodec that decodes with WebGPU synthesis, if in use
  * @property {string|null} gpuNote  why WebGPU is not in use
  * @property {() => Promise<object>} encoder  Codec that can encode (loaded on first use)
+ * @property {(id: string) => Promise<object>} model  Codec for the model `id` (the
+ *   embedded one, or one of `models` fetched on first use)
  */
 
 /**
@@ -31,7 +33,8 @@ let ready = null;
  *   backend?: "auto"|"webgpu"|"cpu"}} opts
  * @returns {Promise<Backend>}
  */
-async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, backend = "auto" }) {
+async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, models = {},
+  backend = "auto" }) {
   let { adapter, note } = backend === "cpu" ? { adapter: null, note: "CPU path requested" }
     : await probeAdapter(backend === "webgpu");
   const wasm = await import(adapter ? gpuModuleUrl : moduleUrl);
@@ -41,6 +44,7 @@ async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, backend = "auto
   if (adapter) ({ gpu, note } = await openGpu(wasm, adapter));
   if (backend === "webgpu" && !gpu) throw new Error(`WebGPU unavailable: ${note}`);
   let encoder = null;
+  const loaded = new Map(); // url → Promise<Codec>
   return {
     name: gpu ? `WebGPU (${gpu.label})` : "CPU (wasm SIMD)",
     wasm,
@@ -61,6 +65,29 @@ async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, backend = "auto
       })();
       encoder.catch(() => { encoder = null; }); // let a later encode retry
       return encoder;
+    },
+    // Files of other models (the recurrent family, other rate points): the page names
+    // their model files in `models`, by name or by full id; each is fetched once.
+    async model(id) {
+      if (id === decoder.id) return decoder;
+      const name = id.split("#")[0];
+      const url = models[id] ?? models[name];
+      if (!url) {
+        throw new Error(`this file was written by model ${id}, which is not embedded: ` +
+          `configure({ models: { "${name}": URL of its .cvqm } })`);
+      }
+      if (!loaded.has(url)) {
+        const load = (async () => {
+          const res = await fetch(url);
+          if (!res.ok) throw new Error(`model ${url}: HTTP ${res.status}`);
+          return new wasm.Codec(new Uint8Array(await res.arrayBuffer()));
+        })();
+        load.catch(() => loaded.delete(url)); // let a later decode retry
+        loaded.set(url, load);
+      }
+      const codec = await loaded.get(url);
+      if (codec.id !== id) throw new Error(`model ${url} is ${codec.id}; the file needs ${id}`);
+      return codec;
     },
   };
 }
@@ -112,6 +139,22 @@ function using(obj, fn) {
   try { return fn(obj); } finally { obj.free(); }
 }
 
+/**
+ * Decodes with the model the file names: the embedded one (WebGPU synthesis when in
+ * use) or one of the page's `models` (CPU path; a recurrent stream decoded prefix by
+ * prefix runs each iteration once, the `Codec` keeps its state).
+ * @param {"decode"|"decodePartial"} op
+ */
+async function decodeWith(b, bytes, op) {
+  const id = using(b.wasm.inspect(bytes), (i) => i.model);
+  const codec = id ? await b.model(id) : b.decoder;
+  const t0 = performance.now();
+  if (codec === b.decoder && b.gpu) {
+    return takeImage(await b.gpu[op](bytes), performance.now() - t0, b.name);
+  }
+  return takeImage(codec[op](bytes), performance.now() - t0, "CPU (wasm SIMD)");
+}
+
 /** Handlers: each returns [result, transferList]. */
 const OPS = {
   async info(b) {
@@ -120,18 +163,15 @@ const OPS = {
   },
   async inspect(b, [bytes]) {
     return [using(b.wasm.inspect(bytes), (i) => ({ headerComplete: i.headerComplete,
+      model: i.model,
       width: i.width, height: i.height, groups: i.groups,
       groupsComplete: i.groupsComplete, fileLength: i.fileLength })), []];
   },
   async decode(b, [bytes]) {
-    const t0 = performance.now();
-    const img = b.gpu ? await b.gpu.decode(bytes) : b.decoder.decode(bytes);
-    return takeImage(img, performance.now() - t0, b.name);
+    return decodeWith(b, bytes, "decode");
   },
   async decodePartial(b, [bytes]) {
-    const t0 = performance.now();
-    const img = b.gpu ? await b.gpu.decodePartial(bytes) : b.decoder.decodePartial(bytes);
-    return takeImage(img, performance.now() - t0, b.name);
+    return decodeWith(b, bytes, "decodePartial");
   },
   async encode(b, [rgba, width, height]) {
     const codec = await b.encoder();

@@ -22,7 +22,8 @@ use cvq_core::complexity::complexity;
 use cvq_core::config::{CvqnConfig, Preset};
 use cvq_core::entropy::{ModelFamily, model_family};
 use cvq_core::metrics::{MetricError, ms_ssim_rgb8, psnr_rgb8};
-use cvq_core::recurrent::codec::{DecodedBits, RecurrentCodecModel};
+use cvq_core::recurrent::codec::{DecodedBits, ProgressiveDecode, RecurrentCodecModel};
+use std::cell::RefCell;
 use wasm_bindgen::Clamped;
 use wasm_bindgen::prelude::*;
 
@@ -162,9 +163,10 @@ pub fn rgba_to_rgb(rgba: &[u8]) -> Vec<u8> {
 /// What a (possibly incomplete) `.cvq` prefix holds, read from its header without
 /// entropy decoding: lets a streaming reader decode only when a group completes.
 #[wasm_bindgen]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileInfo {
     header_complete: bool,
+    model: String,
     width: u32,
     height: u32,
     groups: u32,
@@ -178,6 +180,13 @@ impl FileInfo {
     #[wasm_bindgen(getter, js_name = headerComplete)]
     pub fn header_complete(&self) -> bool {
         self.header_complete
+    }
+
+    /// `name#hash` of the model that wrote the file (what [`Codec::id`] of the model
+    /// that decodes it returns); empty while the header is incomplete.
+    #[wasm_bindgen(getter)]
+    pub fn model(&self) -> String {
+        self.model.clone()
     }
 
     /// Image width in pixels.
@@ -228,6 +237,7 @@ pub fn inspect_prefix(bytes: &[u8]) -> Result<FileInfo, FormatError> {
     match read_prefix(bytes, &Limits::default()) {
         Ok(p) => Ok(FileInfo {
             header_complete: true,
+            model: p.header.model.to_string(),
             width: p.header.width,
             height: p.header.height,
             groups: p.header.groups.len() as u32,
@@ -236,6 +246,7 @@ pub fn inspect_prefix(bytes: &[u8]) -> Result<FileInfo, FormatError> {
         }),
         Err(FormatError::Truncated { .. }) => Ok(FileInfo {
             header_complete: false,
+            model: String::new(),
             width: 0,
             height: 0,
             groups: 0,
@@ -315,7 +326,15 @@ fn check_rgba(rgba: &[u8], width: u32, height: u32) -> Result<(), CodecError> {
 #[derive(Debug)]
 pub struct Codec {
     model: Family,
+    /// Recurrent files being decoded prefix by prefix (a stream): each continues where
+    /// the last call stopped, so a stream of `T` iterations runs `T` decoder iterations
+    /// in all, not `1 + 2 + … + T`. Most recent last; dropped once complete.
+    streams: RefCell<Vec<ProgressiveDecode<Cpu>>>,
 }
+
+/// Streams a [`Codec`] keeps going at once (e.g. several `<cvq-img>` loading together);
+/// beyond it the oldest starts over if it comes back.
+const MAX_STREAMS: usize = 4;
 
 #[derive(Debug)]
 enum Family {
@@ -451,6 +470,7 @@ impl Codec {
     pub fn load(model_bytes: &[u8]) -> Result<Self, CodecError> {
         let device = Default::default();
         Ok(Self {
+            streams: RefCell::default(),
             model: match model_family(model_bytes) {
                 Some(ModelFamily::Recurrent) => {
                     Family::Recurrent(Box::new(RecurrentCodecModel::load(model_bytes, &device)?))
@@ -482,7 +502,7 @@ impl Codec {
             }
             Family::Recurrent(m) => {
                 let bits = Self::recurrent_bits(m, bytes, partial)?;
-                let image = m.reconstruct(&bits)?;
+                let image = self.continue_stream(m, &bits)?;
                 Ok(DecodedImage::with_groups(
                     &image,
                     bits.planes.len(),
@@ -490,6 +510,29 @@ impl Codec {
                 ))
             }
         }
+    }
+
+    /// The image after the received iterations of `bits`, running only the iterations
+    /// that the stream it continues (if any) has not run yet.
+    fn continue_stream(
+        &self,
+        m: &RecurrentCodecModel<Cpu>,
+        bits: &DecodedBits,
+    ) -> Result<RgbImage, CodecError> {
+        let mut streams = self.streams.borrow_mut();
+        let mut progress = match streams.iter().position(|p| p.continues(bits)) {
+            Some(i) => streams.remove(i),
+            None => m.progressive(&bits.header),
+        };
+        while m.step(&mut progress, bits)? {}
+        let image = m.image(&progress)?;
+        if bits.planes.len() < bits.iterations {
+            streams.push(progress);
+            if streams.len() > MAX_STREAMS {
+                streams.remove(0);
+            }
+        }
+        Ok(image)
     }
 
     /// [`Codec::decode_each`] for Rust callers: a (possibly partial) file, `paint` called

@@ -1,5 +1,6 @@
 // <cvq-img> in headless chromium: progressive paint of a slowly streamed file (preview and
-// final pixels equal the native decoder's exactly), fallback and error text on a corrupt
+// final pixels equal the native decoder's exactly; a CVQN file group by group, a recurrent
+// file iteration by iteration with a model the page names), fallback and error text on a corrupt
 // file, and a main thread that keeps running while the worker decodes a Kodak image.
 // Screenshots: www/test-results/progressive-preview.png, progressive-final.png, fallback.png.
 import { test } from "node:test";
@@ -80,6 +81,48 @@ test("a streamed file paints the 1-group preview, then the final image, both exa
   await page.locator("cvq-img").screenshot({ path: join(artifacts, "progressive-final.png") });
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test("a recurrent file paints iteration by iteration with the model the page names, exact", async () => {
+  const { page, errors } = await open("/www/tests/element.html");
+  await page.evaluate(async () => {
+    const { configure } = await import("/www/node_modules/cvq-web/cvq-img.js");
+    configure({ models: { "rnn-tiny": "/web/tests/fixtures/rnn-tiny.cvqm" } });
+  });
+  // Warm the worker and fetch the model first, so the pause in the stream outlasts the
+  // preview (see the CVQN test above).
+  await addImage(page, { src: `/${FIXTURES}/kodim23-crop-rnn4.cvq`, loading: "eager" });
+  await settled(page);
+  assert.equal(await page.evaluate(() => document.querySelector("cvq-img").state), "complete",
+    errors.join("\n"));
+  await page.evaluate(() => document.querySelector("cvq-img").remove());
+
+  // 69 bytes: the header and 2 of the 4 iterations, then a pause, then the rest.
+  await addImage(page, { src: `/slow/${FIXTURES}/kodim23-crop-rnn4.cvq?first=69&delay=1500`,
+    loading: "eager" });
+  await settled(page);
+  const events = await page.evaluate(() => window.events);
+  assert.deepEqual(events.map((e) => e.type), ["cvq-progress", "cvq-progress", "load"],
+    errors.join("\n"));
+  const [preview, last] = events;
+  assert.deepEqual(preview.detail, { groupsReceived: 2, groups: 4 });
+  assert.equal(preview.state, "partial");
+  const cut = png(`${FIXTURES}/kodim23-crop-rnn4-cut69.cvq.png`);
+  assert.equal(differing(preview.rgba, cut.rgba), 0, "2-iteration paint differs from native");
+  assert.deepEqual(last.detail, { groupsReceived: 4, groups: 4 });
+  const full = png(`${FIXTURES}/kodim23-crop-rnn4.cvq.png`);
+  assert.equal(differing(last.rgba, full.rgba), 0, "final paint differs from the native decode");
+  assert.deepEqual(errors, []);
+  await page.close();
+
+  // Without the model configured: an error that says what to do, not a hang.
+  const bare = await open("/www/tests/element.html");
+  await addImage(bare.page, { src: `/${FIXTURES}/kodim23-crop-rnn4.cvq`, loading: "eager" });
+  await settled(bare.page);
+  const error = await bare.page.evaluate(() => document.querySelector("cvq-img").error);
+  assert.match(error, /rnn-tiny#[0-9a-f]{16}, which is not embedded: configure\(\{ models/);
+  console.log(`# recurrent file, model not configured: ${error}`);
+  await bare.page.close();
 });
 
 test("a corrupt file falls back to the fallback <img>, or shows the error text", async () => {

@@ -118,6 +118,15 @@ impl ModelId {
     }
 }
 
+/// `name#hash` with the hash in lowercase hex (`cvq-compact-q3#1a2b3c4d5e6f7a8b`): how
+/// tools print a model's identity.
+impl std::fmt::Display for ModelId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#", self.name)?;
+        self.hash.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
 /// One channel group: a run of consecutive stored channels quantized to the
 /// same number of levels and entropy coded into one payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

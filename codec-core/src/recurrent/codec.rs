@@ -24,8 +24,7 @@ use cvq_entropy::{RecurrentModelFile, WeightPrecision};
 use super::config::RecurrentConfig;
 use super::{RecurrentCodec, RecurrentState};
 use crate::codec::{
-    CodecError, RgbImage, STRIDE, id_string, image_to_tensor, load_weights, pixels_to_image,
-    record_bytes,
+    CodecError, RgbImage, STRIDE, image_to_tensor, load_weights, pixels_to_image, record_bytes,
 };
 
 /// A recurrent model ready to encode and decode.
@@ -60,6 +59,33 @@ pub struct DecodedBits {
     pub planes: Vec<Vec<u8>>,
     /// Iterations stored in the file (`planes.len()` of them were received).
     pub iterations: usize,
+}
+
+/// A recurrent file's reconstruction part-way: the iterations run so far, the decoder's
+/// cell states and the image after them. Made by [`RecurrentCodecModel::progressive`],
+/// moved on by [`RecurrentCodecModel::step`].
+#[derive(Debug, Clone)]
+pub struct ProgressiveDecode<B: Backend> {
+    header: FileHeader,
+    planes: Vec<Vec<u8>>,
+    state: RecurrentState<B>,
+    /// `[1, 3, H, W]` (padded size), values ≈ `0..1`.
+    recon: Tensor<B, 4>,
+}
+
+impl<B: Backend> ProgressiveDecode<B> {
+    /// Whether `decoded` is the same file with at least the iterations run so far (same
+    /// header, the same bits in those iterations): then it can be advanced.
+    pub fn continues(&self, decoded: &DecodedBits) -> bool {
+        decoded.header == self.header
+            && decoded.planes.len() >= self.planes.len()
+            && decoded.planes[..self.planes.len()] == self.planes[..]
+    }
+
+    /// Iterations run so far.
+    pub fn iterations_done(&self) -> usize {
+        self.planes.len()
+    }
 }
 
 impl<B: Backend> RecurrentCodecModel<B> {
@@ -124,7 +150,7 @@ impl<B: Backend> RecurrentCodecModel<B> {
 
     /// `name#hash` of the model.
     pub fn id_string(&self) -> String {
-        id_string(&self.id)
+        self.id.to_string()
     }
 
     /// The device the networks live on.
@@ -225,7 +251,7 @@ impl<B: Backend> RecurrentCodecModel<B> {
             return Err(CodecError::Iterations {
                 asked: iterations,
                 max: file.payloads.len(),
-                model: id_string(&file.header.model),
+                model: file.header.model.to_string(),
             });
         }
         let mut header = self.header(
@@ -260,13 +286,13 @@ impl<B: Backend> RecurrentCodecModel<B> {
         if header.entropy_model != EntropyModelKind::Binary {
             return Err(CodecError::WrongFamily(format!(
                 "this file was written by a CVQN model ({}); {} is a recurrent model",
-                id_string(&header.model),
+                header.model,
                 self.id_string()
             )));
         }
         if header.model != self.id {
             return Err(CodecError::WrongModel {
-                file: id_string(&header.model),
+                file: header.model.to_string(),
                 model: self.id_string(),
             });
         }
@@ -301,18 +327,9 @@ impl<B: Backend> RecurrentCodecModel<B> {
         decoded: &DecodedBits,
         mut each: impl FnMut(usize, RgbImage),
     ) -> Result<(), CodecError> {
-        let (lh, lw) = decoded.header.latent_size();
-        let (lh, lw) = (lh as usize, lw as usize);
-        let bits = self.config.bits;
-        let mut state = RecurrentState::default();
-        let mut recon = RecurrentCodec::<B>::initial_reconstruction(
-            [1, 3, lh * STRIDE, lw * STRIDE],
-            &self.device,
-        );
-        for (t, plane) in decoded.planes.iter().enumerate() {
-            let codes = bits_to_codes::<B>(plane, [1, bits, lh, lw], &self.device);
-            recon = self.net.decode_iteration(codes, recon, &mut state);
-            each(t, self.to_image(&decoded.header, recon.clone())?);
+        let mut progress = self.progressive(&decoded.header);
+        while self.step(&mut progress, decoded)? {
+            each(progress.iterations_done() - 1, self.image(&progress)?);
         }
         Ok(())
     }
@@ -323,19 +340,65 @@ impl<B: Backend> RecurrentCodecModel<B> {
     ///
     /// As [`reconstruct_each`](Self::reconstruct_each).
     pub fn reconstruct(&self, decoded: &DecodedBits) -> Result<RgbImage, CodecError> {
-        let mut last = None;
-        self.reconstruct_each(decoded, |_, image| last = Some(image))?;
-        match last {
-            Some(image) => Ok(image),
-            None => {
-                let (lh, lw) = decoded.header.latent_size();
-                let grey = RecurrentCodec::<B>::initial_reconstruction(
-                    [1, 3, lh as usize * STRIDE, lw as usize * STRIDE],
-                    &self.device,
-                );
-                self.to_image(&decoded.header, grey)
-            }
+        let mut progress = self.progressive(&decoded.header);
+        while self.step(&mut progress, decoded)? {}
+        self.image(&progress)
+    }
+
+    /// A reconstruction of the file with `header` before any iteration (mid grey), to
+    /// be carried across calls while more of the file arrives: [`step`](Self::step)
+    /// runs only the iterations it has not run yet, so decoding a stream prefix by prefix
+    /// costs each iteration once instead of `1 + 2 + … + T` iterations.
+    pub fn progressive(&self, header: &FileHeader) -> ProgressiveDecode<B> {
+        let (lh, lw) = header.latent_size();
+        ProgressiveDecode {
+            header: header.clone(),
+            planes: Vec::new(),
+            state: RecurrentState::default(),
+            recon: RecurrentCodec::<B>::initial_reconstruction(
+                [1, 3, lh as usize * STRIDE, lw as usize * STRIDE],
+                &self.device,
+            ),
         }
+    }
+
+    /// Runs the next iteration of `decoded` that `progress` has not run yet; `false` when
+    /// there is none (all received iterations are done).
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::BadImage`] if `decoded` is not a continuation of what `progress`
+    /// has run ([`ProgressiveDecode::continues`]).
+    pub fn step(
+        &self,
+        progress: &mut ProgressiveDecode<B>,
+        decoded: &DecodedBits,
+    ) -> Result<bool, CodecError> {
+        if !progress.continues(decoded) {
+            return Err(CodecError::BadImage(
+                "these bits do not continue the file being decoded progressively".into(),
+            ));
+        }
+        let Some(plane) = decoded.planes.get(progress.planes.len()) else {
+            return Ok(false);
+        };
+        let (lh, lw) = decoded.header.latent_size();
+        let shape = [1, self.config.bits, lh as usize, lw as usize];
+        let codes = bits_to_codes::<B>(plane, shape, &self.device);
+        progress.recon =
+            self.net
+                .decode_iteration(codes, progress.recon.clone(), &mut progress.state);
+        progress.planes.push(plane.clone());
+        Ok(true)
+    }
+
+    /// The image after the iterations `progress` has run (mid grey before the first).
+    ///
+    /// # Errors
+    ///
+    /// Tensor read-back failures.
+    pub fn image(&self, progress: &ProgressiveDecode<B>) -> Result<RgbImage, CodecError> {
+        self.to_image(&progress.header, progress.recon.clone())
     }
 
     fn to_image(&self, header: &FileHeader, recon: Tensor<B, 4>) -> Result<RgbImage, CodecError> {

@@ -95,3 +95,25 @@ test("a recurrent file decodes to the native pixels, whole and after 2 of 4 iter
   assertSamePixels(painted[3], "kodim23-crop-rnn4.cvq.png");
   assert.throws(() => rnn.decode(fixture("kodim23-crop-q3.cvq")), /CVQN model/);
 });
+
+test("a recurrent stream decoded prefix by prefix gives the native pixels at every stage", () => {
+  const rnn = new wasm.Codec(fixture("rnn-tiny.cvqm"));
+  const file = fixture("kodim23-crop-rnn4.cvq");
+  // The header names the model that decodes the file (how the worker picks a model).
+  assert.equal(wasm.inspect(file).model, rnn.id);
+  assert.equal(wasm.inspect(file.subarray(0, 5)).model, "");
+  // Growing prefixes, as a network delivers them: each call continues the last one.
+  const seen = new Map();
+  for (let end = 1; end < file.length; end += 1) {
+    const info = wasm.inspect(file.subarray(0, end));
+    if (!info.headerComplete) continue;
+    const img = rnn.decodePartial(file.subarray(0, end));
+    seen.set(img.groupsReceived, img);
+  }
+  assertSamePixels(seen.get(2), "kodim23-crop-rnn4-cut69.cvq.png");
+  const whole = rnn.decode(file);
+  assertSamePixels(whole, "kodim23-crop-rnn4.cvq.png");
+  // A second stream of the same file starts over and ends at the same pixels.
+  assertSamePixels(rnn.decodePartial(file.subarray(0, 69)), "kodim23-crop-rnn4-cut69.cvq.png");
+  assertSamePixels(rnn.decode(file), "kodim23-crop-rnn4.cvq.png");
+});

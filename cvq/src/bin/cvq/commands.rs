@@ -100,7 +100,6 @@ pub fn file_info(path: &Path) -> Result<String, String> {
     let complete = read_file(&bytes, &limits).is_ok();
     let h = &partial.header;
     let pixels = f64::from(h.width) * f64::from(h.height);
-    let hash: String = h.model.hash.iter().map(|b| format!("{b:02x}")).collect();
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -113,7 +112,7 @@ pub fn file_info(path: &Path) -> Result<String, String> {
     let _ = writeln!(s, "image:       {} x {}", h.width, h.height);
     let (lh, lw) = h.latent_size();
     let _ = writeln!(s, "latent:      {} channels x {lh} x {lw}", h.channels());
-    let _ = writeln!(s, "model:       {}#{hash}", h.model.name);
+    let _ = writeln!(s, "model:       {}", h.model);
     let _ = writeln!(s, "quality:     {}", h.quality);
     let _ = writeln!(s, "entropy:     {:?}", h.entropy_model);
     let _ = writeln!(
