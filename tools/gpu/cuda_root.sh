@@ -1,12 +1,13 @@
-# Sourced by window.sh (and runnable here to test): sets CUDA_PATH and LD_LIBRARY_PATH for
-# the CUDA binary from the folder of PyTorch's CUDA 13 wheels, then checks with NVRTC that
-# a tensor-core kernel compiles.
+# Sourced by window.sh and more.sh: sets CUDA_PATH and LD_LIBRARY_PATH for the CUDA
+# binary from the folder of PyTorch's CUDA 13 wheels (site-packages/nvidia/cu13, or $NV
+# when set, e.g. to test here with unpacked wheels), then checks with NVRTC that a
+# tensor-core kernel compiles.
 #
-#   . tools/gpu/cuda_root.sh NV_FOLDER LOG_FILE     # NV_FOLDER: site-packages/nvidia/cu13
+#   . tools/gpu/cuda_root.sh LOG_FILE
 #
-# Needs .gpu/nvidia_cuda_crt-*.whl when NV_FOLDER/include lacks crt/ (tools/gpu/prepare.sh
+# Needs .gpu/nvidia_cuda_crt-*.whl when NV/include lacks crt/ (tools/gpu/prepare.sh
 # downloads it).
-NV=$1
+NV=${NV:-$(python3 -c "import nvidia,os;print(os.path.join(list(nvidia.__path__)[0],'cu13'))")}
 # CubeCL hands NVRTC CUDA_PATH/include. PyTorch's wheels have mma.h but not the crt/
 # folder it includes: without crt/ every tensor-core kernel fails to compile and the
 # autotuner falls back to the slowest kernels (window of 2026-11-28). So CUDA_PATH is a
@@ -15,7 +16,7 @@ CUDA_ROOT=/tmp/cuda-root
 rm -rf "$CUDA_ROOT" && mkdir -p "$CUDA_ROOT/include"
 for e in "$NV"/include/*; do ln -s "$e" "$CUDA_ROOT/include/"; done
 if [ ! -f "$NV/include/crt/mma.h" ]; then
-  python3 - "$CUDA_ROOT/include" .gpu/nvidia_cuda_crt-*.whl <<'PY' 2>&1 | tee -a "$2"
+  python3 - "$CUDA_ROOT/include" .gpu/nvidia_cuda_crt-*.whl <<'PY' 2>&1 | tee -a "$1"
 import os, sys, zipfile
 dest, wheels = sys.argv[1], sys.argv[2:]
 n = 0
@@ -31,4 +32,4 @@ print(f"crt headers: {n} files from {', '.join(os.path.basename(w) for w in whee
 PY
 fi
 export CUDA_PATH=$CUDA_ROOT LD_LIBRARY_PATH=$NV/lib:${LD_LIBRARY_PATH:-}
-python3 tools/gpu/nvrtc_check.py --include "$CUDA_PATH/include" --lib "$NV/lib" 2>&1 | tee -a "$2"
+python3 tools/gpu/nvrtc_check.py --include "$CUDA_PATH/include" --lib "$NV/lib" 2>&1 | tee -a "$1"

@@ -15,13 +15,11 @@ R=$PWD
 W=/tmp/cvq-window
 BIN=/tmp/cvq-train
 [ -x "$BIN" ] && [ -f "$W/trunk/checkpoint/state.json" ] || { echo "no window state on this machine (not warm?)"; exit 1; }
-NV=$(python3 -c "import nvidia,os;print(os.path.join(list(nvidia.__path__)[0],'cu13'))")
-. tools/gpu/cuda_root.sh "$NV" "$OUT/more.log"
+. tools/gpu/cuda_root.sh "$OUT/more.log"
 cd "$W"
 timeout $((SECS + 50)) "$BIN" train --resume --out "$W/trunk" --data "$R/.gpu/train.cvqd" --steps 100000000 \
   --stop-after "$SECS" --workers 12 > "$W/trunk2.log" 2>&1
 tail -c 400 "$W/trunk2.log" | tr '\r' '\n' | tail -n 3 | tee -a "$OUT/more.log"
 tar cf "$OUT/trunk.tar" --exclude optimizer.mpk --exclude checkpoint.old trunk trunk.log trunk2.log
-python3 "$R/tools/gpu/trim_autotune.py" "$W"/cubecl-cache/autotune/*/*/*/*.log
-(cd "$W/cubecl-cache" && XZ_OPT="-T0 -6" tar -cJf "$OUT/cubecl-cache.tar.xz" .)
+bash "$R/tools/gpu/pack_cache.sh" "$W/cubecl-cache" "$OUT/cubecl-cache.tar.xz"
 ls -la "$OUT"

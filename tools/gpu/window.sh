@@ -56,8 +56,7 @@ if [ "$DRY" = 1 ]; then
 else
   BIN=/tmp/cvq-train
   python3 -c "import lzma,shutil;shutil.copyfileobj(lzma.open('.gpu/cvq-train.xz'),open('$BIN','wb'))" && chmod +x "$BIN"
-  NV=$(python3 -c "import nvidia,os;print(os.path.join(list(nvidia.__path__)[0],'cu13'))")
-  . tools/gpu/cuda_root.sh "$NV" "$OUT/window.log"
+  . tools/gpu/cuda_root.sh "$OUT/window.log"
   nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader | tee -a "$OUT/window.log"
 fi
 "$BIN" --version | tee -a "$OUT/window.log"
@@ -167,7 +166,6 @@ fi
 
 # 7. Caches back, so the next window starts warm.
 [ -n "${DMON:-}" ] && kill "$DMON" 2>/dev/null
-python3 "$REPO/tools/gpu/trim_autotune.py" "$CACHE"/autotune/*/*/*/*.log
-(cd "$CACHE" && XZ_OPT="-T0 -6" tar -cJf "$OUT/cubecl-cache.tar.xz" .) && log "kernel cache: $(du -sh "$OUT/cubecl-cache.tar.xz" | cut -f1)"
+bash "$REPO/tools/gpu/pack_cache.sh" "$CACHE" "$OUT/cubecl-cache.tar.xz" && log "kernel cache: $(du -sh "$OUT/cubecl-cache.tar.xz" | cut -f1)"
 ls -la "$OUT" | tee -a "$OUT/window.log"
 log "done"
