@@ -43,8 +43,21 @@ async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, models = {},
   let gpu = null;
   if (adapter) ({ gpu, note } = await openGpu(wasm, adapter));
   if (backend === "webgpu" && !gpu) throw new Error(`WebGPU unavailable: ${note}`);
-  let encoder = null;
+  // Model files fetched by URL (the full model to encode, the page's `models`): each once;
+  // a failed fetch is forgotten so that a later call retries.
   const loaded = new Map(); // url → Promise<Codec>
+  const load = (url) => {
+    if (!loaded.has(url)) {
+      const codec = (async () => {
+        const res = await fetch(url);
+        if (!res.ok) throw new Error(`model ${url}: HTTP ${res.status}`);
+        return new wasm.Codec(new Uint8Array(await res.arrayBuffer()));
+      })();
+      codec.catch(() => loaded.delete(url));
+      loaded.set(url, codec);
+    }
+    return loaded.get(url);
+  };
   return {
     name: gpu ? `WebGPU (${gpu.label})` : "CPU (wasm SIMD)",
     wasm,
@@ -53,18 +66,12 @@ async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, models = {},
     gpuNote: note,
     // The embedded model may be decoder-only (canEncode === false); then the full model
     // is fetched once, on the first encode. `undefined` (older builds) means it can encode.
-    encoder() {
-      if (decoder.canEncode !== false) return Promise.resolve(decoder);
-      encoder ??= (async () => {
-        if (!modelUrl) {
-          throw new Error("encoding needs the full model (.cvqm): configure({ modelUrl })");
-        }
-        const res = await fetch(modelUrl);
-        if (!res.ok) throw new Error(`model ${modelUrl}: HTTP ${res.status}`);
-        return new wasm.Codec(new Uint8Array(await res.arrayBuffer()));
-      })();
-      encoder.catch(() => { encoder = null; }); // let a later encode retry
-      return encoder;
+    async encoder() {
+      if (decoder.canEncode !== false) return decoder;
+      if (!modelUrl) {
+        throw new Error("encoding needs the full model (.cvqm): configure({ modelUrl })");
+      }
+      return load(modelUrl);
     },
     // Files of other models (the recurrent family, other rate points): the page names
     // their model files in `models`, by name or by full id; each is fetched once.
@@ -76,16 +83,7 @@ async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, models = {},
         throw new Error(`this file was written by model ${id}, which is not embedded: ` +
           `configure({ models: { "${name}": URL of its .cvqm } })`);
       }
-      if (!loaded.has(url)) {
-        const load = (async () => {
-          const res = await fetch(url);
-          if (!res.ok) throw new Error(`model ${url}: HTTP ${res.status}`);
-          return new wasm.Codec(new Uint8Array(await res.arrayBuffer()));
-        })();
-        load.catch(() => loaded.delete(url)); // let a later decode retry
-        loaded.set(url, load);
-      }
-      const codec = await loaded.get(url);
+      const codec = await load(url);
       if (codec.id !== id) throw new Error(`model ${url} is ${codec.id}; the file needs ${id}`);
       return codec;
     },
