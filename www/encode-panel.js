@@ -1,6 +1,7 @@
-// Encode panel: a dropped or picked image is encoded by the worker, decoded back, measured
-// (PSNR, MS-SSIM) and set against JPEG and WebP of at most the same size, in a table and a
-// before/after slider. Progress and errors go to the `status` callback.
+// Encode panel: a dropped or picked image is encoded by the worker with the picked codec
+// family (CVQN's default model, or the recurrent model at a chosen iteration count),
+// decoded back, measured (PSNR, MS-SSIM) and set against JPEG and WebP of at most the same
+// size, in a table and a before/after slider. Progress and errors go to `status`.
 import { fitToBudget, pixelsOf } from "./formats.js";
 import { createSlider } from "./slider.js";
 
@@ -9,15 +10,19 @@ const BROWSER_FORMATS = [["JPEG", "image/jpeg"], ["WebP", "image/webp"]];
 let download = null; // object URL of the current .cvq, revoked when replaced
 
 /**
- * Wires the drop zone and file input to `cvq` (a CvqClient).
+ * Wires the drop zone, the file input and the family picker to `cvq` (a CvqClient).
+ * Changing the family or the iteration count encodes the last image again.
  * @param {import("./node_modules/cvq-web/cvq-client.js").CvqClient} cvq
  * @param {(message: string, error?: boolean) => void} status
+ * @param {{recurrent: string}} models  name of the recurrent model in `configure({models})`
  */
-export function setupEncodePanel(cvq, status) {
+export function setupEncodePanel(cvq, status, models) {
   const drop = $("drop");
   let queue = Promise.resolve();
+  let last = null;
   const run = (file) => {
-    queue = queue.then(() => encodeFile(cvq, file, status));
+    last = file;
+    queue = queue.then(async () => encodeFile(cvq, file, await choice(cvq, models), status));
   };
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
@@ -30,6 +35,37 @@ export function setupEncodePanel(cvq, status) {
   $("file").addEventListener("change", (e) => {
     if (e.target.files[0]) run(e.target.files[0]);
   });
+  const again = () => { if (last) run(last); };
+  $("family").addEventListener("change", async () => {
+    const recurrent = $("family").value === "recurrent";
+    $("iterations-label").hidden = !recurrent;
+    if (recurrent && !$("iterations").options.length) {
+      try {
+        await fillIterations(cvq, models.recurrent);
+      } catch (e) {
+        status(`recurrent model: ${e.message}`, true);
+        return;
+      }
+    }
+    again();
+  });
+  $("iterations").addEventListener("change", again);
+}
+
+/** Fills the iteration picker from the recurrent model (fetched on first use). */
+async function fillIterations(cvq, name) {
+  const info = await cvq.modelInfo(name);
+  const pick = Math.min(4, info.quality);
+  $("iterations").replaceChildren(...info.qualities.map((t) =>
+    new Option(`${t} (${(t * 0.125).toFixed(3)} bpp before entropy coding)`, String(t),
+      t === pick, t === pick)));
+}
+
+/** The encode options the pickers ask for: {} (default model) or {model, quality}. */
+async function choice(cvq, models) {
+  if ($("family").value !== "recurrent") return {};
+  if (!$("iterations").options.length) await fillIterations(cvq, models.recurrent);
+  return { model: models.recurrent, quality: Number($("iterations").value) };
 }
 
 /** The file's pixels on a canvas (kept: JPEG/WebP are encoded from it). */
@@ -45,7 +81,7 @@ async function load(file) {
   return { canvas, image: { width: canvas.width, height: canvas.height, rgba: data } };
 }
 
-async function encodeFile(cvq, file, status) {
+async function encodeFile(cvq, file, options, status) {
   const result = $("result");
   result.dataset.state = "working";
   delete result.dataset.error;
@@ -55,10 +91,11 @@ async function encodeFile(cvq, file, status) {
     const { width, height } = image;
     const pixels = width * height;
     status(`encoding ${file.name} (${width}×${height}) in the worker…`);
-    const enc = await cvq.encode(image.rgba, width, height);
+    const enc = await cvq.encode(image.rgba, width, height, options);
     status("decoding it back…");
     const dec = await cvq.decode(enc.bytes);
-    const rows = [{ format: "cvq", setting: `q${enc.quality}`, bytes: enc.bytes.length,
+    const setting = enc.family === "recurrent" ? `${enc.quality} iterations` : `q${enc.quality}`;
+    const rows = [{ format: "cvq", setting, bytes: enc.bytes.length,
       fits: true, image: dec, metrics: await cvq.compare(image.rgba, dec.rgba, width, height) }];
     for (const [format, type] of BROWSER_FORMATS) {
       status(`making the ${format} of at most ${enc.bytes.length} B…`);

@@ -10,6 +10,8 @@ import { setupEncodePanel } from "./encode-panel.js";
 
 /** The full model for the encode panel (the package embeds only a decoder-only one). */
 const MODEL_URL = "../models/cvq-compact-q3.cvqm";
+/** The recurrent family's model: encodes when picked, decodes its files (gallery too). */
+const RECURRENT = { name: "cvq-rnn", url: "../models/cvq-rnn.cvqm" };
 
 const MANIFEST = "gallery/kodak/index.json";
 /** Shown when the manifest is missing: the two files committed before the Kodak set. */
@@ -74,9 +76,10 @@ async function gallery() {
 
 async function main() {
   const backend = new URLSearchParams(location.search).get("backend");
-  configure({ modelUrl: MODEL_URL, ...(backend ? { backend } : {}) });
+  configure({ modelUrl: MODEL_URL, models: { [RECURRENT.name]: RECURRENT.url },
+    ...(backend ? { backend } : {}) });
   const cvq = client();
-  setupEncodePanel(cvq, statusLine("encode-status"));
+  setupEncodePanel(cvq, statusLine("encode-status"), { recurrent: RECURRENT.name });
   const galleryDone = gallery();
   const info = await cvq.info();
   status(`model ${info.id} (quality ${info.quality}), decoding on ${info.backend}` +

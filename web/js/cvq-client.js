@@ -104,6 +104,16 @@ export class CvqClient {
   info() { return this.#call("info", []); }
 
   /**
+   * A model that encodes: the default one, or `name` from `config.models` (fetched on
+   * first use). Rejects for a name not in `models` or a decoder-only model file.
+   * @param {string} [name]
+   * @returns {Promise<{id: string, family: "cvqn"|"recurrent", quality: number,
+   *   qualities: number[], canEncode: boolean}>} qualities: rate points, or a recurrent
+   *   model's iteration counts
+   */
+  modelInfo(name) { return this.#call("modelInfo", [name]); }
+
+  /**
    * Header of a (possibly partial) file: {headerComplete, model, width, height, groups,
    * groupsComplete, fileLength}. Rejects only for bytes that are not cvq.
    * @param {Uint8Array} bytes copied, not transferred
@@ -124,11 +134,19 @@ export class CvqClient {
   }
 
   /**
-   * Encodes RGBA pixels at the model's quality: {bytes: Uint8Array, ms, quality, id, backend}.
+   * Encodes RGBA pixels: {bytes: Uint8Array, ms, quality, id, family, backend}. By default
+   * with the default model at its quality; `model` names one of `config.models` instead
+   * (e.g. "cvq-rnn", the recurrent family), `quality` picks a rate point (a recurrent
+   * model's iteration count). Rejects for a quality the model does not have.
    * @param {Uint8ClampedArray|Uint8Array} rgba copied, unless `transfer` is true
+   * @param {{model?: string, quality?: number, transfer?: boolean}|boolean} [options]
+   *   (a boolean is `transfer`, as in earlier versions)
    */
-  encode(rgba, width, height, transfer = false) {
-    return this.#call("encode", [rgba, width, height], transfer ? [rgba.buffer] : []);
+  encode(rgba, width, height, options = {}) {
+    const { model, quality, transfer = false } = typeof options === "boolean"
+      ? { transfer: options } : options;
+    return this.#call("encode", [rgba, width, height, { model, quality }],
+      transfer ? [rgba.buffer] : []);
   }
 
   /** {psnr, msSsim} of `distorted` against `reference` (msSsim undefined below 161 px). */

@@ -1,7 +1,7 @@
 // cvq codec worker: owns the wasm module and its models so decoding and encoding never
 // block the page's main thread. Spoken to by cvq-client.js:
-//   request  {id, op, args}          op ∈ setup | info | inspect | decode | decodePartial
-//                                         | encode | compare
+//   request  {id, op, args}          op ∈ setup | info | modelInfo | inspect | decode
+//                                         | decodePartial | encode | compare
 //   reply    {id, ok: true, result}  (pixel/byte buffers transferred, not copied)
 //            {id, ok: false, error}  (the thrown message text)
 // Every op waits for `setup` ({moduleUrl, gpuModuleUrl, modelUrl, backend}), which the
@@ -17,9 +17,11 @@ let ready = null;
  * @property {object} decoder  Codec that decodes (the embedded model) on the CPU path
  * @property {object|null} gpu GpuCodec that decodes with WebGPU synthesis, if in use
  * @property {string|null} gpuNote  why WebGPU is not in use
- * @property {() => Promise<object>} encoder  Codec that can encode (loaded on first use)
- * @property {(id: string) => Promise<object>} model  Codec for the model `id` (the
- *   embedded one, or one of `models` fetched on first use)
+ * @property {(name?: string) => Promise<object>} encoder  Codec that can encode: the
+ *   default model's, or that of the page's model `name` (loaded on first use)
+ * @property {(id: string) => Promise<{cpu: object, gpu: object|null}>} model  Codecs
+ *   (CPU path, and WebGPU while in use) for the model `id`: the embedded one, or one of
+ *   `models` fetched on first use
  */
 
 /**
@@ -44,19 +46,36 @@ async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, models = {},
   if (adapter) ({ gpu, note } = await openGpu(wasm, adapter));
   if (backend === "webgpu" && !gpu) throw new Error(`WebGPU unavailable: ${note}`);
   // Model files fetched by URL (the full model to encode, the page's `models`): each once;
-  // a failed fetch is forgotten so that a later call retries.
-  const loaded = new Map(); // url → Promise<Codec>
-  const load = (url) => {
-    if (!loaded.has(url)) {
-      const codec = (async () => {
-        const res = await fetch(url);
-        if (!res.ok) throw new Error(`model ${url}: HTTP ${res.status}`);
-        return new wasm.Codec(new Uint8Array(await res.arrayBuffer()));
-      })();
-      codec.catch(() => loaded.delete(url));
-      loaded.set(url, codec);
+  // a failed fetch is forgotten so that a later call retries. A model that decodes while
+  // WebGPU synthesis is in use also gets a `GpuCodec` of the same bytes, made once.
+  const cached = (map, key, make) => {
+    if (!map.has(key)) {
+      const p = make();
+      p.catch(() => map.delete(key));
+      map.set(key, p);
     }
-    return loaded.get(url);
+    return map.get(key);
+  };
+  const files = new Map(); // url → Promise<{cpu: Codec, bytes: Uint8Array}>
+  const load = (url) => cached(files, url, async () => {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`model ${url}: HTTP ${res.status}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    return { cpu: new wasm.Codec(bytes), bytes };
+  });
+  const gpus = new Map(); // url → Promise<GpuCodec>
+  const loadGpu = (url) => cached(gpus, url, async () =>
+    wasm.GpuCodec.create((await load(url)).bytes));
+  const embedded = { cpu: decoder, gpu };
+  /** The page's model `name` (or full id): its URL in `models`, or an error naming it. */
+  const urlOf = (id) => {
+    const name = id.split("#")[0];
+    const url = models[id] ?? models[name];
+    if (!url) {
+      throw new Error(`this file was written by model ${id}, which is not embedded: ` +
+        `configure({ models: { "${name}": URL of its .cvqm } })`);
+    }
+    return url;
   };
   return {
     name: gpu ? `WebGPU (${gpu.label})` : "CPU (wasm SIMD)",
@@ -66,26 +85,28 @@ async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, models = {},
     gpuNote: note,
     // The embedded model may be decoder-only (canEncode === false); then the full model
     // is fetched once, on the first encode. `undefined` (older builds) means it can encode.
-    async encoder() {
+    // With `name`, one of the page's `models` encodes instead (e.g. the recurrent family).
+    async encoder(name) {
+      if (name) {
+        const { cpu } = await load(urlOf(name));
+        if (!cpu.canEncode) throw new Error(`model ${name} is decoder-only: it cannot encode`);
+        return cpu;
+      }
       if (decoder.canEncode !== false) return decoder;
       if (!modelUrl) {
         throw new Error("encoding needs the full model (.cvqm): configure({ modelUrl })");
       }
-      return load(modelUrl);
+      return (await load(modelUrl)).cpu;
     },
     // Files of other models (the recurrent family, other rate points): the page names
     // their model files in `models`, by name or by full id; each is fetched once.
+    // Resolves to {cpu, gpu}: the codecs of the model `id` on each path.
     async model(id) {
-      if (id === decoder.id) return decoder;
-      const name = id.split("#")[0];
-      const url = models[id] ?? models[name];
-      if (!url) {
-        throw new Error(`this file was written by model ${id}, which is not embedded: ` +
-          `configure({ models: { "${name}": URL of its .cvqm } })`);
-      }
-      const codec = await load(url);
-      if (codec.id !== id) throw new Error(`model ${url} is ${codec.id}; the file needs ${id}`);
-      return codec;
+      if (id === decoder.id) return embedded;
+      const url = urlOf(id);
+      const { cpu } = await load(url);
+      if (cpu.id !== id) throw new Error(`model ${url} is ${cpu.id}; the file needs ${id}`);
+      return { cpu, gpu: gpu ? await loadGpu(url) : null };
     },
   };
 }
@@ -138,19 +159,17 @@ function using(obj, fn) {
 }
 
 /**
- * Decodes with the model the file names: the embedded one (WebGPU synthesis when in
- * use) or one of the page's `models` (CPU path; a recurrent stream decoded prefix by
- * prefix runs each iteration once, the `Codec` keeps its state).
+ * Decodes with the model the file names: the embedded one or one of the page's `models`,
+ * synthesis on WebGPU while it is in use, else on the CPU (a recurrent stream decoded
+ * prefix by prefix runs each iteration once on either path: the codec keeps its state).
  * @param {"decode"|"decodePartial"} op
  */
 async function decodeWith(b, bytes, op) {
   const id = using(b.wasm.inspect(bytes), (i) => i.model);
-  const codec = id ? await b.model(id) : b.decoder;
+  const { cpu, gpu } = id ? await b.model(id) : { cpu: b.decoder, gpu: b.gpu };
   const t0 = performance.now();
-  if (codec === b.decoder && b.gpu) {
-    return takeImage(await b.gpu[op](bytes), performance.now() - t0, b.name);
-  }
-  return takeImage(codec[op](bytes), performance.now() - t0, "CPU (wasm SIMD)");
+  if (gpu) return takeImage(await gpu[op](bytes), performance.now() - t0, b.name);
+  return takeImage(cpu[op](bytes), performance.now() - t0, "CPU (wasm SIMD)");
 }
 
 /** Handlers: each returns [result, transferList]. */
@@ -158,6 +177,11 @@ const OPS = {
   async info(b) {
     return [{ backend: b.name, id: b.decoder.id, quality: b.decoder.quality,
       canEncode: b.decoder.canEncode !== false, gpuNote: b.gpuNote }, []];
+  },
+  async modelInfo(b, [name]) {
+    const c = await b.encoder(name);
+    return [{ id: c.id, family: c.family, quality: c.quality,
+      qualities: Array.from(c.qualities), canEncode: c.canEncode !== false }, []];
   },
   async inspect(b, [bytes]) {
     return [using(b.wasm.inspect(bytes), (i) => ({ headerComplete: i.headerComplete,
@@ -171,13 +195,19 @@ const OPS = {
   async decodePartial(b, [bytes]) {
     return decodeWith(b, bytes, "decodePartial");
   },
-  async encode(b, [rgba, width, height]) {
-    const codec = await b.encoder();
+  async encode(b, [rgba, width, height, { model, quality } = {}]) {
+    const codec = await b.encoder(model);
+    const q = quality ?? codec.quality;
+    const qualities = Array.from(codec.qualities);
+    if (!qualities.includes(q)) {
+      throw new Error(`model ${codec.id} has no quality ${q}: ` +
+        (codec.family === "recurrent" ? "iterations" : "qualities") + ` ${qualities.join(", ")}`);
+    }
     const t0 = performance.now();
-    const bytes = codec.encode(rgba, width, height, codec.quality);
+    const bytes = codec.encode(rgba, width, height, q);
     const ms = performance.now() - t0;
-    return [{ bytes, ms, quality: codec.quality, id: codec.id, backend: "CPU (wasm SIMD)" },
-      [bytes.buffer]];
+    return [{ bytes, ms, quality: q, id: codec.id, family: codec.family,
+      backend: "CPU (wasm SIMD)" }, [bytes.buffer]];
   },
   async compare(b, [reference, distorted, width, height]) {
     return [using(b.wasm.compare(reference, distorted, width, height),

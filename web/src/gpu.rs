@@ -10,6 +10,7 @@
 //! if (navigator.gpu && await navigator.gpu.requestAdapter()) {
 //!   const gpu = await GpuCodec.create();          // embedded decoder-only model
 //!   const img = await gpu.decode(bytes);          // same DecodedImage as Codec.decode
+//!   const rnn = await GpuCodec.create(cvqmBytes); // any model file, either family
 //! }
 //! ```
 
@@ -17,11 +18,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::backend::wgpu::{RuntimeOptions, WgpuDevice, graphics, init_setup_async};
-use cvq_bitstream::format::Limits;
-use cvq_core::codec::{CodecError, CodecModel, DecodedSymbols, pixels_to_image};
+use burn::tensor::Tensor;
+use cvq_bitstream::format::{FileHeader, Limits};
+use cvq_core::codec::{CodecError, CodecModel, pixels_to_image};
+use cvq_core::entropy::{ModelFamily, model_family};
+use cvq_core::recurrent::codec::RecurrentCodecModel;
 use wasm_bindgen::prelude::*;
 
-use crate::DecodedImage;
+use crate::{DecodedImage, Streams};
 
 /// The backend that runs synthesis on the GPU (f32, WGSL, no kernel fusion).
 pub type Gpu = burn::backend::WebGpu;
@@ -51,28 +55,38 @@ async fn gpu_device() -> (WgpuDevice, String) {
     (device, name)
 }
 
-/// A model whose synthesis runs on WebGPU.
+/// A model whose synthesis runs on WebGPU: either family, as [`Codec`](crate::Codec).
 #[wasm_bindgen]
 pub struct GpuCodec {
-    model: Rc<CodecModel<Gpu>>,
+    model: GpuFamily,
     adapter: String,
+}
+
+enum GpuFamily {
+    Cvqn(Rc<CodecModel<Gpu>>),
+    /// A recurrent model and its streams (prefix by prefix decoding runs each iteration
+    /// once, as on the CPU path); the cell states stay on the GPU between calls.
+    Recurrent(Rc<RecurrentCodecModel<Gpu>>, Streams<Gpu>),
 }
 
 #[wasm_bindgen]
 impl GpuCodec {
-    /// Opens WebGPU and loads a model file (`.cvqd` or `.cvqm`), or the embedded model
-    /// when `model_bytes` is omitted. Rejects on a corrupt model file.
+    /// Opens WebGPU and loads a model file of either family (`.cvqd` or `.cvqm`), or the
+    /// embedded model when `model_bytes` is omitted. Rejects on a corrupt model file.
     pub async fn create(model_bytes: Option<Vec<u8>>) -> Result<GpuCodec, JsError> {
         let (device, adapter) = gpu_device().await;
         let bytes = match model_bytes {
             Some(b) => b,
             None => embedded()?.to_vec(),
         };
-        let model = CodecModel::<Gpu>::load(&bytes, &device)?;
-        Ok(GpuCodec {
-            model: Rc::new(model),
-            adapter,
-        })
+        let model = match model_family(&bytes) {
+            Some(ModelFamily::Recurrent) => GpuFamily::Recurrent(
+                Rc::new(RecurrentCodecModel::load(&bytes, &device)?),
+                Streams::default(),
+            ),
+            _ => GpuFamily::Cvqn(Rc::new(CodecModel::<Gpu>::load(&bytes, &device)?)),
+        };
+        Ok(GpuCodec { model, adapter })
     }
 
     /// The WebGPU adapter as wgpu sees it: its name and backend where the platform
@@ -85,7 +99,10 @@ impl GpuCodec {
     /// `name#hash` of the model.
     #[wasm_bindgen(getter)]
     pub fn id(&self) -> String {
-        self.model.id_string()
+        match &self.model {
+            GpuFamily::Cvqn(m) => m.id_string(),
+            GpuFamily::Recurrent(m, _) => m.id_string(),
+        }
     }
 
     /// Decodes a complete `.cvq` file; resolves to a `DecodedImage`. Corrupt input
@@ -95,7 +112,8 @@ impl GpuCodec {
     }
 
     /// Decodes a prefix of a `.cvq` file (progressive preview); resolves to a
-    /// `DecodedImage` with `groupsReceived < groups` while groups are missing.
+    /// `DecodedImage` with `groupsReceived < groups` while groups (a recurrent file's
+    /// iterations) are missing.
     #[wasm_bindgen(js_name = decodePartial)]
     pub fn decode_partial(&self, bytes: &[u8]) -> Result<js_sys::Promise, JsError> {
         self.decode_with(bytes, true)
@@ -103,13 +121,25 @@ impl GpuCodec {
 }
 
 impl GpuCodec {
+    /// Entropy decoding and the GPU work are queued now; only the read-back of the
+    /// pixels waits, in the returned promise.
     fn decode_with(&self, bytes: &[u8], partial: bool) -> Result<js_sys::Promise, JsError> {
-        let symbols = self
-            .model
-            .decode_symbols(bytes, &Limits::default(), partial)?;
-        let model = Rc::clone(&self.model);
+        let limits = Limits::default();
+        let (header, pixels, received, groups) = match &self.model {
+            GpuFamily::Cvqn(m) => {
+                let symbols = m.decode_symbols(bytes, &limits, partial)?;
+                let pixels = m.synthesis_tensor(&symbols);
+                let groups = symbols.header.groups.len();
+                (symbols.header, pixels, symbols.groups_received, groups)
+            }
+            GpuFamily::Recurrent(m, streams) => {
+                let bits = m.decode_bits(bytes, &limits, partial)?;
+                let pixels = streams.advance(m, &bits)?;
+                (bits.header, pixels, bits.planes.len(), bits.iterations)
+            }
+        };
         Ok(wasm_bindgen_futures::future_to_promise(async move {
-            synthesize(&model, &symbols)
+            read_back(&header, pixels, received, groups)
                 .await
                 .map(JsValue::from)
                 .map_err(|e| JsError::new(&e.to_string()).into())
@@ -117,19 +147,20 @@ impl GpuCodec {
     }
 }
 
-/// GPU synthesis with an asynchronous read-back, then the same rounding and cropping as
-/// the CPU path ([`pixels_to_image`]).
-async fn synthesize(
-    model: &CodecModel<Gpu>,
-    symbols: &DecodedSymbols,
+/// Asynchronous read-back of synthesized pixels (`[1, 3, H, W]`, padded, ≈ `0..255`),
+/// then the same rounding and cropping as the CPU path ([`pixels_to_image`]).
+async fn read_back(
+    header: &FileHeader,
+    pixels: Tensor<Gpu, 4>,
+    received: usize,
+    groups: usize,
 ) -> Result<DecodedImage, CodecError> {
-    let data = model
-        .synthesis_tensor(symbols)
+    let data = pixels
         .into_data_async()
         .await
         .map_err(|e| CodecError::Weights(format!("reading pixels from the GPU: {e:?}")))?;
-    let image = pixels_to_image(&symbols.header, data)?;
-    Ok(DecodedImage::new(&image, symbols))
+    let image = pixels_to_image(header, data)?;
+    Ok(DecodedImage::with_groups(&image, received, groups))
 }
 
 /// The embedded model's bytes, or an error for builds without one.

@@ -16,8 +16,9 @@
 //! Every error becomes a JS `Error` whose message is the typed error's text.
 #![forbid(unsafe_code)]
 
+use burn::tensor::{Tensor, backend::Backend};
 use cvq_bitstream::format::{FormatError, Limits, read_prefix};
-use cvq_core::codec::{CodecError, CodecModel, DecodedSymbols, RgbImage};
+use cvq_core::codec::{CodecError, CodecModel, DecodedSymbols, RgbImage, pixels_to_image};
 use cvq_core::complexity::complexity;
 use cvq_core::config::{CvqnConfig, Preset};
 use cvq_core::entropy::{ModelFamily, model_family};
@@ -326,15 +327,55 @@ fn check_rgba(rgba: &[u8], width: u32, height: u32) -> Result<(), CodecError> {
 #[derive(Debug)]
 pub struct Codec {
     model: Family,
-    /// Recurrent files being decoded prefix by prefix (a stream): each continues where
-    /// the last call stopped, so a stream of `T` iterations runs `T` decoder iterations
-    /// in all, not `1 + 2 + … + T`. Most recent last; dropped once complete.
-    streams: RefCell<Vec<ProgressiveDecode<Cpu>>>,
+    streams: Streams<Cpu>,
 }
 
-/// Streams a [`Codec`] keeps going at once (e.g. several `<cvq-img>` loading together);
-/// beyond it the oldest starts over if it comes back.
+/// Recurrent files being decoded prefix by prefix (a stream): each continues where the
+/// last call stopped, so a stream of `T` iterations runs `T` decoder iterations in all,
+/// not `1 + 2 + … + T`. Most recent last; dropped once complete. Used by both synthesis
+/// paths ([`Codec`] on the CPU, `GpuCodec` on WebGPU).
+#[derive(Debug)]
+pub struct Streams<B: Backend>(RefCell<Vec<ProgressiveDecode<B>>>);
+
+impl<B: Backend> Default for Streams<B> {
+    fn default() -> Self {
+        Self(RefCell::default())
+    }
+}
+
+/// Streams kept going at once (e.g. several `<cvq-img>` loading together); beyond it
+/// the oldest starts over if it comes back.
 const MAX_STREAMS: usize = 4;
+
+impl<B: Backend> Streams<B> {
+    /// Runs the received iterations of `bits` that the stream it continues (if any) has
+    /// not run yet; returns the image after them as an unread tensor
+    /// ([`RecurrentCodecModel::pixels`]: `[1, 3, H, W]`, padded, ≈ `0..255`).
+    ///
+    /// # Errors
+    ///
+    /// As [`RecurrentCodecModel::step`].
+    pub fn advance(
+        &self,
+        m: &RecurrentCodecModel<B>,
+        bits: &DecodedBits,
+    ) -> Result<Tensor<B, 4>, CodecError> {
+        let mut streams = self.0.borrow_mut();
+        let mut progress = match streams.iter().position(|p| p.continues(bits)) {
+            Some(i) => streams.remove(i),
+            None => m.progressive(&bits.header),
+        };
+        while m.step(&mut progress, bits)? {}
+        let pixels = RecurrentCodecModel::pixels(&progress);
+        if bits.planes.len() < bits.iterations {
+            streams.push(progress);
+            if streams.len() > MAX_STREAMS {
+                streams.remove(0);
+            }
+        }
+        Ok(pixels)
+    }
+}
 
 #[derive(Debug)]
 enum Family {
@@ -470,7 +511,7 @@ impl Codec {
     pub fn load(model_bytes: &[u8]) -> Result<Self, CodecError> {
         let device = Default::default();
         Ok(Self {
-            streams: RefCell::default(),
+            streams: Streams::default(),
             model: match model_family(model_bytes) {
                 Some(ModelFamily::Recurrent) => {
                     Family::Recurrent(Box::new(RecurrentCodecModel::load(model_bytes, &device)?))
@@ -502,7 +543,8 @@ impl Codec {
             }
             Family::Recurrent(m) => {
                 let bits = Self::recurrent_bits(m, bytes, partial)?;
-                let image = self.continue_stream(m, &bits)?;
+                let pixels = self.streams.advance(m, &bits)?;
+                let image = pixels_to_image(&bits.header, pixels.into_data())?;
                 Ok(DecodedImage::with_groups(
                     &image,
                     bits.planes.len(),
@@ -510,29 +552,6 @@ impl Codec {
                 ))
             }
         }
-    }
-
-    /// The image after the received iterations of `bits`, running only the iterations
-    /// that the stream it continues (if any) has not run yet.
-    fn continue_stream(
-        &self,
-        m: &RecurrentCodecModel<Cpu>,
-        bits: &DecodedBits,
-    ) -> Result<RgbImage, CodecError> {
-        let mut streams = self.streams.borrow_mut();
-        let mut progress = match streams.iter().position(|p| p.continues(bits)) {
-            Some(i) => streams.remove(i),
-            None => m.progressive(&bits.header),
-        };
-        while m.step(&mut progress, bits)? {}
-        let image = m.image(&progress)?;
-        if bits.planes.len() < bits.iterations {
-            streams.push(progress);
-            if streams.len() > MAX_STREAMS {
-                streams.remove(0);
-            }
-        }
-        Ok(image)
     }
 
     /// [`Codec::decode_each`] for Rust callers: a (possibly partial) file, `paint` called

@@ -93,3 +93,66 @@ test("the encode panel measures cvq against JPEG and WebP at the same byte budge
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test("the family picker encodes with the recurrent model at the chosen iteration count", async () => {
+  const { page, errors } = await open("/www/?src=gallery/kodim23-crop-q3.cvq");
+  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+  // Input: a 256×192 crop of the gallery's kodim05, made in the page (a stand-in image:
+  // the test checks the recurrent path, not rate-distortion).
+  const pngBase64 = await page.evaluate(async () => {
+    const { client } = await import("/www/node_modules/cvq-web/cvq-client.js");
+    const bytes = new Uint8Array(await (await fetch("/www/gallery/kodak/kodim05.cvq")).arrayBuffer());
+    const img = await client().decode(bytes);
+    const canvas = new OffscreenCanvas(256, 192);
+    canvas.getContext("2d").putImageData(new ImageData(img.rgba, img.width, img.height), -200, -100);
+    const png = new Uint8Array(await (await canvas.convertToBlob({ type: "image/png" })).arrayBuffer());
+    let s = "";
+    for (const b of png) s += String.fromCharCode(b);
+    return btoa(s);
+  });
+  assert.equal(await page.locator("#iterations-label").isHidden(), true);
+  await page.selectOption("#family", "recurrent");
+  // The picker fills from the recurrent model (fetched by the worker on first use).
+  await page.waitForFunction(() => document.getElementById("iterations").options.length > 0,
+    null, { timeout: 60_000 });
+  const offered = await page.evaluate(() =>
+    [...document.getElementById("iterations").options].map((o) => Number(o.value)));
+  assert.deepEqual(offered, [1, 2, 3, 4, 5, 6, 7, 8]);
+  await page.selectOption("#iterations", "2");
+  await page.setInputFiles("#file", { name: "crop.png", mimeType: "image/png",
+    buffer: Buffer.from(pngBase64, "base64") });
+
+  const check = async (iterations) => {
+    await page.waitForFunction((t) => {
+      const r = document.getElementById("result");
+      const cell = document.querySelector("#formats tbody tr[data-format=cvq] td:nth-child(2)");
+      return r.dataset.state === "error" ||
+        (r.dataset.state === "done" && cell?.textContent === `${t} iterations`);
+    }, iterations, { timeout: 120_000 });
+    const made = await encodeResult(page);
+    assert.equal(made.error, undefined, errors.join("\n"));
+    const got = await page.evaluate(async (bytes) => {
+      const { client } = await import("/www/node_modules/cvq-web/cvq-client.js");
+      const cells = [...document.querySelector("#formats tbody tr[data-format=cvq]").cells]
+        .map((td) => td.textContent);
+      return { cells, info: await client().inspect(new Uint8Array(bytes)) };
+    }, made.bytes);
+    console.log(`# ${made.summary}`);
+    console.log(`#   ${got.cells.join(" | ")}`);
+    assert.match(made.summary, /256×192 → \d+ B .* with model cvq-rnn#[0-9a-f]{16}/);
+    assert.match(got.info.model, /^cvq-rnn#[0-9a-f]{16}$/);
+    assert.equal(got.info.groups, iterations, "iterations stored in the file");
+    assert.equal(Number(got.cells[2]), made.bytes.length);
+    const psnr = Number(got.cells[4]);
+    assert.ok(psnr > 12 && psnr < 60, `PSNR ${psnr}`);
+    return { bytes: made.bytes.length, psnr };
+  };
+  const two = await check(2);
+  // Another iteration count encodes the same image again: a longer file, not worse.
+  await page.selectOption("#iterations", "3");
+  const three = await check(3);
+  assert.ok(three.bytes > two.bytes, `${three.bytes} B after 3 iterations ≤ ${two.bytes} B after 2`);
+  assert.ok(three.psnr >= two.psnr - 0.5, `PSNR ${three.psnr} after 3 < ${two.psnr} after 2`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -2,7 +2,8 @@
 // adapter elsewhere): `GpuCodec` decodes the golden file with synthesis on the GPU and
 // must stay within PSNR ≥ 45 dB of the native decoder (float kernels differ in rounding;
 // the symbols are identical because entropy decoding runs in wasm on the CPU); the
-// worker's "webgpu" backend drives <cvq-img> the same way. Needs a build with the
+// worker's "webgpu" backend drives <cvq-img> the same way; a recurrent file (the page's
+// model, not the embedded one) decodes on WebGPU too. Needs a build with the
 // `webgpu` feature (.ci/run). Fails when chromium offers no adapter, unless
 // CVQ_ALLOW_NO_WEBGPU=1. Screenshot: www/test-results/webgpu.png.
 import { test } from "node:test";
@@ -116,6 +117,73 @@ test("the worker's webgpu backend drives <cvq-img> (PSNR ≥ 45 dB vs native)", 
   console.log(`# worker on ${got.backend}: <cvq-img> PSNR vs native ${db.toFixed(2)} dB`);
   assert.ok(db >= 45, `PSNR ${db.toFixed(2)} dB`);
   await page.locator("cvq-img").screenshot({ path: join(artifacts, "webgpu.png") });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("GpuCodec decodes a recurrent file on WebGPU, iteration 2 then 4 (PSNR ≥ 45 dB vs native)", async (t) => {
+  const { page, errors } = await open("/www/tests/element.html");
+  const info = await adapter(page);
+  if (!requireAdapter(info.found, t)) return;
+  const got = await page.evaluate(async (fixtures) => {
+    const wasm = await import("/www/node_modules/cvq-web/webgpu/cvq_web.js");
+    await wasm.default();
+    const bytes = async (p) => new Uint8Array(await (await fetch(p)).arrayBuffer());
+    const gpu = await wasm.GpuCodec.create(await bytes(`/${fixtures}/rnn-tiny.cvqm`));
+    const out = { id: gpu.id, runs: [] };
+    // The prefix first, then the whole file: the second call continues the first's
+    // stream (cell states kept on the GPU) and runs only iterations 3 and 4.
+    for (const [file, partial] of [["kodim23-crop-rnn4-cut69.cvq", true], ["kodim23-crop-rnn4.cvq", false]]) {
+      const b = await bytes(`/${fixtures}/${file}`);
+      const t0 = performance.now();
+      const img = partial ? await gpu.decodePartial(b) : await gpu.decode(b);
+      out.runs.push({ file, ms: performance.now() - t0, width: img.width, height: img.height,
+        groupsReceived: img.groupsReceived, groups: img.groups, rgba: Array.from(img.rgba) });
+    }
+    return out;
+  }, FIXTURES);
+  assert.match(got.id, /^rnn-tiny#[0-9a-f]{16}$/);
+  for (const [run, golden, received] of [[got.runs[0], "kodim23-crop-rnn4-cut69.cvq.png", 2],
+    [got.runs[1], "kodim23-crop-rnn4.cvq.png", 4]]) {
+    const want = png(`${FIXTURES}/${golden}`);
+    assert.equal(run.width, want.width);
+    assert.equal(run.height, want.height);
+    assert.equal(run.groupsReceived, received);
+    assert.equal(run.groups, 4);
+    const db = psnr(run.rgba, want.rgba);
+    console.log(`# ${run.file}: ${run.ms.toFixed(0)} ms, PSNR vs native ${db.toFixed(2)} dB`);
+    assert.ok(db >= 45, `${run.file}: PSNR ${db.toFixed(2)} dB vs the native decoder (< 45)`);
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("the worker's webgpu backend decodes the page's recurrent model into <cvq-img>", async (t) => {
+  const { page, errors } = await open("/www/tests/element.html");
+  const info = await adapter(page);
+  if (!requireAdapter(info.found, t)) return;
+  const got = await page.evaluate(async (fixtures) => {
+    const { configure, client } = await import("/www/node_modules/cvq-web/cvq-client.js");
+    configure({ backend: "webgpu", models: { "rnn-tiny": `/${fixtures}/rnn-tiny.cvqm` } });
+    const bytes = new Uint8Array(await (await fetch(`/${fixtures}/kodim23-crop-rnn4.cvq`)).arrayBuffer());
+    const decoded = await client().decode(bytes);
+    const el = document.createElement("cvq-img");
+    el.setAttribute("src", `/${fixtures}/kodim23-crop-rnn4.cvq`);
+    el.setAttribute("loading", "eager");
+    const done = new Promise((resolve) => {
+      el.addEventListener("load", () => resolve("load"));
+      el.addEventListener("error", (e) => resolve(`error: ${e.message}`));
+    });
+    document.body.append(el);
+    return { backend: decoded.backend, groups: decoded.groupsReceived, outcome: await done };
+  }, FIXTURES);
+  assert.match(got.backend, /^WebGPU \(/, "decoded on the WebGPU path");
+  assert.equal(got.groups, 4);
+  assert.equal(got.outcome, "load");
+  const canvas = await canvasPixels(page, "cvq-img canvas");
+  const db = psnr(canvas.rgba, png(`${FIXTURES}/kodim23-crop-rnn4.cvq.png`).rgba);
+  console.log(`# recurrent file, worker on ${got.backend}: <cvq-img> PSNR vs native ${db.toFixed(2)} dB`);
+  assert.ok(db >= 45, `PSNR ${db.toFixed(2)} dB`);
   assert.deepEqual(errors, []);
   await page.close();
 });

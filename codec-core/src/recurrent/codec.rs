@@ -86,6 +86,11 @@ impl<B: Backend> ProgressiveDecode<B> {
     pub fn iterations_done(&self) -> usize {
         self.planes.len()
     }
+
+    /// The header of the file being decoded.
+    pub fn header(&self) -> &FileHeader {
+        &self.header
+    }
 }
 
 impl<B: Backend> RecurrentCodecModel<B> {
@@ -398,11 +403,15 @@ impl<B: Backend> RecurrentCodecModel<B> {
     ///
     /// Tensor read-back failures.
     pub fn image(&self, progress: &ProgressiveDecode<B>) -> Result<RgbImage, CodecError> {
-        self.to_image(&progress.header, progress.recon.clone())
+        pixels_to_image(&progress.header, Self::pixels(progress).into_data())
     }
 
-    fn to_image(&self, header: &FileHeader, recon: Tensor<B, 4>) -> Result<RgbImage, CodecError> {
-        pixels_to_image(header, recon.mul_scalar(255.0).into_data())
+    /// The image after the iterations `progress` has run as a tensor still on the
+    /// device, `[1, 3, H, W]` at the padded size, values ≈ `0..255`: what
+    /// [`pixels_to_image`] rounds and crops. For backends that read back asynchronously
+    /// (WebGPU); [`image`](Self::image) reads it back at once.
+    pub fn pixels(progress: &ProgressiveDecode<B>) -> Tensor<B, 4> {
+        progress.recon.clone().mul_scalar(255.0)
     }
 
     /// Decodes a complete `.cvq` file with default [`Limits`].
