@@ -10,6 +10,7 @@ pub mod codec;
 pub mod complexity;
 pub mod config;
 pub mod entropy;
+pub mod loaded;
 pub mod loss;
 pub mod metrics;
 pub mod model;

@@ -219,3 +219,37 @@ fn wrong_models_iterations_and_damage_are_typed_errors() {
         assert!(a.decode(&damaged).is_err(), "byte {i}");
     }
 }
+
+#[test]
+fn a_decoder_only_cut_decodes_the_full_models_files_identically_and_cannot_encode() {
+    let (codec, full) = tiny(11, 3);
+    let img = image(40, 24);
+    let enc = codec.encode(&img, 3).unwrap();
+    let cut = codec.decoder_only_file().unwrap().to_bytes().unwrap();
+    let full_bytes = full.to_bytes().unwrap();
+    assert_eq!(&cut[..4], b"CVRD");
+    assert!(
+        cut.len() < full_bytes.len(),
+        "cut {} B ≥ full {} B",
+        cut.len(),
+        full_bytes.len()
+    );
+    let decoder = RecurrentCodecModel::<B>::load(&cut, &Default::default()).unwrap();
+    assert_eq!(decoder.id, codec.id, "the cut names the full model");
+    assert!(codec.can_encode() && !decoder.can_encode());
+    assert_eq!(
+        decoder.decode(&enc.bytes).unwrap(),
+        codec.decode(&enc.bytes).unwrap()
+    );
+    // A prefix of whole iterations too.
+    let prefix = codec
+        .truncate_iterations(&enc.bytes, 1, &Limits::default())
+        .unwrap();
+    assert_eq!(
+        decoder.decode(&prefix).unwrap(),
+        codec.decode(&prefix).unwrap()
+    );
+    let err = decoder.encode(&img, 1).unwrap_err();
+    assert!(matches!(err, CodecError::DecoderOnly { .. }), "{err}");
+    assert!(err.to_string().contains("decoder-only"), "{err}");
+}

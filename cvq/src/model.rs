@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use cvq_bitstream::format::{Limits, read_prefix};
 use cvq_core::codec::{CodecError, CodecModel, RgbImage};
+use cvq_core::loaded::LoadedModel;
 use cvq_core::recurrent::codec::RecurrentCodecModel;
 use cvq_entropy::{ModelFamily, ModelFile, RecurrentModelFile, model_family};
 
@@ -41,24 +42,12 @@ pub(crate) fn no_such_quality(quality: u8) -> InvalidOptions {
 /// [`Options`](crate::Options), behind an `Arc`) to encode or decode many images.
 #[derive(Debug)]
 pub struct Model {
-    family: Family,
-}
-
-#[derive(Debug)]
-enum Family {
-    Cvqn(Box<CodecModel<Cpu>>),
-    Recurrent(Box<RecurrentCodecModel<Cpu>>),
+    family: LoadedModel<Cpu>,
 }
 
 /// Loads model-file bytes of either family.
-fn load_family(bytes: &[u8]) -> Result<Family, CodecError> {
-    Ok(match model_family(bytes) {
-        Some(ModelFamily::Recurrent) => Family::Recurrent(Box::new(RecurrentCodecModel::load(
-            bytes,
-            &Default::default(),
-        )?)),
-        _ => Family::Cvqn(Box::new(CodecModel::load(bytes, &Default::default())?)),
-    })
+fn load_family(bytes: &[u8]) -> Result<LoadedModel<Cpu>, CodecError> {
+    LoadedModel::load(bytes, &Default::default())
 }
 
 /// `(name, hash)` of a model file of either family, without loading its weights.
@@ -185,20 +174,14 @@ impl Model {
     /// The model's default quality (the one [`Model::encode`] uses): its rate point, or
     /// all iterations of a recurrent model.
     pub fn quality(&self) -> u8 {
-        match &self.family {
-            Family::Cvqn(c) => c.quality,
-            Family::Recurrent(r) => r.config.iterations as u8,
-        }
+        self.family.quality()
     }
 
     /// Every quality the model encodes at: its one rate point for a fixed-rate model,
     /// `1..=K` for a variable-rate model of `K` rate points, `1..=T` iterations for a
     /// recurrent model.
     pub fn qualities(&self) -> Vec<u8> {
-        match &self.family {
-            Family::Cvqn(c) => c.qualities(),
-            Family::Recurrent(r) => (1..=r.config.iterations as u8).collect(),
-        }
+        self.family.qualities()
     }
 
     /// Multiply-accumulates per image pixel of the encoder, the decoder and the entropy
@@ -206,7 +189,7 @@ impl Model {
     /// cost times `quality` iterations; its binary context model has no network).
     pub fn macs_per_pixel(&self, quality: u8) -> [f64; 3] {
         match &self.family {
-            Family::Cvqn(c) => {
+            LoadedModel::Cvqn(c) => {
                 let c = cvq_core::complexity::complexity(&c.config);
                 [
                     c.encoder.macs_per_pixel,
@@ -214,7 +197,7 @@ impl Model {
                     c.entropy.macs_per_pixel,
                 ]
             }
-            Family::Recurrent(r) => {
+            LoadedModel::Recurrent(r) => {
                 let c = cvq_core::recurrent::iteration_cost(&r.config);
                 let t = f64::from(quality);
                 [
@@ -228,10 +211,7 @@ impl Model {
 
     /// The model's codec family.
     pub fn family(&self) -> ModelFamily {
-        match &self.family {
-            Family::Cvqn(_) => ModelFamily::Cvqn,
-            Family::Recurrent(_) => ModelFamily::Recurrent,
-        }
+        self.family.family()
     }
 
     pub(crate) fn quality_mismatch(&self, quality: u8) -> InvalidOptions {
@@ -245,34 +225,38 @@ impl Model {
 
     /// `name#hash` of the model, as `.cvq` headers name it.
     pub fn id(&self) -> String {
-        match &self.family {
-            Family::Cvqn(c) => c.id_string(),
-            Family::Recurrent(r) => r.id_string(),
-        }
+        self.family.id_string()
     }
 
-    /// Whether the model can encode (`false` for a decoder-only `.cvqd`).
+    /// Whether the model can encode (`false` for a decoder-only `.cvqd` of either family).
     pub fn can_encode(&self) -> bool {
-        match &self.family {
-            Family::Cvqn(c) => c.model.is_some(),
-            Family::Recurrent(_) => true,
-        }
+        self.family.can_encode()
+    }
+
+    /// The model's decoder-only file (`.cvqd`): decodes this model's files identically,
+    /// cannot encode.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Codec`] on a serialisation failure.
+    pub fn decoder_only_bytes(&self) -> Result<Vec<u8>, Error> {
+        Ok(self.family.decoder_only_bytes()?)
     }
 
     /// The underlying CVQN [`CodecModel`] (configuration, integer entropy model, the
     /// encode / decode steps one by one); `None` for a recurrent model.
     pub fn codec(&self) -> Option<&CodecModel<Cpu>> {
         match &self.family {
-            Family::Cvqn(c) => Some(c),
-            Family::Recurrent(_) => None,
+            LoadedModel::Cvqn(c) => Some(c),
+            LoadedModel::Recurrent(_) => None,
         }
     }
 
     /// The underlying [`RecurrentCodecModel`]; `None` for a CVQN model.
     pub fn recurrent(&self) -> Option<&RecurrentCodecModel<Cpu>> {
         match &self.family {
-            Family::Recurrent(r) => Some(r),
-            Family::Cvqn(_) => None,
+            LoadedModel::Recurrent(r) => Some(r),
+            LoadedModel::Cvqn(_) => None,
         }
     }
 
@@ -309,12 +293,12 @@ impl Model {
             return Err(self.quality_mismatch(quality).into());
         }
         let (bytes, estimated_bits) = match &self.family {
-            Family::Cvqn(c) => {
+            LoadedModel::Cvqn(c) => {
                 let tile = (tile as usize).div_ceil(cvq_core::codec::STRIDE);
                 let enc = c.encode_tiled(image, quality, tile, threads())?;
                 (enc.bytes, enc.estimated_bits)
             }
-            Family::Recurrent(r) => {
+            LoadedModel::Recurrent(r) => {
                 let enc = r.encode(image, usize::from(quality))?;
                 let payload = enc.payload_bytes.iter().sum::<usize>();
                 (enc.bytes, 8.0 * payload as f64)
@@ -335,8 +319,8 @@ impl Model {
     /// [`Error::Codec`]: malformed, truncated or corrupt file, or another model's file.
     pub fn decode(&self, cvq: &[u8]) -> Result<RgbImage, Error> {
         Ok(match &self.family {
-            Family::Cvqn(c) => c.decode(cvq)?,
-            Family::Recurrent(r) => r.decode(cvq)?,
+            LoadedModel::Cvqn(c) => c.decode(cvq)?,
+            LoadedModel::Recurrent(r) => r.decode(cvq)?,
         })
     }
 
@@ -362,8 +346,8 @@ impl Model {
     /// too (`cvq_core::tiling::analysis_halo`).
     pub fn can_tile(&self) -> bool {
         match &self.family {
-            Family::Cvqn(c) => cvq_core::tiling::synthesis_halo(&c.config).is_some(),
-            Family::Recurrent(_) => false,
+            LoadedModel::Cvqn(c) => cvq_core::tiling::synthesis_halo(&c.config).is_some(),
+            LoadedModel::Recurrent(_) => false,
         }
     }
 
@@ -384,8 +368,8 @@ impl Model {
         tile: u32,
     ) -> Result<Decoded, Error> {
         let codec = match &self.family {
-            Family::Cvqn(c) => c,
-            Family::Recurrent(r) => return decode_recurrent(r, cvq, limits, partial),
+            LoadedModel::Cvqn(c) => c,
+            LoadedModel::Recurrent(r) => return decode_recurrent(r, cvq, limits, partial),
         };
         let start = Instant::now();
         let symbols = codec.decode_symbols(cvq, limits, partial)?;
@@ -452,7 +436,7 @@ impl Model {
     /// [`Error::Codec`] for a CVQN model ([`CodecError::WrongFamily`]) or a failed
     /// encode / decode.
     pub fn round_trip_iterations(&self, image: &RgbImage) -> Result<ProgressiveRoundTrip, Error> {
-        let Family::Recurrent(r) = &self.family else {
+        let LoadedModel::Recurrent(r) = &self.family else {
             return Err(CodecError::WrongFamily(format!(
                 "{} is a CVQN model; iteration counts belong to recurrent models",
                 self.id()

@@ -1,5 +1,6 @@
-//! `cvq encode --iterations` / `info` / `decode --partial` with a seeded, randomly
-//! initialised tiny recurrent model (format and plumbing only; never shipped).
+//! `cvq encode --iterations` / `info` / `decode --partial` (and with a decoder-only cut)
+//! with a seeded, randomly initialised tiny recurrent model (format and plumbing only;
+//! never shipped).
 
 use std::path::Path;
 
@@ -73,6 +74,38 @@ fn iterations_info_partial_decode_and_errors() {
     cvq()
         .run(["decode", &cut, "-o", &back, "--model", &model])
         .fails(1);
+
+    // The decoder-only cut (`cvq-train decoder-only` writes the same bytes) decodes the
+    // full model's file to the same pixels and refuses to encode.
+    let full = cvq::Model::open(Path::new(&model)).unwrap();
+    let cvqd = p("rnn.cvqd");
+    std::fs::write(&cvqd, full.decoder_only_bytes().unwrap()).unwrap();
+    assert!(std::fs::metadata(&cvqd).unwrap().len() < std::fs::metadata(&model).unwrap().len());
+    let back_cut = p("back-cut.png");
+    cvq()
+        .run(["decode", &cvqf, "-o", &back_cut, "--model", &cvqd])
+        .success()
+        .stdout_has("100 x 70, groups 4/4");
+    cvq()
+        .run(["decode", &cvqf, "-o", &back, "--model", &model])
+        .success();
+    assert_eq!(
+        std::fs::read(&back_cut).unwrap(),
+        std::fs::read(&back).unwrap()
+    );
+    cvq()
+        .run([
+            "encode",
+            &png,
+            "-o",
+            &p("x.cvq"),
+            "--model",
+            &cvqd,
+            "--iterations",
+            "2",
+        ])
+        .fails(1)
+        .stderr_has("decoder-only");
 
     // --iterations beyond the model's, or with a CVQN model, is refused.
     cvq()

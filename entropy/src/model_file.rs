@@ -93,7 +93,7 @@ pub(crate) fn verified_body<'a>(
         return Err(bad("larger than 1 GiB"));
     }
     if bytes.len() < 4 + 1 + DIGEST_LEN || !magics.iter().any(|m| &bytes[..4] == *m) {
-        return Err(bad("not a cvq model file (magic CVQM, CVQD or CVQR)"));
+        return Err(bad("not a cvq model file (magic CVQM, CVQD, CVQR or CVRD)"));
     }
     if bytes[4] != version {
         return Err(bad("unsupported model file version"));
@@ -170,7 +170,9 @@ pub(crate) fn body_hash(body: &[u8]) -> [u8; 8] {
 pub fn model_family(bytes: &[u8]) -> Option<ModelFamily> {
     match bytes.get(..4)? {
         m if m == MAGIC || m == DECODER_MAGIC => Some(ModelFamily::Cvqn),
-        m if m == crate::recurrent_file::MAGIC => Some(ModelFamily::Recurrent),
+        m if m == crate::recurrent_file::MAGIC || m == crate::recurrent_file::DECODER_MAGIC => {
+            Some(ModelFamily::Recurrent)
+        }
         _ => None,
     }
 }

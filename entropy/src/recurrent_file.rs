@@ -15,21 +15,30 @@
 //! There is no entropy block: the recurrent family's bits are coded by the fixed
 //! adaptive context model of [`crate::binary`], which has no parameters. The first 8
 //! bytes of the digest are the model hash stored in `.cvq` headers.
+//!
+//! A **decoder-only** file (`.cvqd`, [`ModelKind::DecoderOnly`]) has the same layout with
+//! magic `b"CVRD"` and, right after the name, the 8-byte hash of the full model it was cut
+//! from; its weights lack the encoder's recurrent cells. Its [`RecurrentModelFile::hash`]
+//! is that stored hash, so files made with the full model decode with it.
 
 use crate::EntropyError;
 use crate::model_file::{
-    WeightPrecision, body_hash, read_config_and_weights, read_name, sealed, verified_body,
-    write_start,
+    ModelKind, WeightPrecision, body_hash, read_config_and_weights, read_name, sealed,
+    verified_body, write_start,
 };
 use crate::reader::{Reader, write_block};
 
 /// The 4 magic bytes of a recurrent model file.
 pub const MAGIC: &[u8; 4] = b"CVQR";
+/// The 4 magic bytes of a decoder-only recurrent model file.
+pub const DECODER_MAGIC: &[u8; 4] = b"CVRD";
 const VERSION: u8 = 1;
 
 /// A parsed recurrent model file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecurrentModelFile {
+    /// Full model or decoder-only cut.
+    pub kind: ModelKind,
     /// Model name (stored in `.cvq` headers next to the hash).
     pub name: String,
     /// The model configuration as JSON.
@@ -43,7 +52,14 @@ pub struct RecurrentModelFile {
 impl RecurrentModelFile {
     fn body(&self) -> Result<Vec<u8>, EntropyError> {
         let mut b = Vec::with_capacity(self.weights.len() + self.config_json.len() + 64);
-        write_start(&mut b, MAGIC, VERSION, &self.name)?;
+        let magic = match self.kind {
+            ModelKind::Full => MAGIC,
+            ModelKind::DecoderOnly { .. } => DECODER_MAGIC,
+        };
+        write_start(&mut b, magic, VERSION, &self.name)?;
+        if let ModelKind::DecoderOnly { model_hash } = self.kind {
+            b.extend_from_slice(&model_hash);
+        }
         write_block(&mut b, self.config_json.as_bytes());
         b.push(self.precision as u8);
         write_block(&mut b, &self.weights);
@@ -59,12 +75,16 @@ impl RecurrentModelFile {
         Ok(sealed(self.body()?))
     }
 
-    /// The 8-byte model hash stored in `.cvq` headers.
+    /// The 8-byte model hash stored in `.cvq` headers (for a decoder-only file, the
+    /// full model's hash it carries).
     ///
     /// # Errors
     ///
     /// As [`RecurrentModelFile::to_bytes`].
     pub fn hash(&self) -> Result<[u8; 8], EntropyError> {
+        if let ModelKind::DecoderOnly { model_hash } = self.kind {
+            return Ok(model_hash);
+        }
         Ok(body_hash(&self.body()?))
     }
 
@@ -75,13 +95,22 @@ impl RecurrentModelFile {
     /// [`EntropyError::ModelFile`] (size, magic, version, digest, UTF-8, precision) or
     /// [`EntropyError::Malformed`] for a truncated body.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EntropyError> {
-        let body = verified_body(bytes, &[MAGIC], VERSION)?;
+        let body = verified_body(bytes, &[MAGIC, DECODER_MAGIC], VERSION)?;
+        let decoder_only = &bytes[..4] == DECODER_MAGIC;
         let mut r = Reader::new(body);
         r.take(5)?;
         let name = read_name(&mut r)?;
+        let kind = if decoder_only {
+            let mut model_hash = [0u8; 8];
+            model_hash.copy_from_slice(r.take(8)?);
+            ModelKind::DecoderOnly { model_hash }
+        } else {
+            ModelKind::Full
+        };
         let (config_json, precision, weights) = read_config_and_weights(&mut r)?;
         r.finished()?;
         Ok(Self {
+            kind,
             name,
             config_json,
             precision,
@@ -97,6 +126,7 @@ mod tests {
 
     fn sample() -> RecurrentModelFile {
         RecurrentModelFile {
+            kind: ModelKind::Full,
             name: "rnn-test".into(),
             config_json: r#"{"name":"rnn-test"}"#.into(),
             precision: WeightPrecision::F16,
@@ -115,6 +145,30 @@ mod tests {
         assert_eq!(parsed.hash().unwrap(), bytes[bytes.len() - 32..][..8]);
         assert_eq!(model_family(b"CVQM..."), Some(ModelFamily::Cvqn));
         assert_eq!(model_family(b"PNG"), None);
+    }
+
+    #[test]
+    fn decoder_only_file_carries_the_full_models_hash() {
+        let full = sample();
+        let cut = RecurrentModelFile {
+            kind: ModelKind::DecoderOnly {
+                model_hash: full.hash().unwrap(),
+            },
+            weights: vec![7; 100],
+            ..sample()
+        };
+        let bytes = cut.to_bytes().unwrap();
+        assert_eq!(&bytes[..4], b"CVRD");
+        assert_eq!(model_family(&bytes), Some(ModelFamily::Recurrent));
+        let parsed = RecurrentModelFile::from_bytes(&bytes).unwrap();
+        assert_eq!(parsed, cut);
+        assert_eq!(parsed.hash().unwrap(), full.hash().unwrap());
+        for len in 0..bytes.len() {
+            assert!(
+                RecurrentModelFile::from_bytes(&bytes[..len]).is_err(),
+                "{len}"
+            );
+        }
     }
 
     #[test]

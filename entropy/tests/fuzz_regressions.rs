@@ -1,6 +1,7 @@
-//! Replays every input under `tests/fuzz_regressions/decode_file/` and
-//! `tests/fuzz_regressions/decode_bits/` (seeds and any crash found by the fuzz targets
-//! of the same names in `entropy/fuzz`) through the targets' bodies. None may panic.
+//! Replays every input under `tests/fuzz_regressions/decode_file/`,
+//! `tests/fuzz_regressions/decode_bits/` and `tests/fuzz_regressions/parse_model_file/`
+//! (seeds and any crash found by the fuzz targets of the same names in `entropy/fuzz`)
+//! through the targets' bodies. None may panic.
 
 mod fuzz_harness;
 
@@ -29,6 +30,32 @@ fn replay_decode_file_inputs() {
 fn replay_decode_bits_inputs() {
     for input in inputs("decode_bits") {
         fuzz_harness::decode_bits(&input);
+    }
+}
+
+#[test]
+fn replay_parse_model_file_inputs() {
+    for input in inputs("parse_model_file") {
+        fuzz_harness::parse_model_file(&input);
+    }
+}
+
+/// A small in-process campaign for the model-file parsers: 3000 pseudo-random edit
+/// lists (up to 40 edits of a valid file of each kind, digest made valid again).
+#[test]
+fn random_model_file_edits_never_panic() {
+    let mut state = 0x2545_f491_u32;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    for i in 0..3000u32 {
+        let len = 2 + 3 * (next() % 41) as usize;
+        let mut input: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        input[0] = (i % 4) as u8;
+        fuzz_harness::parse_model_file(&input);
     }
 }
 

@@ -15,14 +15,12 @@
 //! ```
 
 use std::cell::RefCell;
-use std::rc::Rc;
 
 use burn::backend::wgpu::{RuntimeOptions, WgpuDevice, graphics, init_setup_async};
 use burn::tensor::Tensor;
 use cvq_bitstream::format::{FileHeader, Limits};
-use cvq_core::codec::{CodecError, CodecModel, pixels_to_image};
-use cvq_core::entropy::{ModelFamily, model_family};
-use cvq_core::recurrent::codec::RecurrentCodecModel;
+use cvq_core::codec::{CodecError, pixels_to_image};
+use cvq_core::loaded::LoadedModel;
 use wasm_bindgen::prelude::*;
 
 use crate::{DecodedImage, Streams};
@@ -58,15 +56,11 @@ async fn gpu_device() -> (WgpuDevice, String) {
 /// A model whose synthesis runs on WebGPU: either family, as [`Codec`](crate::Codec).
 #[wasm_bindgen]
 pub struct GpuCodec {
-    model: GpuFamily,
+    model: LoadedModel<Gpu>,
+    /// A recurrent model's streams (prefix by prefix decoding runs each iteration once,
+    /// as on the CPU path); the cell states stay on the GPU between calls.
+    streams: Streams<Gpu>,
     adapter: String,
-}
-
-enum GpuFamily {
-    Cvqn(Rc<CodecModel<Gpu>>),
-    /// A recurrent model and its streams (prefix by prefix decoding runs each iteration
-    /// once, as on the CPU path); the cell states stay on the GPU between calls.
-    Recurrent(Rc<RecurrentCodecModel<Gpu>>, Streams<Gpu>),
 }
 
 #[wasm_bindgen]
@@ -79,14 +73,11 @@ impl GpuCodec {
             Some(b) => b,
             None => embedded()?.to_vec(),
         };
-        let model = match model_family(&bytes) {
-            Some(ModelFamily::Recurrent) => GpuFamily::Recurrent(
-                Rc::new(RecurrentCodecModel::load(&bytes, &device)?),
-                Streams::default(),
-            ),
-            _ => GpuFamily::Cvqn(Rc::new(CodecModel::<Gpu>::load(&bytes, &device)?)),
-        };
-        Ok(GpuCodec { model, adapter })
+        Ok(GpuCodec {
+            model: LoadedModel::load(&bytes, &device)?,
+            streams: Streams::default(),
+            adapter,
+        })
     }
 
     /// The WebGPU adapter as wgpu sees it: its name and backend where the platform
@@ -99,10 +90,7 @@ impl GpuCodec {
     /// `name#hash` of the model.
     #[wasm_bindgen(getter)]
     pub fn id(&self) -> String {
-        match &self.model {
-            GpuFamily::Cvqn(m) => m.id_string(),
-            GpuFamily::Recurrent(m, _) => m.id_string(),
-        }
+        self.model.id_string()
     }
 
     /// Decodes a complete `.cvq` file; resolves to a `DecodedImage`. Corrupt input
@@ -126,15 +114,15 @@ impl GpuCodec {
     fn decode_with(&self, bytes: &[u8], partial: bool) -> Result<js_sys::Promise, JsError> {
         let limits = Limits::default();
         let (header, pixels, received, groups) = match &self.model {
-            GpuFamily::Cvqn(m) => {
+            LoadedModel::Cvqn(m) => {
                 let symbols = m.decode_symbols(bytes, &limits, partial)?;
                 let pixels = m.synthesis_tensor(&symbols);
                 let groups = symbols.header.groups.len();
                 (symbols.header, pixels, symbols.groups_received, groups)
             }
-            GpuFamily::Recurrent(m, streams) => {
+            LoadedModel::Recurrent(m) => {
                 let bits = m.decode_bits(bytes, &limits, partial)?;
-                let pixels = streams.advance(m, &bits)?;
+                let pixels = self.streams.advance(m, &bits)?;
                 (bits.header, pixels, bits.planes.len(), bits.iterations)
             }
         };

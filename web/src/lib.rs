@@ -18,10 +18,11 @@
 
 use burn::tensor::{Tensor, backend::Backend};
 use cvq_bitstream::format::{FormatError, Limits, read_prefix};
-use cvq_core::codec::{CodecError, CodecModel, DecodedSymbols, RgbImage, pixels_to_image};
+use cvq_core::codec::{CodecError, DecodedSymbols, RgbImage, pixels_to_image};
 use cvq_core::complexity::complexity;
 use cvq_core::config::{CvqnConfig, Preset};
-use cvq_core::entropy::{ModelFamily, model_family};
+use cvq_core::entropy::ModelFamily;
+use cvq_core::loaded::LoadedModel;
 use cvq_core::metrics::{MetricError, ms_ssim_rgb8, psnr_rgb8};
 use cvq_core::recurrent::codec::{DecodedBits, ProgressiveDecode, RecurrentCodecModel};
 use std::cell::RefCell;
@@ -326,7 +327,7 @@ fn check_rgba(rgba: &[u8], width: u32, height: u32) -> Result<(), CodecError> {
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct Codec {
-    model: Family,
+    model: LoadedModel<Cpu>,
     streams: Streams<Cpu>,
 }
 
@@ -340,6 +341,14 @@ pub struct Streams<B: Backend>(RefCell<Vec<ProgressiveDecode<B>>>);
 impl<B: Backend> Default for Streams<B> {
     fn default() -> Self {
         Self(RefCell::default())
+    }
+}
+
+/// `"cvqn"` or `"recurrent"`: a model's family as the JS API names it.
+pub fn family_name<B: Backend>(model: &LoadedModel<B>) -> &'static str {
+    match model.family() {
+        ModelFamily::Cvqn => "cvqn",
+        ModelFamily::Recurrent => "recurrent",
     }
 }
 
@@ -377,12 +386,6 @@ impl<B: Backend> Streams<B> {
     }
 }
 
-#[derive(Debug)]
-enum Family {
-    Cvqn(Box<CodecModel<Cpu>>),
-    Recurrent(Box<RecurrentCodecModel<Cpu>>),
-}
-
 #[wasm_bindgen]
 impl Codec {
     /// Loads a model file (e.g. fetched from a URL): a full `.cvqm` of either family, or
@@ -409,50 +412,34 @@ impl Codec {
     /// `name#hash` of the model (the id written into every `.cvq` it makes).
     #[wasm_bindgen(getter)]
     pub fn id(&self) -> String {
-        match &self.model {
-            Family::Cvqn(m) => m.id_string(),
-            Family::Recurrent(m) => m.id_string(),
-        }
+        self.model.id_string()
     }
 
     /// `"cvqn"` or `"recurrent"`.
     #[wasm_bindgen(getter)]
     pub fn family(&self) -> String {
-        match &self.model {
-            Family::Cvqn(_) => "cvqn",
-            Family::Recurrent(_) => "recurrent",
-        }
-        .into()
+        family_name(&self.model).into()
     }
 
     /// The model's default quality: its rate point, or all iterations of a recurrent
     /// model.
     #[wasm_bindgen(getter)]
     pub fn quality(&self) -> u8 {
-        match &self.model {
-            Family::Cvqn(m) => m.quality,
-            Family::Recurrent(m) => m.config.iterations as u8,
-        }
+        self.model.quality()
     }
 
     /// Every quality the model encodes at (one rate point for a fixed-rate model,
     /// `1..=K` for a variable-rate one, `1..=T` iterations for a recurrent one).
     #[wasm_bindgen(getter)]
     pub fn qualities(&self) -> Vec<u8> {
-        match &self.model {
-            Family::Cvqn(m) => m.qualities(),
-            Family::Recurrent(m) => (1..=m.config.iterations as u8).collect(),
-        }
+        self.model.qualities()
     }
 
-    /// Whether this model can encode (a full `.cvqm`); the embedded decoder-only model
-    /// cannot.
+    /// Whether this model can encode (a full `.cvqm`); a decoder-only `.cvqd` (the
+    /// embedded model, or a cut of a recurrent model) cannot.
     #[wasm_bindgen(getter, js_name = canEncode)]
     pub fn can_encode(&self) -> bool {
-        match &self.model {
-            Family::Cvqn(m) => m.model.is_some(),
-            Family::Recurrent(_) => true,
-        }
+        self.model.can_encode()
     }
 
     /// Decodes a complete `.cvq` file. Throws on a corrupt or truncated file or one made
@@ -509,15 +496,9 @@ impl Codec {
     ///
     /// [`CodecError`] from the model file or its weights.
     pub fn load(model_bytes: &[u8]) -> Result<Self, CodecError> {
-        let device = Default::default();
         Ok(Self {
             streams: Streams::default(),
-            model: match model_family(model_bytes) {
-                Some(ModelFamily::Recurrent) => {
-                    Family::Recurrent(Box::new(RecurrentCodecModel::load(model_bytes, &device)?))
-                }
-                _ => Family::Cvqn(Box::new(CodecModel::<Cpu>::load(model_bytes, &device)?)),
-            },
+            model: LoadedModel::load(model_bytes, &Default::default())?,
         })
     }
 
@@ -533,15 +514,15 @@ impl Codec {
     ///
     /// # Errors
     ///
-    /// As [`CodecModel::decode_symbols`] / [`RecurrentCodecModel::decode_bits`].
+    /// As [`CodecModel::decode_symbols`](cvq_core::codec::CodecModel::decode_symbols) / [`RecurrentCodecModel::decode_bits`].
     pub fn decode_impl(&self, bytes: &[u8], partial: bool) -> Result<DecodedImage, CodecError> {
         match &self.model {
-            Family::Cvqn(m) => {
+            LoadedModel::Cvqn(m) => {
                 let symbols = m.decode_symbols(bytes, &Limits::default(), partial)?;
                 let image = m.synthesize(&symbols)?;
                 Ok(DecodedImage::new(&image, &symbols))
             }
-            Family::Recurrent(m) => {
+            LoadedModel::Recurrent(m) => {
                 let bits = Self::recurrent_bits(m, bytes, partial)?;
                 let pixels = self.streams.advance(m, &bits)?;
                 let image = pixels_to_image(&bits.header, pixels.into_data())?;
@@ -566,8 +547,8 @@ impl Codec {
         mut paint: impl FnMut(DecodedImage),
     ) -> Result<(), CodecError> {
         match &self.model {
-            Family::Cvqn(_) => paint(self.decode_impl(bytes, true)?),
-            Family::Recurrent(m) => {
+            LoadedModel::Cvqn(_) => paint(self.decode_impl(bytes, true)?),
+            LoadedModel::Recurrent(m) => {
                 let bits = Self::recurrent_bits(m, bytes, true)?;
                 m.reconstruct_each(&bits, |t, image| {
                     paint(DecodedImage::with_groups(&image, t + 1, bits.iterations));
@@ -605,8 +586,8 @@ impl Codec {
         let (w, h) = (width as usize, height as usize);
         let image = RgbImage::new(w, h, rgba_to_rgb(rgba))?;
         Ok(match &self.model {
-            Family::Cvqn(m) => m.encode_at(&image, quality)?.bytes,
-            Family::Recurrent(m) => m.encode(&image, usize::from(quality))?.bytes,
+            LoadedModel::Cvqn(m) => m.encode_at(&image, quality)?.bytes,
+            LoadedModel::Recurrent(m) => m.encode(&image, usize::from(quality))?.bytes,
         })
     }
 }

@@ -19,7 +19,7 @@ use cvq_bitstream::format::{
     read_prefix, write_file,
 };
 use cvq_entropy::binary::{decode_bits, encode_bits};
-use cvq_entropy::{RecurrentModelFile, WeightPrecision};
+use cvq_entropy::{ModelKind, RecurrentModelFile, WeightPrecision};
 
 use super::config::RecurrentConfig;
 use super::{RecurrentCodec, RecurrentState};
@@ -108,6 +108,7 @@ impl<B: Backend> RecurrentCodecModel<B> {
     ) -> Result<(Self, RecurrentModelFile), CodecError> {
         config.validate()?;
         let file = RecurrentModelFile {
+            kind: ModelKind::Full,
             name: config.name.clone(),
             config_json: serde_json::to_string(&config)
                 .map_err(|e| CodecError::Weights(e.to_string()))?,
@@ -138,12 +139,12 @@ impl<B: Backend> RecurrentCodecModel<B> {
     ) -> Result<Self, CodecError> {
         let config: RecurrentConfig = serde_json::from_str(&file.config_json)
             .map_err(|e| CodecError::Weights(format!("config JSON: {e}")))?;
-        let net = load_weights(
-            RecurrentCodec::new(&config, device)?,
-            &file.weights,
-            file.precision,
-            device,
-        )?;
+        let fresh = RecurrentCodec::new(&config, device)?;
+        let fresh = match file.kind {
+            ModelKind::Full => fresh,
+            ModelKind::DecoderOnly { .. } => fresh.without_encoder(),
+        };
+        let net = load_weights(fresh, &file.weights, file.precision, device)?;
         Ok(Self {
             net,
             config,
@@ -163,6 +164,31 @@ impl<B: Backend> RecurrentCodecModel<B> {
         &self.device
     }
 
+    /// Whether this model can encode (false for a decoder-only `.cvqd`).
+    pub fn can_encode(&self) -> bool {
+        self.net.has_encoder()
+    }
+
+    /// The decoder-only model file (`.cvqd`, magic `CVRD`) of this model: the networks
+    /// without the encoder's cells, carrying this model's id, so its files decode with
+    /// it bit for bit. About half the size of the full file for the `rnn-compact` widths.
+    ///
+    /// # Errors
+    ///
+    /// Serialisation errors.
+    pub fn decoder_only_file(&self) -> Result<RecurrentModelFile, CodecError> {
+        Ok(RecurrentModelFile {
+            kind: ModelKind::DecoderOnly {
+                model_hash: self.id.hash,
+            },
+            name: self.id.name.clone(),
+            config_json: serde_json::to_string(&self.config)
+                .map_err(|e| CodecError::Weights(e.to_string()))?,
+            precision: self.precision,
+            weights: record_bytes(&self.net.clone().without_encoder(), self.precision)?,
+        })
+    }
+
     fn check_iterations(&self, iterations: usize) -> Result<(), CodecError> {
         if iterations == 0 || iterations > self.config.iterations {
             return Err(CodecError::Iterations {
@@ -178,13 +204,18 @@ impl<B: Backend> RecurrentCodecModel<B> {
     ///
     /// # Errors
     ///
-    /// [`CodecError::Iterations`], or entropy / container errors (an image beyond the
-    /// format's limits).
+    /// [`CodecError::DecoderOnly`] for a decoder-only model, [`CodecError::Iterations`],
+    /// or entropy / container errors (an image beyond the format's limits).
     pub fn encode(
         &self,
         image: &RgbImage,
         iterations: usize,
     ) -> Result<RecurrentEncoded, CodecError> {
+        if !self.can_encode() {
+            return Err(CodecError::DecoderOnly {
+                model: self.id_string(),
+            });
+        }
         self.check_iterations(iterations)?;
         let (lh, lw) = (image.height.div_ceil(STRIDE), image.width.div_ceil(STRIDE));
         let shape = (self.config.bits, lh, lw);

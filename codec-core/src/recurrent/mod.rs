@@ -130,6 +130,20 @@ impl<B: Backend> RecurrentCodec<B> {
         })
     }
 
+    /// The networks without the encoder's recurrent cells (most of the encoder's
+    /// weights): what a decoder-only model file stores. The small encoder head and
+    /// binarizer convolutions stay, so the record keeps its layout. Such a codec cannot
+    /// encode ([`Self::has_encoder`]).
+    pub fn without_encoder(mut self) -> Self {
+        self.encoder.clear();
+        self
+    }
+
+    /// Whether the encoder's cells are present (false for a decoder-only cut).
+    pub fn has_encoder(&self) -> bool {
+        !self.encoder.is_empty()
+    }
+
     /// The encoder and binarizer on one residual: codes `[B, bits, H/16, W/16]` in ±1.
     /// `stochastic` (training): `+1` with probability `(1 + b)/2` for `b = tanh(·)`, with
     /// a straight-through gradient; otherwise `sign(b)` (0 → +1).

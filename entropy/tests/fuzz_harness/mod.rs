@@ -133,3 +133,97 @@ pub fn decode_bits(data: &[u8]) {
         prev = Some(plane);
     }
 }
+
+/// Model files of every kind the parsers accept: the golden CVQN model (`CVQM`), its
+/// decoder-only cut (`CVQD`), and small recurrent files, full (`CVQR`) and decoder-only
+/// (`CVRD`).
+fn model_files() -> &'static [Vec<u8>; 4] {
+    use cvq_entropy::{ModelKind, RecurrentModelFile, WeightPrecision};
+    static CELL: OnceLock<[Vec<u8>; 4]> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let cvqm = MODELS[0].0.to_vec();
+        let full = ModelFile::from_bytes(&cvqm).expect("golden model");
+        let cvqd = ModelFile {
+            kind: ModelKind::DecoderOnly {
+                model_hash: full.hash().expect("hash"),
+            },
+            ..full
+        };
+        let rnn = RecurrentModelFile {
+            kind: ModelKind::Full,
+            name: "rnn-fuzz".into(),
+            config_json: r#"{"name":"rnn-fuzz","bits":4}"#.into(),
+            precision: WeightPrecision::F16,
+            weights: (0..64u8).collect(),
+        };
+        let rnn_cut = RecurrentModelFile {
+            kind: ModelKind::DecoderOnly {
+                model_hash: rnn.hash().expect("hash"),
+            },
+            weights: (0..16u8).collect(),
+            ..rnn.clone()
+        };
+        [
+            cvqm,
+            cvqd.to_bytes().expect("cvqd"),
+            rnn.to_bytes().expect("cvqr"),
+            rnn_cut.to_bytes().expect("cvrd"),
+        ]
+    })
+}
+
+/// Body of the `parse_model_file` fuzz target: both model-file parsers (CVQN
+/// [`ModelFile`], recurrent [`RecurrentModelFile`](cvq_entropy::RecurrentModelFile)) on
+/// (1) the input as it is and (2) one of the four valid files of [`model_files`] (byte 0)
+/// edited by the input — byte 1 sets the length (kept, cut or extended with the input's
+/// bytes), then `(offset_hi, offset_lo, xor)` triples — with its SHA-256 digest made valid
+/// again, so the parsers' structure checks (lengths, UTF-8, precision, entropy blocks)
+/// see the damage rather than the digest check. Parsing must never panic; a file that
+/// parses must re-serialise to bytes that parse to the same value.
+pub fn parse_model_file(data: &[u8]) {
+    parse_both(data);
+    let [pick, len, edits @ ..] = data else {
+        return;
+    };
+    let mut bytes = model_files()[usize::from(*pick) % 4].clone();
+    match *len {
+        0..=127 => {}
+        128..=191 => bytes.truncate(bytes.len() * usize::from(len - 128) / 64),
+        _ => bytes.extend_from_slice(edits),
+    }
+    for e in edits.chunks_exact(3) {
+        if bytes.is_empty() {
+            break;
+        }
+        let at = (usize::from(e[0]) << 8 | usize::from(e[1])) % bytes.len();
+        bytes[at] ^= e[2];
+    }
+    reseal(&mut bytes);
+    parse_both(&bytes);
+}
+
+/// Replaces the last 32 bytes with the SHA-256 of the bytes before them.
+fn reseal(bytes: &mut [u8]) {
+    use sha2::{Digest, Sha256};
+    if bytes.len() < 32 {
+        return;
+    }
+    let (body, digest) = bytes.split_at_mut(bytes.len() - 32);
+    digest.copy_from_slice(&Sha256::digest(body));
+}
+
+fn parse_both(bytes: &[u8]) {
+    use cvq_entropy::RecurrentModelFile;
+    if let Ok(m) = ModelFile::from_bytes(bytes) {
+        let again = m.to_bytes().expect("a parsed model re-serialises");
+        assert_eq!(
+            ModelFile::from_bytes(&again).expect("re-serialised model parses"),
+            m
+        );
+    }
+    if let Ok(m) = RecurrentModelFile::from_bytes(bytes) {
+        let again = m.to_bytes().expect("a parsed model re-serialises");
+        let back = RecurrentModelFile::from_bytes(&again).expect("re-serialised model parses");
+        assert_eq!(back, m);
+    }
+}

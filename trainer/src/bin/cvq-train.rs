@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cvq::{Cpu, load_model};
 use cvq_core::codec::CodecModel;
 use cvq_core::config::{CvqnConfig, Preset};
+use cvq_core::loaded::LoadedModel;
 use cvq_core::loss::{Distortion, RateTerm};
 use cvq_core::recurrent::codec::RecurrentCodecModel;
 use cvq_core::recurrent::config::{RecurrentConfig, RecurrentPreset};
@@ -301,9 +302,10 @@ enum Command {
         #[arg(long)]
         quality: Option<u8>,
     },
-    /// Cut the decoder-only model file (.cvqd: decoder, quantizers, integer entropy
-    /// model) out of a .cvqm. It decodes that model's .cvq files identically and cannot
-    /// encode; the web build embeds it (web/README.md).
+    /// Cut the decoder-only model file (.cvqd) out of a .cvqm of either family: CVQN's
+    /// decoder, quantizers and integer entropy model, or the recurrent networks without
+    /// the encoder's cells. It decodes that model's .cvq files identically and cannot
+    /// encode; the web build embeds the default one (web/README.md).
     DecoderOnly {
         /// Full model file (.cvqm).
         model: PathBuf,
@@ -571,17 +573,13 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::DecoderOnly { model, output } => {
             let bytes = std::fs::read(&model).map_err(|e| format!("{}: {e}", model.display()))?;
-            let codec = CodecModel::<Cpu>::load(&bytes, &Default::default())
-                .map_err(|e| format!("{}: {e}", model.display()))?;
-            let cut = codec
-                .decoder_only_file()
-                .and_then(|f| Ok(f.to_bytes()?))
-                .map_err(|e| format!("{}: {e}", model.display()))?;
+            let cut = LoadedModel::<Cpu>::load(&bytes, &Default::default())
+                .and_then(|m| Ok((m.id_string(), m.decoder_only_bytes()?)));
+            let (id, cut) = cut.map_err(|e| format!("{}: {e}", model.display()))?;
             std::fs::write(&output, &cut).map_err(|e| format!("{}: {e}", output.display()))?;
             println!(
-                "{}: decoder-only {} ({} of {} bytes)",
+                "{}: decoder-only {id} ({} of {} bytes)",
                 output.display(),
-                codec.id_string(),
                 cut.len(),
                 bytes.len()
             );

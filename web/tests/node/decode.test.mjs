@@ -96,6 +96,20 @@ test("a recurrent file decodes to the native pixels, whole and after 2 of 4 iter
   assert.throws(() => rnn.decode(fixture("kodim23-crop-q3.cvq")), /CVQN model/);
 });
 
+test("a decoder-only recurrent model (.cvqd) decodes the same pixels and cannot encode", () => {
+  // `cvq-train decoder-only rnn-tiny.cvqm -o rnn-tiny.cvqd`: 35,831 of 74,452 bytes.
+  const full = new wasm.Codec(fixture("rnn-tiny.cvqm"));
+  const cut = new wasm.Codec(fixture("rnn-tiny.cvqd"));
+  assert.equal(cut.id, full.id, "the cut carries the full model's id");
+  assert.equal(cut.family, "recurrent");
+  assert.deepEqual([full.canEncode, cut.canEncode], [true, false]);
+  assertSamePixels(cut.decode(fixture("kodim23-crop-rnn4.cvq")), "kodim23-crop-rnn4.cvq.png");
+  assertSamePixels(cut.decodePartial(fixture("kodim23-crop-rnn4-cut69.cvq")),
+    "kodim23-crop-rnn4-cut69.cvq.png");
+  const src = readPng(fixture("kodim23-crop-q3.cvq.png"));
+  assert.throws(() => cut.encode(src.rgba, src.width, src.height, 1), /decoder-only/);
+});
+
 test("a recurrent stream decoded prefix by prefix gives the native pixels at every stage", () => {
   const rnn = new wasm.Codec(fixture("rnn-tiny.cvqm"));
   const file = fixture("kodim23-crop-rnn4.cvq");
