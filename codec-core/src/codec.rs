@@ -579,6 +579,40 @@ impl<B: Backend> CodecModel<B> {
         rows: std::ops::Range<usize>,
         cols: std::ops::Range<usize>,
     ) -> Tensor<B, 4> {
+        let code = self.region_code(decoded, rows, cols);
+        to_pixels(self.synthesis.decoder.forward(code))
+    }
+
+    /// As [`Self::synthesis_region`] with the decoder's channel attention given the
+    /// whole image's means (`means`, in forward order): `Ok(pixels)` once `means` holds
+    /// all of them, else `Err(features)`, the input of the next attention block on this
+    /// window (`[1, C, 2^t·|rows|, 2^t·|cols|]`), whose whole-image mean comes next.
+    ///
+    /// # Errors
+    ///
+    /// None beyond the above (`Err` is a request for the next mean, not a failure).
+    pub fn synthesis_region_pooled(
+        &self,
+        decoded: &DecodedSymbols,
+        rows: std::ops::Range<usize>,
+        cols: std::ops::Range<usize>,
+        means: &[Tensor<B, 2>],
+    ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
+        let code = self.region_code(decoded, rows, cols);
+        let mut pool = crate::model::layers::attention::GivenMeans::new(means);
+        self.synthesis
+            .decoder
+            .forward_pooled(code, &mut pool)
+            .map(to_pixels)
+    }
+
+    /// The decoder's input on the latent window `rows × cols`: `[1, C, |rows|, |cols|]`.
+    fn region_code(
+        &self,
+        decoded: &DecodedSymbols,
+        rows: std::ops::Range<usize>,
+        cols: std::ops::Range<usize>,
+    ) -> Tensor<B, 4> {
         let (lh, lw) = decoded.header.latent_size();
         let (lh, lw) = (lh as usize, lw as usize);
         let (th, tw) = (rows.len(), cols.len());
@@ -608,15 +642,12 @@ impl<B: Backend> CodecModel<B> {
             0 => 0,
             k => (usize::from(decoded.header.quality.max(1)) - 1).min(k - 1),
         };
-        self.synthesis
-            .forward(
-                &ChannelGroups::new(self.config.group_channels()),
-                tensors,
-                inverse,
-                rate,
-            )
-            .clamp(0.0, 1.0)
-            .mul_scalar(255.0)
+        self.synthesis.code(
+            &ChannelGroups::new(self.config.group_channels()),
+            tensors,
+            inverse,
+            rate,
+        )
     }
 
     /// Decodes a complete `.cvq` file with default [`Limits`].
@@ -707,4 +738,9 @@ pub(crate) fn load_weights<B: Backend, M: Module<B>>(
         ));
     }
     Ok(module)
+}
+
+/// The decoder's output (≈ `0..1`) as pixel values clamped to `[0, 255]`.
+fn to_pixels<B: Backend>(image: Tensor<B, 4>) -> Tensor<B, 4> {
+    image.clamp(0.0, 1.0).mul_scalar(255.0)
 }

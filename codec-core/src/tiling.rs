@@ -5,8 +5,14 @@
 //! [`synthesis_halo`] positions on every side that has a neighbour. The halo covers the
 //! decoder's whole receptive field, so every pixel kept from a window is computed from
 //! the same inputs as in the whole-image synthesis; only the order of float summation
-//! inside the convolutions can differ. That holds only for decoders without channel
-//! attention ([`AttentionKind::None`]): attention pools over the whole image.
+//! inside the convolutions can differ.
+//!
+//! Channel attention pools over the whole image, so a decoder with attention blocks runs
+//! in passes: pass `i` runs every window up to the input of attention block `i` (the
+//! means of blocks `0..i` given, as gathered by the passes before), sums that input over
+//! the window's tile and adds the sums up into the whole image's mean; the last pass runs
+//! every window to the end with all means given. Memory stays bounded by the tile; the
+//! early passes cost only the decoder's low-resolution layers.
 //!
 //! The symbols, and so the `.cvq` bytes, do not depend on tiling at all.
 
@@ -19,24 +25,29 @@ use crate::config::{AttentionKind, CvqnConfig};
 use crate::model::decoder::decoder_stage_widths;
 use crate::model::encoder::encoder_stage_widths;
 
-/// The decoder's receptive-field radius in latent positions (rounded up), or `None`
-/// when the decoder pools globally (residual blocks with channel attention) and tiles
-/// cannot be exact.
+/// Channel-attention blocks of the decoder (each needs one whole-image mean, one pass
+/// of [`CodecModel::synthesize_tiled`] over the windows).
+pub fn synthesis_attention_blocks(cfg: &CvqnConfig) -> usize {
+    if cfg.decoder.attention == AttentionKind::None {
+        return 0;
+    }
+    cfg.decoder.blocks.iter().sum()
+}
+
+/// The decoder's receptive-field radius in latent positions (rounded up), channel
+/// attention aside (its gates come from whole-image means, see the module docs).
 ///
 /// Every 3×3 convolution widens the field by one position at its resolution: the head
 /// at the latent's (16 px), each stage's convolution and residual group (`2·blocks + 1`
 /// convolutions) at `16 / 2^t` px, the tail at 1 px. GDN, gains and the pixel shuffle
 /// act per position.
-pub fn synthesis_halo(cfg: &CvqnConfig) -> Option<usize> {
-    if cfg.decoder.attention != AttentionKind::None && cfg.decoder.blocks.iter().any(|&b| b > 0) {
-        return None;
-    }
+pub fn synthesis_halo(cfg: &CvqnConfig) -> usize {
     let mut pixels = STRIDE; // head
     for (t, (_, _, blocks)) in decoder_stage_widths(&cfg.decoder).into_iter().enumerate() {
         pixels += (2 + 2 * blocks) * (STRIDE >> t);
     }
     pixels += 1; // tail
-    Some(pixels.div_ceil(STRIDE))
+    pixels.div_ceil(STRIDE)
 }
 
 /// One window of a tiled synthesis, in latent positions.
@@ -140,12 +151,13 @@ impl<B: Backend> CodecModel<B> {
     /// Synthesises decoded symbols tile by tile (`tile` latent positions = `16·tile`
     /// pixels a side) on `threads` worker threads (at least 1) and stitches the tiles:
     /// the whole-image result up to float summation order, with peak memory set by the
-    /// tile and the thread count. `progress` is called on the calling thread after each
-    /// window is stitched, with `(done, total)`.
+    /// tile and the thread count. A decoder with channel attention first gathers the
+    /// whole image's means, one pass over the windows per attention block (module docs).
+    /// `progress` is called on the calling thread after each window of every pass, with
+    /// `(done, total)` over all passes.
     ///
     /// # Errors
     ///
-    /// [`CodecError::NotTileable`] for a decoder with channel attention;
     /// [`CodecError::Weights`] if the backend's output cannot be read.
     pub fn synthesize_tiled(
         &self,
@@ -154,26 +166,65 @@ impl<B: Backend> CodecModel<B> {
         threads: usize,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<RgbImage, CodecError> {
-        let halo = synthesis_halo(&self.config).ok_or_else(|| CodecError::NotTileable {
-            model: self.id_string(),
-        })?;
+        let halo = synthesis_halo(&self.config);
         let header = &decoded.header;
         let (lh, lw) = header.latent_size();
+        let (lh, lw) = (lh as usize, lw as usize);
+        let plan = windows(lh, lw, tile, halo);
+        let passes = synthesis_attention_blocks(&self.config) + 1;
+        let total = passes * plan.len();
+        let mut means: Vec<burn::tensor::Tensor<B, 2>> = Vec::with_capacity(passes - 1);
+        for pass in 0..passes - 1 {
+            let mut sums: Vec<f64> = Vec::new();
+            let mut positions = 0usize;
+            run_windows(
+                &plan,
+                threads,
+                |win| {
+                    let rows = win.outer_rows.clone();
+                    let cols = win.outer_cols.clone();
+                    match self.synthesis_region_pooled(decoded, rows, cols, &means) {
+                        Err(features) => tile_sums(features, win),
+                        Ok(_) => Err(CodecError::Weights(format!(
+                            "the decoder has fewer than {passes} attention blocks"
+                        ))),
+                    }
+                },
+                |done, _, (tile_sums, tile_positions)| {
+                    sums.resize(tile_sums.len(), 0.0);
+                    for (s, t) in sums.iter_mut().zip(&tile_sums) {
+                        *s += f64::from(*t);
+                    }
+                    positions += tile_positions;
+                    progress(pass * plan.len() + done + 1, total);
+                },
+            )?;
+            let mean: Vec<f32> = sums.iter().map(|s| (s / positions as f64) as f32).collect();
+            let c = mean.len();
+            means.push(burn::tensor::Tensor::from_data(
+                burn::tensor::TensorData::new(mean, [1, c]),
+                self.device(),
+            ));
+        }
         let (w, h) = (header.width as usize, header.height as usize);
         let mut rgb = vec![0u8; 3 * w * h];
-        let plan = windows(lh as usize, lw as usize, tile, halo);
         run_windows(
             &plan,
             threads,
             |win| {
-                f32_values(
-                    self.synthesis_region(decoded, win.outer_rows.clone(), win.outer_cols.clone())
-                        .into_data(),
-                )
+                let rows = win.outer_rows.clone();
+                let cols = win.outer_cols.clone();
+                match self.synthesis_region_pooled(decoded, rows, cols, &means) {
+                    Ok(pixels) => f32_values(pixels.into_data()),
+                    Err(_) => Err(CodecError::Weights(format!(
+                        "the decoder has more than {} attention blocks",
+                        passes - 1
+                    ))),
+                }
             },
             |done, win, pixels| {
                 stitch_pixels(&mut rgb, (w, h), win, &pixels);
-                progress(done + 1, plan.len());
+                progress((passes - 1) * plan.len() + done + 1, total);
             },
         )?;
         RgbImage::new(w, h, rgb)
@@ -240,6 +291,28 @@ impl<B: Backend> CodecModel<B> {
     }
 }
 
+/// Per-channel sums of `features` (`[1, C, s·outer rows, s·outer cols]`, a window's
+/// attention input at `s` positions per latent position) over the window's tile, and
+/// the number of positions summed.
+fn tile_sums<B: Backend>(
+    features: burn::tensor::Tensor<B, 4>,
+    win: &Window,
+) -> Result<(Vec<f32>, usize), CodecError> {
+    let [_, c, fh, _] = features.dims();
+    let s = fh / win.outer_rows.len().max(1);
+    let scaled = |inner: &Range<usize>, outer: &Range<usize>| {
+        (inner.start - outer.start) * s..(inner.end - outer.start) * s
+    };
+    let rows = scaled(&win.rows, &win.outer_rows);
+    let cols = scaled(&win.cols, &win.outer_cols);
+    let positions = rows.len() * cols.len();
+    let sums = features
+        .slice([0..1, 0..c, rows, cols])
+        .sum_dim(3)
+        .sum_dim(2);
+    Ok((f32_values(sums.into_data())?, positions))
+}
+
 /// Copies the kept part of a window's synthesis (`[3, 16·outer rows, 16·outer cols]`,
 /// values in `0..255`) into an interleaved RGB image of `w × h`, rounding (the
 /// whole-image case is one window: [`pixels_to_image`](crate::codec::pixels_to_image)).
@@ -296,19 +369,23 @@ mod tests {
     }
 
     #[test]
-    fn halo_needs_a_local_decoder_and_grows_with_depth() {
+    fn synthesis_halo_grows_with_depth_and_attention_adds_passes() {
         let mut cfg = CvqnConfig::preset(Preset::Tiny);
         // blocks [0; 4] (no residual block, so no attention runs):
         // head 16 + 2·(16 + 8 + 4 + 2) + tail 1 = 77 px → 5 positions
-        assert_eq!(synthesis_halo(&cfg), Some(5));
+        assert_eq!(synthesis_halo(&cfg), 5);
+        assert_eq!(synthesis_attention_blocks(&cfg), 0);
         cfg.decoder.blocks = [1, 1, 1, 0];
+        // 16 + 4·16 + 4·8 + 4·4 + 2·2 + 1 = 133 px → 9 positions, with or without
+        // attention (its means come from the passes)
+        assert_eq!(synthesis_halo(&cfg), 9);
         assert_eq!(
-            synthesis_halo(&cfg),
-            None,
-            "Sigmoid attention pools globally"
+            synthesis_attention_blocks(&cfg),
+            3,
+            "Sigmoid attention pools"
         );
         cfg.decoder.attention = AttentionKind::None;
-        // 16 + 4·16 + 4·8 + 4·4 + 2·2 + 1 = 133 px → 9 positions
-        assert_eq!(synthesis_halo(&cfg), Some(9));
+        assert_eq!(synthesis_halo(&cfg), 9);
+        assert_eq!(synthesis_attention_blocks(&cfg), 0);
     }
 }

@@ -100,9 +100,10 @@ pub struct Decoded {
     pub tiles: usize,
 }
 
-/// Tile side, in pixels, of [`Model::decode_with`]'s tiled synthesis (models whose
-/// decoder has no channel attention): 512 px tiles plus the halo keep the decoder's
-/// activations near 100 MB whatever the photo's size.
+/// Tile side, in pixels, of [`Model::decode_with`]'s tiled synthesis: 512 px tiles
+/// plus the halo keep the decoder's activations near 100 MB whatever the photo's size
+/// (a decoder with channel attention runs one extra pass over the tiles per attention
+/// block to gather the whole image's means).
 pub const DEFAULT_TILE: u32 = 512;
 
 impl Model {
@@ -341,14 +342,12 @@ impl Model {
         self.decode_tiled(cvq, limits, partial, DEFAULT_TILE)
     }
 
-    /// Whether this model's decoder can run in tiles (no channel attention, so every
-    /// pixel depends on a bounded neighbourhood of the latent). Its encoder usually can
-    /// too (`cvq_core::tiling::analysis_halo`).
+    /// Whether this model's decoder can run in tiles: every CVQN decoder (one with
+    /// channel attention in extra passes that gather the whole image's means,
+    /// `cvq_core::tiling`); not the recurrent family. Its encoder can when it has no
+    /// channel attention (`cvq_core::tiling::analysis_halo`).
     pub fn can_tile(&self) -> bool {
-        match &self.family {
-            LoadedModel::Cvqn(c) => cvq_core::tiling::synthesis_halo(&c.config).is_some(),
-            LoadedModel::Recurrent(_) => false,
-        }
+        matches!(self.family, LoadedModel::Cvqn(_))
     }
 
     /// As [`Model::decode_with`], with synthesis in tiles of `tile` pixels a side
@@ -385,8 +384,12 @@ impl Model {
         } else {
             let threads = std::thread::available_parallelism().map_or(1, usize::from);
             let mut tiles = 0;
-            let image =
-                codec.synthesize_tiled(&symbols, tile_latent, threads, |_, total| tiles = total)?;
+            // Progress counts every window of every pass (one pass per attention block,
+            // then the synthesis): the tiles are the windows of one pass.
+            let passes = cvq_core::tiling::synthesis_attention_blocks(&codec.config) + 1;
+            let image = codec.synthesize_tiled(&symbols, tile_latent, threads, |_, total| {
+                tiles = total / passes
+            })?;
             (image, tiles)
         };
         Ok(Decoded {

@@ -262,7 +262,7 @@ fn limits_and_bad_input_are_errors() {
 }
 
 /// `Options::tile`: a model without channel attention decodes in tiles to the same
-/// pixels as the whole image; the embedded models (channel attention) decode whole.
+/// pixels as the whole image.
 #[test]
 fn tiled_decode_gives_the_whole_image_pixels() {
     let model = Arc::new(tiny_model());
@@ -295,12 +295,59 @@ fn tiled_decode_gives_the_whole_image_pixels() {
     assert!(tiled.image.data == whole.image.data);
     // The default tile (512 px) covers this image: one tile.
     assert_eq!(cvq::decode_with(&bytes, &opts).unwrap().tiles, 1);
+}
+
+/// The embedded models have channel attention: tiled synthesis gathers the whole
+/// image's means in passes first and gives the whole-image pixels (±1 at most), while a
+/// window that pooled over itself alone would not.
+#[test]
+fn tiled_decode_with_channel_attention_gives_the_whole_image_pixels() {
     let embedded = Model::embedded(3).unwrap();
-    assert!(!embedded.can_tile());
+    assert!(embedded.can_tile());
+    // Right third dark: a window's own means differ from the whole image's.
+    let mut image = pattern(300, 200);
+    for row in image.data.chunks_exact_mut(3 * 300) {
+        row[3 * 208..].fill(10);
+    }
     let bytes = cvq::encode(&image, 3).unwrap();
-    let opts = Options {
-        tile: Some(64),
-        ..Options::default()
+    let decode = |tile| {
+        let opts = Options {
+            tile: Some(tile),
+            ..Options::default()
+        };
+        cvq::decode_with(&bytes, &opts).unwrap()
     };
-    assert_eq!(cvq::decode_with(&bytes, &opts).unwrap().tiles, 1);
+    let whole = decode(0);
+    let tiled = decode(64);
+    assert_eq!((whole.tiles, tiled.tiles), (1, 20));
+    let diff = |a: &[u8], b: &[u8]| {
+        let d: Vec<u8> = a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).collect();
+        let max = d.iter().copied().max().unwrap();
+        (max, d.iter().filter(|&&v| v > 0).count())
+    };
+    let (max, off) = diff(&whole.image.data, &tiled.image.data);
+    eprintln!(
+        "tiled with attention passes: max diff {max}, {off} of {} values differ",
+        whole.image.data.len()
+    );
+    assert!(
+        max <= 1 && off * 1000 <= whole.image.data.len(),
+        "max {max}, {off} differ"
+    );
+    // One window pooled over itself (latent rows 0..13, cols 0..13: the tile 0..4 with
+    // its 9-position halo): the tile's pixels move.
+    let codec = embedded.codec().unwrap();
+    let symbols = codec
+        .decode_symbols(&bytes, &cvq::Limits::default(), false)
+        .unwrap();
+    let (lh, lw) = symbols.header.latent_size();
+    let crop = |t: burn::tensor::Tensor<cvq::Cpu, 4>| t.narrow(2, 0, 64).narrow(3, 0, 64);
+    let global = crop(codec.synthesis_region(&symbols, 0..lh as usize, 0..lw as usize));
+    let local = crop(codec.synthesis_region(&symbols, 0..13, 0..13));
+    let gap = (global - local).abs().max().into_scalar();
+    eprintln!("a window pooling alone: pixels off by up to {gap}");
+    assert!(
+        gap >= 2.0,
+        "pooling over the window changed pixels by only {gap}"
+    );
 }

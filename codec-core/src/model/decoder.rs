@@ -4,6 +4,7 @@ use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Tensor, backend::Backend};
 
+use super::layers::attention::GivenMeans;
 use super::layers::conv::same_conv;
 use super::layers::gdn::Gdn;
 use super::layers::mean_shift::{MeanShift, ShiftDirection};
@@ -77,5 +78,25 @@ impl<B: Backend> Decoder<B> {
             pixel_shuffle(x, 2)
         });
         self.add_mean.forward(self.tail.forward(x))
+    }
+
+    /// As [`Self::forward`] on a window of a latent, with the channel attention's
+    /// whole-image means from `pool`: `Ok(image)`, or `Err(features)` — the input
+    /// `[B, C_i, 2^t·h, 2^t·w]` of the first attention block (in stage `t`) whose mean
+    /// `pool` lacks. Without attention it is [`Self::forward`].
+    pub fn forward_pooled(
+        &self,
+        code: Tensor<B, 4>,
+        pool: &mut GivenMeans<'_, B>,
+    ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
+        let mut x = self.head.forward(code);
+        for stage in &self.stages {
+            x = stage.group.forward_pooled(stage.conv.forward(x), pool)?;
+            if let Some(gdn) = &stage.gdn {
+                x = gdn.forward(x);
+            }
+            x = pixel_shuffle(x, 2);
+        }
+        Ok(self.add_mean.forward(self.tail.forward(x)))
     }
 }

@@ -54,8 +54,20 @@ impl<B: Backend> Synthesis<B> {
         inverse_order: Tensor<B, 1, Int>,
         rate: usize,
     ) -> Tensor<B, 4> {
-        synthesize(
-            &self.decoder,
+        self.decoder
+            .forward(self.code(groups, symbols, inverse_order, rate))
+    }
+
+    /// The decoder's input for the symbols (the arguments as for [`Self::forward`]):
+    /// dequantized, merged, reordered and (variable rate) un-gained, `[B, C, h, w]`.
+    pub fn code(
+        &self,
+        groups: &ChannelGroups,
+        symbols: Vec<Tensor<B, 4, Int>>,
+        inverse_order: Tensor<B, 1, Int>,
+        rate: usize,
+    ) -> Tensor<B, 4> {
+        decoder_input(
             &self.quantizers,
             self.inv_gain.as_ref(),
             groups,
@@ -114,15 +126,33 @@ pub fn synthesize<B: Backend>(
     inverse_order: Tensor<B, 1, Int>,
     rate: usize,
 ) -> Tensor<B, 4> {
+    decoder.forward(decoder_input(
+        quantizers,
+        inv_gain,
+        groups,
+        symbols,
+        inverse_order,
+        rate,
+    ))
+}
+
+/// The decoder's input of [`synthesize`]: dequantized, merged, reordered, un-gained.
+fn decoder_input<B: Backend>(
+    quantizers: &[GmmQuantizer<B>],
+    inv_gain: Option<&Param<Tensor<B, 2>>>,
+    groups: &ChannelGroups,
+    symbols: Vec<Tensor<B, 4, Int>>,
+    inverse_order: Tensor<B, 1, Int>,
+    rate: usize,
+) -> Tensor<B, 4> {
     let values = symbols
         .into_iter()
         .zip(quantizers)
         .map(|(s, q)| q.dequantize(s))
         .collect();
     let code = groups.merge(values).select(1, inverse_order);
-    let code = match inv_gain {
+    match inv_gain {
         Some(g) => code * gain_at(g, rate),
         None => code,
-    };
-    decoder.forward(code)
+    }
 }

@@ -35,7 +35,35 @@ impl<B: Backend> ChannelAttention<B> {
             return x;
         }
         let [b, c, _, _] = x.dims();
-        let mut y = x.clone().mean_dim(3).mean_dim(2).reshape([b, c]);
+        let pooled = x.clone().mean_dim(3).mean_dim(2).reshape([b, c]);
+        self.gated(x, pooled)
+    }
+
+    /// As [`Self::forward`] with the pooled means taken from `pool` (`[B, C]`, the mean
+    /// of `x` over the whole image when `x` is a window of it); stops with `x` itself
+    /// when `pool` has no more means to give: the caller pools it (over the whole image)
+    /// and runs again.
+    pub fn forward_pooled(
+        &self,
+        x: Tensor<B, 4>,
+        pool: &mut GivenMeans<'_, B>,
+    ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
+        if self.layers.is_empty() {
+            return Ok(x);
+        }
+        match pool.means.get(pool.used) {
+            Some(m) => {
+                pool.used += 1;
+                Ok(self.gated(x, m.clone()))
+            }
+            None => Err(x),
+        }
+    }
+
+    /// `x · gate(pooled)`, `pooled` `[B, C]`.
+    fn gated(&self, x: Tensor<B, 4>, pooled: Tensor<B, 2>) -> Tensor<B, 4> {
+        let [b, c, _, _] = x.dims();
+        let mut y = pooled;
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
             y = layer.forward(y);
@@ -49,6 +77,23 @@ impl<B: Backend> ChannelAttention<B> {
             activation::sigmoid(y)
         };
         x * gate.reshape([b, c, 1, 1])
+    }
+}
+
+/// Pooled means handed to the channel-attention blocks of a network run on a window of
+/// an image, in forward order (one `[B, C]` per block that has attention): what the
+/// blocks would pool over the whole image. Tiled synthesis and analysis gather them
+/// pass by pass (`crate::tiling`).
+#[derive(Debug)]
+pub struct GivenMeans<'a, B: Backend> {
+    means: &'a [Tensor<B, 2>],
+    used: usize,
+}
+
+impl<'a, B: Backend> GivenMeans<'a, B> {
+    /// The means of the first `means.len()` attention blocks.
+    pub fn new(means: &'a [Tensor<B, 2>]) -> Self {
+        Self { means, used: 0 }
     }
 }
 

@@ -5,7 +5,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{Tensor, backend::Backend};
 
 use super::activation;
-use super::attention::{ChannelAttention, attention_params};
+use super::attention::{ChannelAttention, GivenMeans, attention_params};
 use super::conv::{same_conv, same_conv_macs, same_conv_params};
 use crate::config::{Activation, AttentionKind};
 
@@ -53,6 +53,19 @@ impl<B: Backend> Rcab<B> {
         let y = self.attention.forward(y);
         x + y.mul_scalar(self.res_scale)
     }
+
+    /// As [`Self::forward`] with the attention's means from `pool`; `Err` with the
+    /// attention's input when `pool` runs out ([`ChannelAttention::forward_pooled`]).
+    pub fn forward_pooled(
+        &self,
+        x: Tensor<B, 4>,
+        pool: &mut GivenMeans<'_, B>,
+    ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
+        let y = self.conv1.forward(x.clone());
+        let y = self.conv2.forward(activation::apply(self.activation, y));
+        let y = self.attention.forward_pooled(y, pool)?;
+        Ok(x + y.mul_scalar(self.res_scale))
+    }
 }
 
 /// Residual group: `x + conv(RCAB_B(…RCAB_1(x)))`, `[B, n, H, W] → [B, n, H, W]`.
@@ -78,6 +91,20 @@ impl<B: Backend> ResidualGroup<B> {
             .iter()
             .fold(x.clone(), |y, block| block.forward(y));
         x + self.conv.forward(y)
+    }
+
+    /// As [`Self::forward`] with the attention's means from `pool` (see
+    /// [`Rcab::forward_pooled`]).
+    pub fn forward_pooled(
+        &self,
+        x: Tensor<B, 4>,
+        pool: &mut GivenMeans<'_, B>,
+    ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
+        let mut y = x.clone();
+        for block in &self.blocks {
+            y = block.forward_pooled(y, pool)?;
+        }
+        Ok(x + self.conv.forward(y))
     }
 }
 
