@@ -449,9 +449,8 @@ impl<B: Backend> CodecModel<B> {
     }
 
     /// As [`Self::encode_at`], with the encoder run in tiles of `tile` latent positions
-    /// (`16·tile` pixels; 0: the whole image) on `threads` threads when the encoder
-    /// allows it ([`analysis_halo`](crate::tiling::analysis_halo)) and the image is
-    /// larger than one tile. The latent equals the whole-image one up to float summation
+    /// (`16·tile` pixels; 0: the whole image) on `threads` threads when the image is
+    /// larger than one tile ([`analyze_tiled`](Self::analyze_tiled)). The latent equals the whole-image one up to float summation
     /// order; memory is bounded by the tile (the latent itself is 1/256 of the pixels).
     ///
     /// # Errors
@@ -475,9 +474,7 @@ impl<B: Backend> CodecModel<B> {
             _ => self.entropy.at_rate(rate)?,
         };
         let (lh, lw) = (image.height.div_ceil(STRIDE), image.width.div_ceil(STRIDE));
-        let tiled = tile > 0
-            && (lh > tile || lw > tile)
-            && crate::tiling::analysis_halo(&self.config).is_some();
+        let tiled = tile > 0 && (lh > tile || lw > tile);
         let latent = if tiled {
             self.analyze_tiled(image, tile, threads)?
         } else {
@@ -671,23 +668,14 @@ pub fn pixels_to_image(header: &FileHeader, data: TensorData) -> Result<RgbImage
     let pixels = crate::tiling::f32_values(data)?;
     let (lh, lw) = header.latent_size();
     let (lh, lw) = (lh as usize, lw as usize);
-    let (ph, pw) = (lh * STRIDE, lw * STRIDE);
-    if pixels.len() != 3 * ph * pw {
-        return Err(CodecError::Weights(format!(
-            "synthesis gave {} values, expected 3×{ph}×{pw}",
-            pixels.len()
-        )));
-    }
-    let (w, h) = (header.width as usize, header.height as usize);
     let whole = crate::tiling::Window {
         rows: 0..lh,
         cols: 0..lw,
         outer_rows: 0..lh,
         outer_cols: 0..lw,
     };
-    let mut rgb = vec![0u8; 3 * w * h];
-    crate::tiling::stitch_pixels(&mut rgb, (w, h), &whole, &pixels);
-    RgbImage::new(w, h, rgb)
+    let size = (header.width as usize, header.height as usize);
+    Ok(crate::tiling::tile_of(&whole, &pixels, size)?.image)
 }
 
 /// Burn record bytes of a module (the model, or its synthesis half) at the given

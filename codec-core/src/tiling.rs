@@ -18,7 +18,7 @@
 
 use std::ops::Range;
 
-use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, backend::Backend};
 
 use crate::codec::{CodecError, CodecModel, DecodedSymbols, RgbImage, STRIDE};
 use crate::config::{AttentionKind, CvqnConfig};
@@ -88,33 +88,46 @@ pub fn windows(lh: usize, lw: usize, tile: usize, halo: usize) -> Vec<Window> {
         .collect()
 }
 
-/// The encoder's receptive-field radius in latent positions (rounded up), or `None`
-/// when it pools globally (residual blocks with channel attention).
+/// Channel-attention blocks of the encoder (one pass of tiled analysis each).
+pub fn analysis_attention_blocks(cfg: &CvqnConfig) -> usize {
+    if cfg.encoder.attention == AttentionKind::None {
+        return 0;
+    }
+    cfg.encoder.blocks.iter().sum()
+}
+
+/// The encoder's receptive-field radius in latent positions (rounded up), channel
+/// attention aside (as [`synthesis_halo`]).
 ///
 /// The head convolution at full resolution (1 px), then per stage `t` (after a
 /// space-to-depth to `1/2^(t+1)`) the residual group and the stage convolution
 /// (`2·blocks + 2` convolutions of `2^(t+1)` px), then the tail at 16 px.
-pub fn analysis_halo(cfg: &CvqnConfig) -> Option<usize> {
-    if cfg.encoder.attention != AttentionKind::None && cfg.encoder.blocks.iter().any(|&b| b > 0) {
-        return None;
-    }
+pub fn analysis_halo(cfg: &CvqnConfig) -> usize {
     let mut pixels = 1; // head
     for (t, (_, blocks, _)) in encoder_stage_widths(&cfg.encoder).into_iter().enumerate() {
         pixels += (2 + 2 * blocks) << (t + 1);
     }
     pixels += STRIDE; // tail
-    Some(pixels.div_ceil(STRIDE))
+    pixels.div_ceil(STRIDE)
 }
 
-/// Runs `work` on every window of `plan` on `threads` scoped threads (at least 1) and
-/// hands each result to `stitch` on the calling thread, as results arrive. At most
-/// `threads` finished results wait to be stitched; the first error stops the run.
+/// Runs `work` on every window of `plan` on `threads` scoped threads and hands each
+/// result to `stitch` on the calling thread, as results arrive. At most `threads`
+/// finished results wait to be stitched; the first error stops the run. With
+/// `threads ≤ 1` everything runs on the calling thread, in order (no thread is spawned:
+/// WebAssembly in a browser has none).
 fn run_windows<T: Send>(
     plan: &[Window],
     threads: usize,
     work: impl Fn(&Window) -> Result<T, CodecError> + Sync,
     mut stitch: impl FnMut(usize, &Window, T),
 ) -> Result<(), CodecError> {
+    if threads <= 1 {
+        for (done, win) in plan.iter().enumerate() {
+            stitch(done, win, work(win)?);
+        }
+        return Ok(());
+    }
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel(threads.max(1));
@@ -164,8 +177,38 @@ impl<B: Backend> CodecModel<B> {
         decoded: &DecodedSymbols,
         tile: usize,
         threads: usize,
-        mut progress: impl FnMut(usize, usize),
+        progress: impl FnMut(usize, usize),
     ) -> Result<RgbImage, CodecError> {
+        let (w, h) = (
+            decoded.header.width as usize,
+            decoded.header.height as usize,
+        );
+        let mut rgb = vec![0u8; 3 * w * h];
+        self.synthesize_tiles(decoded, tile, threads, progress, |t| {
+            for (y, row) in t.image.data.chunks_exact(3 * t.image.width).enumerate() {
+                let at = 3 * ((t.y + y) * w + t.x);
+                rgb[at..at + row.len()].copy_from_slice(row);
+            }
+        })?;
+        RgbImage::new(w, h, rgb)
+    }
+
+    /// As [`Self::synthesize_tiled`], handing each finished tile to `each` (on the
+    /// calling thread, in the order they finish) instead of stitching: a viewer paints
+    /// them as they come, and only one tile's pixels are held at a time. The tiles cover
+    /// the image once (the last row and column are cropped to its size).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::synthesize_tiled`].
+    pub fn synthesize_tiles(
+        &self,
+        decoded: &DecodedSymbols,
+        tile: usize,
+        threads: usize,
+        mut progress: impl FnMut(usize, usize),
+        mut each: impl FnMut(DecodedTile),
+    ) -> Result<(), CodecError> {
         let halo = synthesis_halo(&self.config);
         let header = &decoded.header;
         let (lh, lw) = header.latent_size();
@@ -173,41 +216,19 @@ impl<B: Backend> CodecModel<B> {
         let plan = windows(lh, lw, tile, halo);
         let passes = synthesis_attention_blocks(&self.config) + 1;
         let total = passes * plan.len();
-        let mut means: Vec<burn::tensor::Tensor<B, 2>> = Vec::with_capacity(passes - 1);
-        for pass in 0..passes - 1 {
-            let mut sums: Vec<f64> = Vec::new();
-            let mut positions = 0usize;
-            run_windows(
-                &plan,
-                threads,
-                |win| {
-                    let rows = win.outer_rows.clone();
-                    let cols = win.outer_cols.clone();
-                    match self.synthesis_region_pooled(decoded, rows, cols, &means) {
-                        Err(features) => tile_sums(features, win),
-                        Ok(_) => Err(CodecError::Weights(format!(
-                            "the decoder has fewer than {passes} attention blocks"
-                        ))),
-                    }
-                },
-                |done, _, (tile_sums, tile_positions)| {
-                    sums.resize(tile_sums.len(), 0.0);
-                    for (s, t) in sums.iter_mut().zip(&tile_sums) {
-                        *s += f64::from(*t);
-                    }
-                    positions += tile_positions;
-                    progress(pass * plan.len() + done + 1, total);
-                },
-            )?;
-            let mean: Vec<f32> = sums.iter().map(|s| (s / positions as f64) as f32).collect();
-            let c = mean.len();
-            means.push(burn::tensor::Tensor::from_data(
-                burn::tensor::TensorData::new(mean, [1, c]),
-                self.device(),
-            ));
-        }
-        let (w, h) = (header.width as usize, header.height as usize);
-        let mut rgb = vec![0u8; 3 * w * h];
+        let means = attention_means(
+            &plan,
+            threads,
+            passes - 1,
+            |win, means| {
+                let rows = win.outer_rows.clone();
+                let cols = win.outer_cols.clone();
+                self.synthesis_region_pooled(decoded, rows, cols, means)
+            },
+            |done| progress(done, total),
+            self.device(),
+        )?;
+        let size = (header.width as usize, header.height as usize);
         run_windows(
             &plan,
             threads,
@@ -215,30 +236,30 @@ impl<B: Backend> CodecModel<B> {
                 let rows = win.outer_rows.clone();
                 let cols = win.outer_cols.clone();
                 match self.synthesis_region_pooled(decoded, rows, cols, &means) {
-                    Ok(pixels) => f32_values(pixels.into_data()),
+                    Ok(pixels) => tile_of(win, &f32_values(pixels.into_data())?, size),
                     Err(_) => Err(CodecError::Weights(format!(
                         "the decoder has more than {} attention blocks",
                         passes - 1
                     ))),
                 }
             },
-            |done, win, pixels| {
-                stitch_pixels(&mut rgb, (w, h), win, &pixels);
+            |done, _, tile| {
+                each(tile);
                 progress((passes - 1) * plan.len() + done + 1, total);
             },
-        )?;
-        RgbImage::new(w, h, rgb)
+        )
     }
 
     /// The encoder's output for `image` computed tile by tile (`tile` latent positions
     /// a side, windows of the edge-padded input with [`analysis_halo`]) on `threads`
     /// threads: `[1, C, ⌈H/16⌉, ⌈W/16⌉]`, the whole-image latent up to float summation
-    /// order.
+    /// order. An encoder with channel attention first gathers the whole image's means,
+    /// one pass over the windows per attention block (as [`Self::synthesize_tiled`]).
     ///
     /// # Errors
     ///
-    /// [`CodecError::NotTileable`] for an encoder with channel attention or a
-    /// decoder-only model; [`CodecError::Weights`] if the backend's output cannot be read.
+    /// [`CodecError::NotTileable`] for a decoder-only model; [`CodecError::Weights`] if
+    /// the backend's output cannot be read.
     pub fn analyze_tiled(
         &self,
         image: &RgbImage,
@@ -249,24 +270,33 @@ impl<B: Backend> CodecModel<B> {
             model: self.id_string(),
         };
         let model = self.model.as_ref().ok_or_else(not_tileable)?;
-        let halo = analysis_halo(&self.config).ok_or_else(not_tileable)?;
+        let halo = analysis_halo(&self.config);
         let (lh, lw) = (image.height.div_ceil(STRIDE), image.width.div_ceil(STRIDE));
         let c = self.config.code_channels;
-        let mut latent = vec![0f32; c * lh * lw];
         let plan = windows(lh, lw, tile, halo);
         let device = self.device();
+        let run = |win: &Window, means: &[Tensor<B, 2>]| {
+            let px = |r: &Range<usize>| r.start * STRIDE..r.end * STRIDE;
+            let input = crate::codec::image_region_to_tensor::<B>(
+                image,
+                px(&win.outer_rows),
+                px(&win.outer_cols),
+                device,
+            );
+            let mut pool = crate::model::layers::attention::GivenMeans::new(means);
+            model.encoder.forward_pooled(input, &mut pool)
+        };
+        let blocks = analysis_attention_blocks(&self.config);
+        let means = attention_means(&plan, threads, blocks, run, |_| {}, device)?;
+        let mut latent = vec![0f32; c * lh * lw];
         run_windows(
             &plan,
             threads,
-            |win| {
-                let px = |r: &Range<usize>| r.start * STRIDE..r.end * STRIDE;
-                let input = crate::codec::image_region_to_tensor::<B>(
-                    image,
-                    px(&win.outer_rows),
-                    px(&win.outer_cols),
-                    device,
-                );
-                f32_values(model.encoder.forward(input).into_data())
+            |win| match run(win, &means) {
+                Ok(out) => f32_values(out.into_data()),
+                Err(_) => Err(CodecError::Weights(format!(
+                    "the encoder has more than {blocks} attention blocks"
+                ))),
             },
             |_, win, values| {
                 let (oh, ow) = (win.outer_rows.len(), win.outer_cols.len());
@@ -291,11 +321,58 @@ impl<B: Backend> CodecModel<B> {
     }
 }
 
+/// The whole image's channel-attention means of a network run window by window: pass
+/// `i < blocks` runs `run(window, means of blocks 0..i)`, which must stop at attention
+/// block `i` with its input (`Err(features)`), sums that over every window's tile and
+/// divides by the positions. `progress(done)` counts windows over all passes.
+fn attention_means<B: Backend>(
+    plan: &[Window],
+    threads: usize,
+    blocks: usize,
+    run: impl Fn(&Window, &[Tensor<B, 2>]) -> Result<Tensor<B, 4>, Tensor<B, 4>> + Sync,
+    mut progress: impl FnMut(usize),
+    device: &B::Device,
+) -> Result<Vec<Tensor<B, 2>>, CodecError> {
+    let mut means: Vec<Tensor<B, 2>> = Vec::with_capacity(blocks);
+    for pass in 0..blocks {
+        let mut sums: Vec<f64> = Vec::new();
+        let mut positions = 0usize;
+        run_windows(
+            plan,
+            threads,
+            |win| match run(win, &means) {
+                Err(features) => tile_sums(features, win),
+                Ok(_) => Err(CodecError::Weights(format!(
+                    "the network has {pass} attention blocks, not {blocks}"
+                ))),
+            },
+            |done, _, (tile_sums, tile_positions)| {
+                sums.resize(tile_sums.len(), 0.0);
+                for (s, t) in sums.iter_mut().zip(&tile_sums) {
+                    *s += f64::from(*t);
+                }
+                positions += tile_positions;
+                progress(pass * plan.len() + done + 1);
+            },
+        )?;
+        let mean: Vec<f32> = sums
+            .iter()
+            .map(|s| (s / positions.max(1) as f64) as f32)
+            .collect();
+        let c = mean.len();
+        means.push(Tensor::from_data(
+            burn::tensor::TensorData::new(mean, [1, c]),
+            device,
+        ));
+    }
+    Ok(means)
+}
+
 /// Per-channel sums of `features` (`[1, C, s·outer rows, s·outer cols]`, a window's
 /// attention input at `s` positions per latent position) over the window's tile, and
 /// the number of positions summed.
 fn tile_sums<B: Backend>(
-    features: burn::tensor::Tensor<B, 4>,
+    features: Tensor<B, 4>,
     win: &Window,
 ) -> Result<(Vec<f32>, usize), CodecError> {
     let [_, c, fh, _] = features.dims();
@@ -313,20 +390,56 @@ fn tile_sums<B: Backend>(
     Ok((f32_values(sums.into_data())?, positions))
 }
 
-/// Copies the kept part of a window's synthesis (`[3, 16·outer rows, 16·outer cols]`,
-/// values in `0..255`) into an interleaved RGB image of `w × h`, rounding (the
-/// whole-image case is one window: [`pixels_to_image`](crate::codec::pixels_to_image)).
-pub(crate) fn stitch_pixels(rgb: &mut [u8], (w, h): (usize, usize), win: &Window, pixels: &[f32]) {
+/// A finished tile of [`CodecModel::synthesize_tiles`]: its pixels and where they go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedTile {
+    /// Left edge in the image, in pixels.
+    pub x: usize,
+    /// Top edge in the image, in pixels.
+    pub y: usize,
+    /// The tile's pixels (cropped to the image at its right and bottom edges).
+    pub image: RgbImage,
+}
+
+/// The kept part of a window's synthesis (`[3, 16·outer rows, 16·outer cols]`, values
+/// in `0..255`) as an 8-bit RGB tile of an image of `w × h`, rounded (the whole-image
+/// case is one window: [`pixels_to_image`](crate::codec::pixels_to_image)).
+///
+/// # Errors
+///
+/// [`CodecError::Weights`] if `pixels` does not hold the window's values.
+pub(crate) fn tile_of(
+    win: &Window,
+    pixels: &[f32],
+    (w, h): (usize, usize),
+) -> Result<DecodedTile, CodecError> {
     let (oh, ow) = (win.outer_rows.len() * STRIDE, win.outer_cols.len() * STRIDE);
+    if pixels.len() != 3 * oh * ow {
+        return Err(CodecError::Weights(format!(
+            "synthesis gave {} values, expected 3×{oh}×{ow}",
+            pixels.len()
+        )));
+    }
     let (oy, ox) = (win.outer_rows.start * STRIDE, win.outer_cols.start * STRIDE);
-    for y in win.rows.start * STRIDE..(win.rows.end * STRIDE).min(h) {
-        for x in win.cols.start * STRIDE..(win.cols.end * STRIDE).min(w) {
+    let (y0, x0) = (win.rows.start * STRIDE, win.cols.start * STRIDE);
+    let (y1, x1) = (
+        (win.rows.end * STRIDE).min(h),
+        (win.cols.end * STRIDE).min(w),
+    );
+    let mut rgb = Vec::with_capacity(3 * (y1 - y0) * (x1 - x0));
+    for y in y0..y1 {
+        for x in x0..x1 {
             for c in 0..3 {
                 let v = pixels[(c * oh + y - oy) * ow + x - ox];
-                rgb[(y * w + x) * 3 + c] = libm::roundf(v).clamp(0.0, 255.0) as u8;
+                rgb.push(libm::roundf(v).clamp(0.0, 255.0) as u8);
             }
         }
     }
+    Ok(DecodedTile {
+        x: x0,
+        y: y0,
+        image: RgbImage::new(x1 - x0, y1 - y0, rgb)?,
+    })
 }
 
 #[cfg(test)]
@@ -358,14 +471,16 @@ mod tests {
     fn analysis_halo_of_the_variable_rate_layout() {
         let mut cfg = CvqnConfig::preset(Preset::Tiny);
         cfg.encoder.blocks = [0, 1, 1, 1];
+        // 1 + 2·2 + 4·4 + 4·8 + 4·16 + 16 = 133 px → 9 positions
+        assert_eq!(analysis_halo(&cfg), 9);
         assert_eq!(
-            analysis_halo(&cfg),
-            None,
-            "Sigmoid attention pools globally"
+            analysis_attention_blocks(&cfg),
+            3,
+            "Sigmoid attention pools"
         );
         cfg.encoder.attention = AttentionKind::None;
-        // 1 + 2·2 + 4·4 + 4·8 + 4·16 + 16 = 133 px → 9 positions
-        assert_eq!(analysis_halo(&cfg), Some(9));
+        assert_eq!(analysis_halo(&cfg), 9);
+        assert_eq!(analysis_attention_blocks(&cfg), 0);
     }
 
     #[test]

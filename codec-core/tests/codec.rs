@@ -424,15 +424,22 @@ fn tiled_synthesis_equals_the_whole_image_for_a_local_decoder() {
     assert_tiles_match_the_whole_image(&codec, &bytes, 1);
 }
 
-/// A decoder with channel attention (2 blocks) tiles in 3 passes: two gather the whole
-/// image's means, the third synthesises; the pixels match the whole-image decode within
+/// An encoder and a decoder with channel attention (2 blocks each) tile in 3 passes: two
+/// gather the whole image's means, the third encodes or synthesises; the file is the
+/// whole-image file, and the pixels match the whole-image decode within
 /// ±1 (float summation order of the means and convolutions). (This untrained model's
 /// gates barely depend on the means; `cvq/tests/api.rs` checks with a trained model
 /// that a window pooling alone would differ.)
 #[test]
 fn tiled_synthesis_with_channel_attention_gathers_the_means_first() {
     let codec = codec_with_attention(11, AttentionKind::Sigmoid);
-    let bytes = codec.encode(&test_image(300, 200)).unwrap().bytes;
+    let image = test_image(300, 200);
+    let bytes = codec.encode(&image).unwrap().bytes;
+    // The encoder (2 attention blocks) tiles the same way: the same latent, the same file.
+    for (tile, threads) in [(4, 2), (7, 1)] {
+        let tiled = codec.encode_tiled(&image, 1, tile, threads).unwrap().bytes;
+        assert!(tiled == bytes, "encoder tile {tile}: the file differs");
+    }
     assert_tiles_match_the_whole_image(&codec, &bytes, 3);
 }
 

@@ -59,7 +59,7 @@ pub use cvq_entropy::ModelFamily;
 pub use error::{Error, InvalidOptions};
 pub use model::{
     Cpu, DEFAULT_QUALITY, DEFAULT_TILE, Decoded, Encoded, IterationRoundTrip, Model,
-    ProgressiveRoundTrip, load_model, qualities,
+    ProgressiveRoundTrip, TILE_ABOVE_PIXELS, load_model, qualities, tile_for,
 };
 pub use options::Options;
 
@@ -114,12 +114,7 @@ pub fn decode_with(cvq: &[u8], options: &Options) -> Result<Decoded, Error> {
         Some(m) => Arc::clone(m),
         None => Arc::new(Model::for_file(cvq)?),
     };
-    model.decode_tiled(
-        cvq,
-        &options.limits,
-        options.partial,
-        options.tile.unwrap_or(DEFAULT_TILE),
-    )
+    model.decode_tiled(cvq, &options.limits, options.partial, options.tile)
 }
 
 /// Quality of a reconstruction.

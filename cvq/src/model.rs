@@ -106,6 +106,21 @@ pub struct Decoded {
 /// block to gather the whole image's means).
 pub const DEFAULT_TILE: u32 = 512;
 
+/// Images of more pixels than this are encoded and decoded in [`DEFAULT_TILE`] tiles
+/// unless a tile size is asked for; smaller ones run whole, which is faster (no halo, no
+/// extra passes) and needs at most about 400 MB at this size (12 MP whole: 1.19 GB).
+pub const TILE_ABOVE_PIXELS: usize = 4_000_000;
+
+/// The tile side for an image of `width × height`: `tile` when asked for (0: whole),
+/// else [`DEFAULT_TILE`] above [`TILE_ABOVE_PIXELS`] and whole below.
+pub fn tile_for(tile: Option<u32>, width: usize, height: usize) -> u32 {
+    tile.unwrap_or(if width * height > TILE_ABOVE_PIXELS {
+        DEFAULT_TILE
+    } else {
+        0
+    })
+}
+
 impl Model {
     /// The embedded model that serves rate point `quality` (see [`qualities`]); encode
     /// at that rate point with [`Model::encode_at`].
@@ -270,32 +285,40 @@ impl Model {
         self.encode_at(image, self.quality())
     }
 
-    /// Encodes an image at rate point `quality`, one of [`Model::qualities`], with the
-    /// encoder in tiles of [`DEFAULT_TILE`] pixels on every core when the model allows it.
+    /// Encodes an image at rate point `quality`, one of [`Model::qualities`]; a photo of
+    /// more than [`TILE_ABOVE_PIXELS`] in tiles of [`DEFAULT_TILE`] pixels on every core
+    /// when the model allows it ([`tile_for`]).
     ///
     /// # Errors
     ///
     /// [`InvalidOptions::QualityMismatch`] for a rate point the model does not have; as
     /// [`Model::encode`].
     pub fn encode_at(&self, image: &RgbImage, quality: u8) -> Result<Encoded, Error> {
-        self.encode_tiled(image, quality, DEFAULT_TILE)
+        self.encode_tiled(image, quality, None)
     }
 
     /// As [`Model::encode_at`], with the encoder in tiles of `tile` pixels a side
-    /// (rounded up to a multiple of 16; `0`: the whole image) on all available cores.
+    /// (rounded up to a multiple of 16; `Some(0)`: the whole image; `None`: [`tile_for`])
+    /// on all available cores.
     /// Tiles give the whole-image file (tested) with memory bounded by the tile; models
-    /// whose encoder cannot tile ([`Model::can_tile`]) encode the whole image.
+    /// that cannot tile ([`Model::can_tile`]) encode the whole image.
     ///
     /// # Errors
     ///
     /// As [`Model::encode_at`].
-    pub fn encode_tiled(&self, image: &RgbImage, quality: u8, tile: u32) -> Result<Encoded, Error> {
+    pub fn encode_tiled(
+        &self,
+        image: &RgbImage,
+        quality: u8,
+        tile: Option<u32>,
+    ) -> Result<Encoded, Error> {
         if !self.qualities().contains(&quality) {
             return Err(self.quality_mismatch(quality).into());
         }
         let (bytes, estimated_bits) = match &self.family {
             LoadedModel::Cvqn(c) => {
-                let tile = (tile as usize).div_ceil(cvq_core::codec::STRIDE);
+                let tile = tile_for(tile, image.width, image.height) as usize;
+                let tile = tile.div_ceil(cvq_core::codec::STRIDE);
                 let enc = c.encode_tiled(image, quality, tile, threads())?;
                 (enc.bytes, enc.estimated_bits)
             }
@@ -326,9 +349,9 @@ impl Model {
     }
 
     /// Decodes under `limits`; with `partial`, a truncated file gives a preview from the
-    /// groups present (the others are guessed) instead of an error. Synthesis runs in
-    /// tiles of [`DEFAULT_TILE`] pixels on every core when the model allows it (see
-    /// [`Model::decode_tiled`]).
+    /// groups present (the others are guessed) instead of an error. A photo of more than
+    /// [`TILE_ABOVE_PIXELS`] is synthesised in tiles of [`DEFAULT_TILE`] pixels on every
+    /// core (see [`Model::decode_tiled`]).
     ///
     /// # Errors
     ///
@@ -339,20 +362,19 @@ impl Model {
         limits: &Limits,
         partial: bool,
     ) -> Result<Decoded, Error> {
-        self.decode_tiled(cvq, limits, partial, DEFAULT_TILE)
+        self.decode_tiled(cvq, limits, partial, None)
     }
 
-    /// Whether this model's decoder can run in tiles: every CVQN decoder (one with
+    /// Whether this model's encoder and decoder can run in tiles: every CVQN model (with
     /// channel attention in extra passes that gather the whole image's means,
-    /// `cvq_core::tiling`); not the recurrent family. Its encoder can when it has no
-    /// channel attention (`cvq_core::tiling::analysis_halo`).
+    /// `cvq_core::tiling`); not the recurrent family.
     pub fn can_tile(&self) -> bool {
         matches!(self.family, LoadedModel::Cvqn(_))
     }
 
     /// As [`Model::decode_with`], with synthesis in tiles of `tile` pixels a side
-    /// (rounded up to a multiple of 16; `0`: the whole image at once) on all available
-    /// cores. Tiles give the whole-image pixels (tested) with memory bounded by the tile;
+    /// (rounded up to a multiple of 16; `Some(0)`: the whole image at once; `None`:
+    /// [`tile_for`] the image's size) on all available cores. Tiles give the whole-image pixels (tested) with memory bounded by the tile;
     /// models that cannot tile ([`Model::can_tile`]), and images within one tile, are
     /// synthesised whole.
     ///
@@ -364,7 +386,7 @@ impl Model {
         cvq: &[u8],
         limits: &Limits,
         partial: bool,
-        tile: u32,
+        tile: Option<u32>,
     ) -> Result<Decoded, Error> {
         let codec = match &self.family {
             LoadedModel::Cvqn(c) => c,
@@ -374,7 +396,11 @@ impl Model {
         let symbols = codec.decode_symbols(cvq, limits, partial)?;
         let entropy_time = start.elapsed();
         let start = Instant::now();
-        let tile_latent = (tile as usize).div_ceil(cvq_core::codec::STRIDE);
+        let (w, h) = (
+            symbols.header.width as usize,
+            symbols.header.height as usize,
+        );
+        let tile_latent = (tile_for(tile, w, h) as usize).div_ceil(cvq_core::codec::STRIDE);
         let (lh, lw) = symbols.header.latent_size();
         let (image, tiles) = if tile_latent == 0
             || !self.can_tile()

@@ -46,9 +46,11 @@ pub struct Options {
     pub limits: Limits,
     /// Decoding: accept a truncated file and decode a preview from the groups present.
     pub partial: bool,
-    /// Encoder and decoder tile side in pixels (`None`:
-    /// [`DEFAULT_TILE`](crate::DEFAULT_TILE); `Some(0)`: the whole image at once). Used by
-    /// models that can tile ([`Model::can_tile`]); the file and the pixels are the same.
+    /// Encoder and decoder tile side in pixels (`None`: [`tile_for`](crate::tile_for) the
+    /// image — [`DEFAULT_TILE`](crate::DEFAULT_TILE) above
+    /// [`TILE_ABOVE_PIXELS`](crate::TILE_ABOVE_PIXELS), else whole; `Some(0)`: the whole
+    /// image at once). Used by models that can tile ([`Model::can_tile`]); the file and
+    /// the pixels are the same.
     pub tile: Option<u32>,
 }
 
@@ -147,7 +149,7 @@ impl Options {
         self.validate()?;
         self.check_size(image)?;
         let budget = self.budget(image.width as u64 * image.height as u64);
-        let tile = self.tile.unwrap_or(crate::DEFAULT_TILE);
+        let tile = self.tile;
         let Some(budget) = budget else {
             return match &self.model {
                 Some(m) => m.encode_tiled(image, self.quality.unwrap_or(m.quality()), tile),

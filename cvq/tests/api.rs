@@ -293,8 +293,11 @@ fn tiled_decode_gives_the_whole_image_pixels() {
     .unwrap();
     assert_eq!(tiled.tiles, 20);
     assert!(tiled.image.data == whole.image.data);
-    // The default tile (512 px) covers this image: one tile.
+    // By default an image this small (≤ 4 MP) runs whole; larger ones in 512-px tiles.
     assert_eq!(cvq::decode_with(&bytes, &opts).unwrap().tiles, 1);
+    assert_eq!(cvq::tile_for(None, 300, 200), 0);
+    assert_eq!(cvq::tile_for(None, 4000, 3000), cvq::DEFAULT_TILE);
+    assert_eq!(cvq::tile_for(Some(64), 300, 200), 64);
 }
 
 /// The embedded models have channel attention: tiled synthesis gathers the whole
@@ -310,6 +313,20 @@ fn tiled_decode_with_channel_attention_gives_the_whole_image_pixels() {
         row[3 * 208..].fill(10);
     }
     let bytes = cvq::encode(&image, 3).unwrap();
+    // The encoder (channel attention too) in 64-px tiles writes the same file.
+    let tiled_file = cvq::encode_with(
+        &image,
+        &Options {
+            quality: Some(3),
+            tile: Some(64),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        tiled_file.bytes == bytes,
+        "the tiled encoder's file differs"
+    );
     let decode = |tile| {
         let opts = Options {
             tile: Some(tile),

@@ -4,6 +4,7 @@ use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Tensor, backend::Backend};
 
+use super::layers::attention::GivenMeans;
 use super::layers::conv::same_conv;
 use super::layers::gdn::Gdn;
 use super::layers::mean_shift::{MeanShift, ShiftDirection};
@@ -77,5 +78,24 @@ impl<B: Backend> Encoder<B> {
             stage.conv.forward(stage.group.forward(x))
         });
         self.tail.forward(x)
+    }
+
+    /// As [`Self::forward`] on a window of an image, with the channel attention's
+    /// whole-image means from `pool`: `Ok(latent)`, or `Err(features)` — the input of the
+    /// first attention block whose mean `pool` lacks (as [`super::decoder::Decoder::forward_pooled`]).
+    pub fn forward_pooled(
+        &self,
+        image: Tensor<B, 4>,
+        pool: &mut GivenMeans<'_, B>,
+    ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
+        let mut x = self.head.forward(self.sub_mean.forward(image));
+        for stage in &self.stages {
+            x = inverse_pixel_shuffle(x, 2);
+            if let Some(gdn) = &stage.gdn {
+                x = gdn.forward(x);
+            }
+            x = stage.conv.forward(stage.group.forward_pooled(x, pool)?);
+        }
+        Ok(self.tail.forward(x))
     }
 }

@@ -50,9 +50,10 @@ enum Command {
         #[arg(long)]
         metrics: bool,
         /// Encoder tile side in pixels, for models that can tile (memory is bounded by
-        /// the tile; the file is the same; 0: the whole image at once).
-        #[arg(long, default_value_t = cvq::DEFAULT_TILE)]
-        tile: u32,
+        /// the tile; the file is the same; 0: the whole image at once). Default: 512-px
+        /// tiles for images over 4 MP, else the whole image.
+        #[arg(long)]
+        tile: Option<u32>,
     },
     /// Reconstruct an image from a .cvq file (PNG, JPEG or WebP by extension).
     Decode {
@@ -68,10 +69,11 @@ enum Command {
         /// Accept a truncated file and decode a preview from the groups present.
         #[arg(long)]
         partial: bool,
-        /// Synthesis tile side in pixels, for models that can tile (memory is bounded by
-        /// the tile; 0: the whole image at once).
-        #[arg(long, default_value_t = cvq::DEFAULT_TILE)]
-        tile: u32,
+        /// Synthesis tile side in pixels (memory is bounded by the tile; 0: the whole
+        /// image at once). Default: 512-px tiles for images over 4 MP, else the whole
+        /// image.
+        #[arg(long)]
+        tile: Option<u32>,
     },
     /// Describe a .cvq file (header, groups, bytes per group), or a model architecture
     /// (parameters and MACs per pixel) with --preset / --config.
@@ -135,7 +137,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 quality: quality.or(iterations),
                 max_bytes,
                 target_bpp,
-                tile: Some(tile),
+                tile,
                 ..Options::default()
             };
             let r = commands::encode(&input, &output, &options, metrics)?;
@@ -174,7 +176,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let options = Options {
                 model: commands::open_model(model.as_deref())?,
                 partial,
-                tile: Some(tile),
+                tile,
                 ..Options::default()
             };
             let r = commands::decode(&input, &output, &options)?;
