@@ -27,6 +27,13 @@ export const config = {
    */
   models: {},
   /**
+   * Images of more pixels than this decode in tiles in `<cvq-img>` (`decodeTiles`): the
+   * worker's memory stays bounded by the tile and tiles are painted as they finish;
+   * previews while the file streams in are skipped for them (each would be a whole
+   * decode). `Infinity` turns tiling off.
+   */
+  tileAbove: 4_000_000,
+  /**
    * Where synthesis runs: "auto" (WebGPU on a hardware adapter, else the CPU path),
    * "webgpu" (any adapter, software ones included; fails without one) or "cpu".
    */
@@ -36,16 +43,21 @@ export const config = {
 const BACKENDS = ["auto", "webgpu", "cpu"];
 
 /**
- * Overrides some of the URLs in `config` (relative URLs resolve against the page).
+ * Overrides some of the settings in `config` (relative URLs resolve against the page).
+ * `configure()` must come before the first decode; `tileAbove` may change any time.
  * @param {Partial<typeof config>} urls
  */
 export function configure(urls) {
-  if (shared) throw new Error("cvq: configure() must be called before the first decode");
+  const onlyTiles = Object.keys(urls).every((k) => k === "tileAbove");
+  if (shared && !onlyTiles) throw new Error("cvq: configure() must be called before the first decode");
   for (const [k, v] of Object.entries(urls)) {
     if (!(k in config)) throw new Error(`cvq: unknown setting ${k}`);
     if (k === "backend") {
       if (!BACKENDS.includes(v)) throw new Error(`cvq: backend must be one of ${BACKENDS}`);
       config.backend = v;
+    } else if (k === "tileAbove") {
+      if (!(typeof v === "number" && v > 0)) throw new Error("cvq: tileAbove must be a positive number");
+      config.tileAbove = v;
     } else if (k === "models") {
       config.models = Object.fromEntries(Object.entries(v ?? {})
         .map(([id, url]) => [id, new URL(url, document.baseURI).href]));
@@ -64,9 +76,13 @@ export class CvqClient {
   /** Starts the worker and sends it the module and model URLs. */
   constructor(urls = config) {
     this.#worker = new Worker(urls.workerUrl, { type: "module" });
-    this.#worker.onmessage = ({ data: { id, ok, result, error } }) => {
+    this.#worker.onmessage = ({ data: { id, ok, result, error, tile } }) => {
       const p = this.#pending.get(id);
       if (!p) return;
+      if (tile) {
+        p.onTile?.(tile);
+        return;
+      }
       this.#pending.delete(id);
       if (ok) p.resolve(result); else p.reject(new Error(error));
     };
@@ -88,18 +104,20 @@ export class CvqClient {
     this.#worker.terminate();
   }
 
-  #call(op, args, transfer = []) {
+  #call(op, args, transfer = [], onTile = null) {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = this.#next++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve, reject, onTile });
       this.#worker.postMessage({ id, op, args }, transfer);
     });
   }
 
   /**
    * @returns {Promise<{backend: string, id: string, quality: number, canEncode: boolean,
-   *   gpuNote: string|null}>} gpuNote says why WebGPU was not used, if it was not
+   *   gpuNote: string|null, memoryBytes: number}>} gpuNote says why WebGPU was not used,
+   *   if it was not; memoryBytes is the size of the wasm module's memory now (it only
+   *   grows: the peak so far)
    */
   info() { return this.#call("info", []); }
 
@@ -131,6 +149,23 @@ export class CvqClient {
   /** Progressive preview of a prefix: the complete groups decoded, the rest guessed. */
   decodePartial(bytes, transfer = false) {
     return this.#call("decodePartial", [bytes], transfer ? [bytes.buffer] : []);
+  }
+
+  /**
+   * Decodes a file tile by tile (CVQN; a recurrent file comes as one tile), calling
+   * `onTile({x, y, width, height, rgba})` with each finished tile as it arrives — for
+   * large photos: the worker's memory is bounded by the tile, and the page paints the
+   * image as it comes. Resolves to {tiles, ms, backend, memoryBytes} (memoryBytes: the
+   * wasm module's memory afterwards). Synthesis runs on the CPU path.
+   * @param {Uint8Array} bytes copied, unless `transfer` is true
+   * @param {(tile: {x: number, y: number, width: number, height: number,
+   *   rgba: Uint8ClampedArray}) => void} onTile
+   * @param {{tile?: number, partial?: boolean, transfer?: boolean}} [options] tile side in
+   *   pixels (default 512); `partial` for a prefix (groups missing are guessed)
+   */
+  decodeTiles(bytes, onTile, { tile = 512, partial = false, transfer = false } = {}) {
+    return this.#call("decodeTiles", [bytes, { tile, partial }],
+      transfer ? [bytes.buffer] : [], onTile);
   }
 
   /**

@@ -5,6 +5,8 @@
 //
 // Events: `cvq-progress` (detail {groupsReceived, groups}) for every paint, `load` once the
 // whole image is shown, `error` (an ErrorEvent whose message is the error text).
+// Large images (more pixels than `config.tileAbove`, 4 MP by default) skip the previews and
+// decode in tiles, each painted as it finishes (`cvq-progress` detail also {tilesPainted}).
 // Property `state`: "idle" (waiting to come near the viewport) | "loading" | "partial" |
 // "complete" | "error"; `error` holds the message after a failure.
 // On failure the content becomes <img src=fallback alt=…> if `fallback` is set, else the
@@ -163,7 +165,8 @@ export class CvqImg extends HTMLElement {
         if (info.headerComplete && !this.info) this.#header(info);
         // Newer bytes already waiting: inspect those instead of previewing a stale prefix.
         if (dirty) continue;
-        if (info.groupsComplete > shown && info.groupsComplete < info.groups) {
+        if (info.groupsComplete > shown && info.groupsComplete < info.groups &&
+            !this.#large()) {
           const img = await cvq.decodePartial(bytes, true);
           if (!current()) return;
           shown = img.groupsReceived;
@@ -187,10 +190,40 @@ export class CvqImg extends HTMLElement {
     while (busy) await busy;
     if (failure) throw failure;
     if (!current()) return;
-    const img = await cvq.decode(prefix.snapshot(), true);
-    if (!current()) return;
-    this.#paint(img, "complete");
+    if (!this.info) this.#header(await cvq.inspect(prefix.snapshot()));
+    if (this.#large()) {
+      await this.#paintTiles(cvq, prefix.snapshot(), current);
+      if (!current()) return;
+    } else {
+      const img = await cvq.decode(prefix.snapshot(), true);
+      if (!current()) return;
+      this.#paint(img, "complete");
+    }
     this.dispatchEvent(new Event("load"));
+  }
+
+  /** Whether the image is decoded in tiles (more pixels than `config.tileAbove`). */
+  #large() {
+    return !!this.info && this.info.width * this.info.height > config.tileAbove;
+  }
+
+  /**
+   * Decodes tile by tile, painting each tile as it arrives (`cvq-progress` detail
+   * {tilesPainted, groupsReceived, groups} after each).
+   */
+  async #paintTiles(cvq, bytes, current) {
+    const ctx = this.#ensureCanvas(this.info.width, this.info.height).getContext("2d");
+    let painted = 0;
+    const { groups } = this.info;
+    await cvq.decodeTiles(bytes, (t) => {
+      if (!current()) return;
+      ctx.putImageData(new ImageData(t.rgba, t.width, t.height), t.x, t.y);
+      painted += 1;
+      this.#setState("partial");
+      this.dispatchEvent(new CustomEvent("cvq-progress", { bubbles: true,
+        detail: { tilesPainted: painted, groupsReceived: groups, groups } }));
+    }, { transfer: true });
+    if (current()) this.#setState("complete");
   }
 
   #header(info) {

@@ -1,8 +1,9 @@
 // cvq codec worker: owns the wasm module and its models so decoding and encoding never
 // block the page's main thread. Spoken to by cvq-client.js:
 //   request  {id, op, args}          op ∈ setup | info | modelInfo | inspect | decode
-//                                         | decodePartial | encode | compare
+//                                         | decodePartial | decodeTiles | encode | compare
 //   reply    {id, ok: true, result}  (pixel/byte buffers transferred, not copied)
+//            {id, tile}              (decodeTiles: each finished tile, before the reply)
 //            {id, ok: false, error}  (the thrown message text)
 // Every op waits for `setup` ({moduleUrl, gpuModuleUrl, modelUrl, backend}), which the
 // client sends first.
@@ -40,7 +41,7 @@ async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, models = {},
   let { adapter, note } = backend === "cpu" ? { adapter: null, note: "CPU path requested" }
     : await probeAdapter(backend === "webgpu");
   const wasm = await import(adapter ? gpuModuleUrl : moduleUrl);
-  await wasm.default();
+  const { memory } = await wasm.default();
   const decoder = wasm.Codec.embedded();
   let gpu = null;
   if (adapter) ({ gpu, note } = await openGpu(wasm, adapter));
@@ -80,6 +81,7 @@ async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, models = {},
   return {
     name: gpu ? `WebGPU (${gpu.label})` : "CPU (wasm SIMD)",
     wasm,
+    memory,
     decoder,
     gpu,
     gpuNote: note,
@@ -176,7 +178,8 @@ async function decodeWith(b, bytes, op) {
 const OPS = {
   async info(b) {
     return [{ backend: b.name, id: b.decoder.id, quality: b.decoder.quality,
-      canEncode: b.decoder.canEncode !== false, gpuNote: b.gpuNote }, []];
+      canEncode: b.decoder.canEncode !== false, gpuNote: b.gpuNote,
+      memoryBytes: b.memory.buffer.byteLength }, []];
   },
   async modelInfo(b, [name]) {
     const c = await b.encoder(name);
@@ -209,6 +212,26 @@ const OPS = {
     return [{ bytes, ms, quality: q, id: codec.id, family: codec.family,
       backend: "CPU (wasm SIMD)" }, [bytes.buffer]];
   },
+  // A large CVQN image in tiles on the CPU path (memory bounded by the tile, whatever the
+  // photo's size): each finished tile goes to the page at once (`emit`), the reply then
+  // says how many there were. A recurrent file decodes whole and comes as one tile.
+  async decodeTiles(b, [bytes, { tile = 512, partial = false } = {}], emit) {
+    const id = using(b.wasm.inspect(bytes), (i) => i.model);
+    const { cpu } = id ? await b.model(id) : { cpu: b.decoder };
+    const t0 = performance.now();
+    const send = (img, x, y) => {
+      const rgba = img.rgba;
+      emit({ x, y, width: img.width, height: img.height, rgba }, [rgba.buffer]);
+    };
+    let tiles = 1;
+    if (cpu.family === "recurrent") {
+      using(partial ? cpu.decodePartial(bytes) : cpu.decode(bytes), (img) => send(img, 0, 0));
+    } else {
+      tiles = cpu.decodeTiles(bytes, tile, partial, (t) => using(t, () => send(t, t.x, t.y)));
+    }
+    return [{ tiles, ms: performance.now() - t0, backend: "CPU (wasm SIMD)",
+      memoryBytes: b.memory.buffer.byteLength }, []];
+  },
   async compare(b, [reference, distorted, width, height]) {
     return [using(b.wasm.compare(reference, distorted, width, height),
       (m) => ({ psnr: m.psnr, msSsim: m.msSsim })), []];
@@ -226,7 +249,8 @@ self.onmessage = async ({ data: { id, op, args } }) => {
     if (!ready) throw new Error("cvq worker: setup was not called");
     const handler = OPS[op];
     if (!handler) throw new Error(`cvq worker: unknown op ${op}`);
-    const [result, transfer] = await handler(await ready, args);
+    const emit = (tile, transfer) => self.postMessage({ id, tile }, transfer);
+    const [result, transfer] = await handler(await ready, args, emit);
     self.postMessage({ id, ok: true, result }, transfer);
   } catch (e) {
     self.postMessage({ id, ok: false, error: e instanceof Error ? e.message : String(e) });

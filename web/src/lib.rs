@@ -25,6 +25,7 @@ use cvq_core::entropy::ModelFamily;
 use cvq_core::loaded::LoadedModel;
 use cvq_core::metrics::{MetricError, ms_ssim_rgb8, psnr_rgb8};
 use cvq_core::recurrent::codec::{DecodedBits, ProgressiveDecode, RecurrentCodecModel};
+use cvq_core::tiling::DecodedTile;
 use std::cell::RefCell;
 use wasm_bindgen::Clamped;
 use wasm_bindgen::prelude::*;
@@ -88,10 +89,26 @@ pub struct DecodedImage {
     rgba: Vec<u8>,
     groups_received: u32,
     groups: u32,
+    x: u32,
+    y: u32,
 }
 
 #[wasm_bindgen]
 impl DecodedImage {
+    /// Left edge in the image, in pixels: 0, except for the tiles of
+    /// `Codec.decodeTiles` (`ctx.putImageData(new ImageData(t.rgba, t.width, t.height),
+    /// t.x, t.y)`).
+    #[wasm_bindgen(getter)]
+    pub fn x(&self) -> u32 {
+        self.x
+    }
+
+    /// Top edge in the image, in pixels (see `x`).
+    #[wasm_bindgen(getter)]
+    pub fn y(&self) -> u32 {
+        self.y
+    }
+
     /// Width in pixels.
     #[wasm_bindgen(getter)]
     pub fn width(&self) -> u32 {
@@ -139,12 +156,49 @@ impl DecodedImage {
             rgba: rgb_to_rgba(&image.data),
             groups_received: received as u32,
             groups: groups as u32,
+            x: 0,
+            y: 0,
         }
+    }
+
+    /// A tile of [`CodecModel::synthesize_tiles`](cvq_core::codec::CodecModel) as RGBA,
+    /// placed at its position, after `received` of the file's `groups` groups.
+    pub fn tile(tile: &DecodedTile, received: usize, groups: usize) -> Self {
+        Self {
+            x: tile.x as u32,
+            y: tile.y as u32,
+            ..Self::with_groups(&tile.image, received, groups)
+        }
+    }
+
+    /// `(x, y, width, height)`: where the image (a tile) goes.
+    pub fn rect(&self) -> (u32, u32, u32, u32) {
+        (self.x, self.y, self.width, self.height)
     }
 
     /// The RGBA bytes without copying (Rust callers and tests).
     pub fn rgba_bytes(&self) -> &[u8] {
         &self.rgba
+    }
+}
+
+/// Runs `decode`, handing every image it makes to the JS function `paint`; after the
+/// first exception `paint` is not called again and the exception is the error.
+fn painting<T>(
+    paint: &js_sys::Function,
+    decode: impl FnOnce(&mut dyn FnMut(DecodedImage)) -> Result<T, CodecError>,
+) -> Result<T, JsError> {
+    let mut failed: Option<JsValue> = None;
+    let out = decode(&mut |img| {
+        if failed.is_none()
+            && let Err(e) = paint.call1(&JsValue::NULL, &JsValue::from(img))
+        {
+            failed = Some(e);
+        }
+    })?;
+    match failed {
+        Some(e) => Err(JsError::new(&format!("paint callback threw: {e:?}"))),
+        None => Ok(out),
     }
 }
 
@@ -461,18 +515,28 @@ impl Codec {
     /// the one image of a CVQN file. Throws as `decodePartial`, or what `paint` throws.
     #[wasm_bindgen(js_name = decodeEach)]
     pub fn decode_each(&self, bytes: &[u8], paint: &js_sys::Function) -> Result<(), JsError> {
-        let mut failed: Option<JsValue> = None;
-        self.decode_each_impl(bytes, |img| {
-            if failed.is_none()
-                && let Err(e) = paint.call1(&JsValue::NULL, &JsValue::from(img))
-            {
-                failed = Some(e);
-            }
-        })?;
-        match failed {
-            Some(e) => Err(JsError::new(&format!("paint callback threw: {e:?}"))),
-            None => Ok(()),
-        }
+        painting(paint, |each| self.decode_each_impl(bytes, each))
+    }
+
+    /// Decodes a (possibly partial, with `partial`) CVQN file in tiles of about
+    /// `tile_px` pixels a side and calls `paint(tile)` with each finished tile (a
+    /// `DecodedImage` placed at `x`, `y`) — memory then depends on the tile, not on the
+    /// photo, and a viewer paints the image as it comes. A decoder with
+    /// channel attention first runs one pass over the tiles per attention block (no
+    /// paint) to gather the whole image's means. The pixels are those of `decode`
+    /// (identical in the tests). Returns the number of tiles. Throws as `decode`, for
+    /// a recurrent file, or what `paint` throws.
+    #[wasm_bindgen(js_name = decodeTiles)]
+    pub fn decode_tiles(
+        &self,
+        bytes: &[u8],
+        tile_px: u32,
+        partial: bool,
+        paint: &js_sys::Function,
+    ) -> Result<u32, JsError> {
+        painting(paint, |each| {
+            self.decode_tiles_impl(bytes, tile_px, partial, each)
+        })
     }
 
     /// Encodes RGBA pixels (`ImageData.data`, alpha ignored) at `quality`, which must be
@@ -558,6 +622,42 @@ impl Codec {
         Ok(())
     }
 
+    /// [`Codec::decode_tiles`] for Rust callers.
+    ///
+    /// # Errors
+    ///
+    /// As [`Codec::decode_impl`]; [`CodecError::WrongFamily`] for a recurrent model.
+    pub fn decode_tiles_impl(
+        &self,
+        bytes: &[u8],
+        tile_px: u32,
+        partial: bool,
+        mut paint: impl FnMut(DecodedImage),
+    ) -> Result<u32, CodecError> {
+        let LoadedModel::Cvqn(m) = &self.model else {
+            return Err(CodecError::WrongFamily(
+                "tiled decoding is for CVQN files; recurrent files decode iteration by \
+                 iteration (decodePartial)"
+                    .into(),
+            ));
+        };
+        let symbols = m.decode_symbols(bytes, &Limits::default(), partial)?;
+        let tile = (tile_px as usize).div_ceil(cvq_core::codec::STRIDE).max(1);
+        let mut tiles = 0;
+        m.synthesize_tiles(
+            &symbols,
+            tile,
+            1,
+            |_, _| {},
+            |t| {
+                tiles += 1;
+                let groups = symbols.header.groups.len();
+                paint(DecodedImage::tile(&t, symbols.groups_received, groups));
+            },
+        )?;
+        Ok(tiles)
+    }
+
     /// Encodes RGBA pixels at the model's default quality.
     ///
     /// # Errors
@@ -634,6 +734,34 @@ mod tests {
         assert_eq!((m.psnr, m.ms_ssim), (f64::INFINITY, Some(1.0)));
         let err = compare_rgba(&a, &b[..10], 8, 8).unwrap_err().to_string();
         assert!(err.contains("needs 4·w·h bytes, got 10"), "{err}");
+    }
+
+    #[test]
+    fn tiles_cover_the_image_once_with_the_whole_decodes_pixels() {
+        let codec = Codec::embedded().unwrap();
+        let file = include_bytes!("../tests/fixtures/kodim23-crop-q3.cvq");
+        let whole = codec.decode_impl(file, false).unwrap();
+        let (w, h) = (whole.width as usize, whole.height as usize);
+        // 16-px tiles over 72×56: 5 × 4 tiles, the last column and row cropped.
+        let mut painted = vec![0u8; 4 * w * h];
+        let mut seen = vec![0u8; w * h];
+        let tiles = codec
+            .decode_tiles_impl(file, 16, false, |t| {
+                let (x, y, tw, th) = t.rect();
+                for (r, row) in t.rgba_bytes().chunks_exact(4 * tw as usize).enumerate() {
+                    let at = (y as usize + r) * w + x as usize;
+                    painted[4 * at..4 * at + row.len()].copy_from_slice(row);
+                    seen[at..at + tw as usize].iter_mut().for_each(|n| *n += 1);
+                }
+                assert!(th >= 1);
+            })
+            .unwrap();
+        assert_eq!(tiles, 20);
+        assert!(seen.iter().all(|&n| n == 1), "every pixel painted once");
+        assert!(
+            painted == whole.rgba_bytes(),
+            "tiled pixels differ from the whole decode"
+        );
     }
 
     #[test]
