@@ -12,8 +12,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 t() { local s=$(date +%s); "$@"; echo "  ($(( $(date +%s) - s ))s: $*)"; }
 
-t wasm-pack build web --target web -- "$@"
-t wasm-pack build web --target web --out-dir pkg-webgpu -- "$@" --features webgpu
+# Cargo profiles (root Cargo.toml): LTO, one codegen unit, stripped; the WebGPU build
+# optimised for size. CVQ_WEB_PROFILE=release builds both faster (no LTO) while iterating.
+cpu_profile=${CVQ_WEB_PROFILE:-wasm-release-cpu}
+gpu_profile=${CVQ_WEB_PROFILE:-wasm-release}
+t wasm-pack build web --target web --profile "$cpu_profile" -- "$@"
+t wasm-pack build web --target web --out-dir pkg-webgpu --profile "$gpu_profile" -- "$@" --features webgpu
 for m in web/pkg/cvq_web_bg.wasm web/pkg-webgpu/cvq_web_bg.wasm; do
     echo "$m: $(wc -c < "$m") bytes, gzip -9: $(gzip -9 -c "$m" | wc -c) bytes"
 done
