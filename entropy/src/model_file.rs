@@ -54,6 +54,46 @@ pub enum ModelKind {
     },
 }
 
+impl ModelKind {
+    /// The file magic of this kind: `full` or `decoder_only`.
+    pub(crate) fn magic<'a>(&self, full: &'a [u8; 4], decoder_only: &'a [u8; 4]) -> &'a [u8; 4] {
+        match self {
+            Self::Full => full,
+            Self::DecoderOnly { .. } => decoder_only,
+        }
+    }
+
+    /// Appends a decoder-only file's 8-byte full-model hash (nothing for a full file).
+    pub(crate) fn write_hash(&self, b: &mut Vec<u8>) {
+        if let Self::DecoderOnly { model_hash } = self {
+            b.extend_from_slice(model_hash);
+        }
+    }
+
+    /// Reads what [`Self::write_hash`] wrote, for a file whose magic says
+    /// `decoder_only` or not.
+    pub(crate) fn read(r: &mut Reader<'_>, decoder_only: bool) -> Result<Self, EntropyError> {
+        if !decoder_only {
+            return Ok(Self::Full);
+        }
+        let mut model_hash = [0u8; 8];
+        model_hash.copy_from_slice(r.take(8)?);
+        Ok(Self::DecoderOnly { model_hash })
+    }
+
+    /// The model hash of `.cvq` headers: a decoder-only file's stored one, else `own()`
+    /// (the hash of the file's own body).
+    pub(crate) fn hash_or(
+        &self,
+        own: impl FnOnce() -> Result<[u8; 8], EntropyError>,
+    ) -> Result<[u8; 8], EntropyError> {
+        match self {
+            Self::DecoderOnly { model_hash } => Ok(*model_hash),
+            Self::Full => own(),
+        }
+    }
+}
+
 /// A parsed model file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelFile {
@@ -192,15 +232,14 @@ impl ModelFile {
     fn body(&self) -> Result<Vec<u8>, EntropyError> {
         let entropy = self.entropy.to_bytes();
         let mut b = Vec::with_capacity(self.weights.len() + entropy.len() + 1024);
-        let magic = match self.kind {
-            ModelKind::Full => MAGIC,
-            ModelKind::DecoderOnly { .. } => DECODER_MAGIC,
-        };
-        write_start(&mut b, magic, VERSION, &self.name)?;
+        write_start(
+            &mut b,
+            self.kind.magic(MAGIC, DECODER_MAGIC),
+            VERSION,
+            &self.name,
+        )?;
         b.push(self.quality);
-        if let ModelKind::DecoderOnly { model_hash } = self.kind {
-            b.extend_from_slice(&model_hash);
-        }
+        self.kind.write_hash(&mut b);
         write_block(&mut b, self.config_json.as_bytes());
         b.push(self.precision as u8);
         write_block(&mut b, &self.weights);
@@ -224,10 +263,7 @@ impl ModelFile {
     ///
     /// As [`ModelFile::to_bytes`].
     pub fn hash(&self) -> Result<[u8; 8], EntropyError> {
-        if let ModelKind::DecoderOnly { model_hash } = self.kind {
-            return Ok(model_hash);
-        }
-        Ok(body_hash(&self.body()?))
+        self.kind.hash_or(|| Ok(body_hash(&self.body()?)))
     }
 
     /// Parses and verifies a model file.
@@ -238,18 +274,11 @@ impl ModelFile {
     /// parse errors.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EntropyError> {
         let body = verified_body(bytes, &[MAGIC, DECODER_MAGIC], VERSION)?;
-        let decoder_only = &bytes[..4] == DECODER_MAGIC;
         let mut r = Reader::new(body);
         r.take(5)?;
         let name = read_name(&mut r)?;
         let quality = r.u8()?;
-        let kind = if decoder_only {
-            let mut model_hash = [0u8; 8];
-            model_hash.copy_from_slice(r.take(8)?);
-            ModelKind::DecoderOnly { model_hash }
-        } else {
-            ModelKind::Full
-        };
+        let kind = ModelKind::read(&mut r, &bytes[..4] == DECODER_MAGIC)?;
         let (config_json, precision, weights) = read_config_and_weights(&mut r)?;
         let entropy = EntropyModel::from_bytes(r.block()?)?;
         r.finished()?;

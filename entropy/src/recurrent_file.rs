@@ -52,14 +52,13 @@ pub struct RecurrentModelFile {
 impl RecurrentModelFile {
     fn body(&self) -> Result<Vec<u8>, EntropyError> {
         let mut b = Vec::with_capacity(self.weights.len() + self.config_json.len() + 64);
-        let magic = match self.kind {
-            ModelKind::Full => MAGIC,
-            ModelKind::DecoderOnly { .. } => DECODER_MAGIC,
-        };
-        write_start(&mut b, magic, VERSION, &self.name)?;
-        if let ModelKind::DecoderOnly { model_hash } = self.kind {
-            b.extend_from_slice(&model_hash);
-        }
+        write_start(
+            &mut b,
+            self.kind.magic(MAGIC, DECODER_MAGIC),
+            VERSION,
+            &self.name,
+        )?;
+        self.kind.write_hash(&mut b);
         write_block(&mut b, self.config_json.as_bytes());
         b.push(self.precision as u8);
         write_block(&mut b, &self.weights);
@@ -82,10 +81,7 @@ impl RecurrentModelFile {
     ///
     /// As [`RecurrentModelFile::to_bytes`].
     pub fn hash(&self) -> Result<[u8; 8], EntropyError> {
-        if let ModelKind::DecoderOnly { model_hash } = self.kind {
-            return Ok(model_hash);
-        }
-        Ok(body_hash(&self.body()?))
+        self.kind.hash_or(|| Ok(body_hash(&self.body()?)))
     }
 
     /// Parses and verifies a recurrent model file.
@@ -96,17 +92,10 @@ impl RecurrentModelFile {
     /// [`EntropyError::Malformed`] for a truncated body.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EntropyError> {
         let body = verified_body(bytes, &[MAGIC, DECODER_MAGIC], VERSION)?;
-        let decoder_only = &bytes[..4] == DECODER_MAGIC;
         let mut r = Reader::new(body);
         r.take(5)?;
         let name = read_name(&mut r)?;
-        let kind = if decoder_only {
-            let mut model_hash = [0u8; 8];
-            model_hash.copy_from_slice(r.take(8)?);
-            ModelKind::DecoderOnly { model_hash }
-        } else {
-            ModelKind::Full
-        };
+        let kind = ModelKind::read(&mut r, &bytes[..4] == DECODER_MAGIC)?;
         let (config_json, precision, weights) = read_config_and_weights(&mut r)?;
         r.finished()?;
         Ok(Self {
