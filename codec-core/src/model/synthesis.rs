@@ -43,23 +43,11 @@ impl<B: Backend> Synthesis<B> {
         })
     }
 
-    /// Symbols per group → reconstruction (see the module docs for shapes).
-    /// `inverse_order` is the inverse of the channel order
-    /// ([`super::split_merge::inverse_order`] on the host); `rate` the rate point (0
-    /// for a fixed-rate model).
-    pub fn forward(
-        &self,
-        groups: &ChannelGroups,
-        symbols: Vec<Tensor<B, 4, Int>>,
-        inverse_order: Tensor<B, 1, Int>,
-        rate: usize,
-    ) -> Tensor<B, 4> {
-        self.decoder
-            .forward(self.code(groups, symbols, inverse_order, rate))
-    }
-
-    /// The decoder's input for the symbols (the arguments as for [`Self::forward`]):
-    /// dequantized, merged, reordered and (variable rate) un-gained, `[B, C, h, w]`.
+    /// The decoder's input for the symbols of each group (see the module docs for
+    /// shapes): dequantized, merged, reordered (`inverse_order`, the inverse of the
+    /// channel order: [`super::split_merge::inverse_order`] on the host) and, for a
+    /// variable-rate model, un-gained at rate point `rate` (0 for a fixed-rate model):
+    /// `[B, C, h, w]`. The image is `decoder.forward` of it.
     pub fn code(
         &self,
         groups: &ChannelGroups,
