@@ -167,11 +167,16 @@ function using(obj, fn) {
  * @param {"decode"|"decodePartial"} op
  */
 async function decodeWith(b, bytes, op) {
-  const id = using(b.wasm.inspect(bytes), (i) => i.model);
-  const { cpu, gpu } = id ? await b.model(id) : { cpu: b.decoder, gpu: b.gpu };
+  const { cpu, gpu } = await codecsFor(b, bytes);
   const t0 = performance.now();
   if (gpu) return takeImage(await gpu[op](bytes), performance.now() - t0, b.name);
   return takeImage(cpu[op](bytes), performance.now() - t0, "CPU (wasm SIMD)");
+}
+
+/** {cpu, gpu}: the codecs of the model the file names (`b.model`), or the embedded one's. */
+async function codecsFor(b, bytes) {
+  const id = using(b.wasm.inspect(bytes), (i) => i.model);
+  return id ? b.model(id) : { cpu: b.decoder, gpu: b.gpu };
 }
 
 /** Handlers: each returns [result, transferList]. */
@@ -216,8 +221,7 @@ const OPS = {
   // photo's size): each finished tile goes to the page at once (`emit`), the reply then
   // says how many there were. A recurrent file decodes whole and comes as one tile.
   async decodeTiles(b, [bytes, { tile = 512, partial = false } = {}], emit) {
-    const id = using(b.wasm.inspect(bytes), (i) => i.model);
-    const { cpu } = id ? await b.model(id) : { cpu: b.decoder };
+    const { cpu } = await codecsFor(b, bytes);
     const t0 = performance.now();
     const send = (img, x, y) => {
       const rgba = img.rgba;
