@@ -3,6 +3,8 @@
 // the native `cvq decode` (default 512-px tiles) sampled at fixed pseudo-random positions.
 //   cargo build --release -p cvq --bin cvq
 //   node scripts/large-fixture.mjs BIG.png OUT.cvq     (writes OUT.cvq and OUT.cvq.samples.json)
+//   node scripts/large-fixture.mjs --samples OUT.cvq    (samples an existing OUT.cvq again, after
+//                                                        a change to the decoder's arithmetic)
 // The committed fixture: ../shared/data/kodak/kodim23.png upscaled to 4000×3000
 // (`/usr/bin/convert kodim23.png -filter Triangle -resize 4000x3000! big.png`,
 // ImageMagick), quality 3 (the model the web module embeds).
@@ -14,11 +16,13 @@ import { readPng } from "../web/tests/node/png.mjs";
 
 const [input, output] = process.argv.slice(2);
 if (!input || !output) {
-  console.error("usage: node scripts/large-fixture.mjs BIG.png OUT.cvq");
+  console.error("usage: node scripts/large-fixture.mjs BIG.png OUT.cvq | --samples OUT.cvq");
   process.exit(2);
 }
 const cvq = process.env.CVQ ?? "target/release/cvq";
-execFileSync(cvq, ["encode", input, "-o", output, "--quality", "3"], { stdio: "inherit" });
+if (input !== "--samples") {
+  execFileSync(cvq, ["encode", input, "-o", output, "--quality", "3"], { stdio: "inherit" });
+}
 const dir = mkdtempSync(join(tmpdir(), "cvq-large-"));
 try {
   const png = join(dir, "decoded.png");

@@ -580,31 +580,37 @@ impl<B: Backend> CodecModel<B> {
         to_pixels(self.synthesis.decoder.forward(code))
     }
 
-    /// As [`Self::synthesis_region`] with the decoder's channel attention given the
-    /// whole image's means (`means`, in forward order): `Ok(pixels)` once `means` holds
-    /// all of them, else `Err(features)`, the input of the next attention block on this
-    /// window (`[1, C, 2^t·|rows|, 2^t·|cols|]`), whose whole-image mean comes next.
+    /// The decoder stages `span` on one window (see [`Decoder::forward_span`]), with the
+    /// channel attention given the whole image's means of the span's attention blocks
+    /// (`means`, in forward order). `input` is the window's code
+    /// ([`Self::region_code`]) for a span from stage 0, else the previous stage's output
+    /// on the window. `Ok(output)` once `means` holds all the span's means — pixels
+    /// clamped to `[0, 255]` for a span that ends the decoder — else `Err(features)`,
+    /// the input of the next attention block on this window, whose whole-image mean
+    /// comes next.
+    ///
+    /// [`Decoder::forward_span`]: crate::model::decoder::Decoder::forward_span
     ///
     /// # Errors
     ///
     /// None beyond the above (`Err` is a request for the next mean, not a failure).
-    pub fn synthesis_region_pooled(
+    pub(crate) fn synthesis_span(
         &self,
-        decoded: &DecodedSymbols,
-        rows: std::ops::Range<usize>,
-        cols: std::ops::Range<usize>,
+        input: Tensor<B, 4>,
+        span: std::ops::Range<usize>,
         means: &[Tensor<B, 2>],
     ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
-        let code = self.region_code(decoded, rows, cols);
+        let ends = span.end == crate::model::decoder::STAGES;
         let mut pool = crate::model::layers::attention::GivenMeans::new(means);
-        self.synthesis
+        let out = self
+            .synthesis
             .decoder
-            .forward_pooled(code, &mut pool)
-            .map(to_pixels)
+            .forward_span(input, span, &mut pool)?;
+        Ok(if ends { to_pixels(out) } else { out })
     }
 
     /// The decoder's input on the latent window `rows × cols`: `[1, C, |rows|, |cols|]`.
-    fn region_code(
+    pub(crate) fn region_code(
         &self,
         decoded: &DecodedSymbols,
         rows: std::ops::Range<usize>,
@@ -675,7 +681,7 @@ pub fn pixels_to_image(header: &FileHeader, data: TensorData) -> Result<RgbImage
         outer_cols: 0..lw,
     };
     let size = (header.width as usize, header.height as usize);
-    Ok(crate::tiling::tile_of(&whole, &pixels, size)?.image)
+    Ok(crate::tiling::tile_of(&whole, &pixels, size, STRIDE)?.image)
 }
 
 /// Burn record bytes of a module (the model, or its synthesis half) at the given

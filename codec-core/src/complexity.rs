@@ -115,7 +115,9 @@ fn decoder_cost(cfg: &CvqnConfig) -> SubnetCost {
         macs += stage_macs as f64 * scale;
     }
     params += same_conv_params(f[3], 3, 3);
-    macs += same_conv_macs(f[3], 3, 3) as f64;
+    // The tail runs before the last pixel shuffle (`conv3x3_after_shuffle`): 4·F_3 → 12
+    // channels on a quarter of the pixels, 4× the multiply-adds of F_3 → 3 on all.
+    macs += same_conv_macs(4 * f[3], 12, 3) as f64 / 4.0;
     // Variable rate: the inverse gains.
     if cfg.num_rate_points() > 1 {
         params += cfg.num_rate_points() * cfg.code_channels;

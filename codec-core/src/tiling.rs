@@ -1,18 +1,28 @@
 //! Tiled synthesis: the decoder run over overlapping windows of the latent and stitched,
 //! so that memory depends on the tile, not on the photo.
 //!
-//! A window is a tile of `T × T` latent positions (`16T × 16T` pixels) plus a halo of
-//! [`synthesis_halo`] positions on every side that has a neighbour. The halo covers the
-//! decoder's whole receptive field, so every pixel kept from a window is computed from
-//! the same inputs as in the whole-image synthesis; only the order of float summation
-//! inside the convolutions can differ.
+//! A window is a tile of `T × T` latent positions (`16T × 16T` pixels) plus a halo on
+//! every side that has a neighbour. The halo covers the receptive field of the layers
+//! the window runs through, so every pixel kept from a window is computed from the same
+//! inputs as in the whole-image synthesis; only the order of float summation inside the
+//! convolutions can differ.
 //!
-//! Channel attention pools over the whole image, so a decoder with attention blocks runs
-//! in passes: pass `i` runs every window up to the input of attention block `i` (the
-//! means of blocks `0..i` given, as gathered by the passes before), sums that input over
-//! the window's tile and adds the sums up into the whole image's mean; the last pass runs
-//! every window to the end with all means given. Memory stays bounded by the tile; the
-//! early passes cost only the decoder's low-resolution layers.
+//! The decoder runs in *segments* ([`synthesis_segments`]): spans of its stages, each run
+//! window by window over the whole image. The output of every segment but the last is
+//! kept whole (as `f32`, at most [`SEGMENT_BUDGET_BYTES`]) and is the next segment's
+//! input, cut into windows with the next segment's (smaller) halo. A stage's output is
+//! small at low resolution — 24 MB after stage 0 and 48 MB after stage 1 of a 12 MP
+//! photo with the compact decoder — so keeping it costs less memory than one
+//! full-resolution tile set, and the work of a window shrinks to its tile and a few
+//! positions around it.
+//!
+//! Channel attention pools over the whole image, so a segment with attention blocks runs
+//! in passes: pass `i` runs every window up to the input of the segment's attention
+//! block `i` (the means of blocks `0..i` given, as gathered by the passes before), sums
+//! that input over the window's tile and adds the sums up into the whole image's mean;
+//! the last pass runs every window to the segment's end with all means given. A pass
+//! starts from the segment's input, so with the boundaries kept it repeats only the
+//! segment's own layers.
 //!
 //! The symbols, and so the `.cvq` bytes, do not depend on tiling at all.
 
@@ -22,32 +32,146 @@ use burn::tensor::{Tensor, backend::Backend};
 
 use crate::codec::{CodecError, CodecModel, DecodedSymbols, RgbImage, STRIDE};
 use crate::config::{AttentionKind, CvqnConfig};
-use crate::model::decoder::decoder_stage_widths;
+use crate::model::decoder::{STAGES, decoder_stage_widths};
 use crate::model::encoder::encoder_stage_widths;
 
-/// Channel-attention blocks of the decoder (each needs one whole-image mean, one pass
-/// of [`CodecModel::synthesize_tiled`] over the windows).
+/// Channel-attention blocks of the decoder (each needs one whole-image mean).
 pub fn synthesis_attention_blocks(cfg: &CvqnConfig) -> usize {
+    span_attention_blocks(cfg, 0..STAGES)
+}
+
+/// Channel-attention blocks of the decoder stages `span` (one pass of tiled synthesis
+/// each, before the pass that runs the span to its end).
+pub fn span_attention_blocks(cfg: &CvqnConfig, span: Range<usize>) -> usize {
     if cfg.decoder.attention == AttentionKind::None {
         return 0;
     }
-    cfg.decoder.blocks.iter().sum()
+    cfg.decoder.blocks[span].iter().sum()
 }
 
 /// The decoder's receptive-field radius in latent positions (rounded up), channel
-/// attention aside (its gates come from whole-image means, see the module docs).
+/// attention aside (its gates come from whole-image means, see the module docs):
+/// [`span_halo`] of all stages.
+pub fn synthesis_halo(cfg: &CvqnConfig) -> usize {
+    span_halo(cfg, 0..STAGES)
+}
+
+/// The receptive-field radius of the decoder stages `span`, in positions of the span's
+/// input (`2^span.start` per latent position), rounded up.
 ///
 /// Every 3×3 convolution widens the field by one position at its resolution: the head
-/// at the latent's (16 px), each stage's convolution and residual group (`2·blocks + 1`
-/// convolutions) at `16 / 2^t` px, the tail at 1 px. GDN, gains and the pixel shuffle
-/// act per position.
-pub fn synthesis_halo(cfg: &CvqnConfig) -> usize {
-    let mut pixels = STRIDE; // head
-    for (t, (_, _, blocks)) in decoder_stage_widths(&cfg.decoder).into_iter().enumerate() {
-        pixels += (2 + 2 * blocks) * (STRIDE >> t);
+/// (in a span from stage 0) at the latent's (16 px), each stage's convolution and
+/// residual group (`2·blocks + 1` convolutions) at `16 / 2^t` px, the tail (in a span
+/// that ends the decoder) at 1 px. GDN, gains and the pixel shuffle act per position.
+pub fn span_halo(cfg: &CvqnConfig, span: Range<usize>) -> usize {
+    let mut pixels = if span.start == 0 { STRIDE } else { 0 }; // head
+    let stages = decoder_stage_widths(&cfg.decoder);
+    for t in span.clone() {
+        pixels += (2 + 2 * stages[t].2) * (STRIDE >> t);
     }
-    pixels += 1; // tail
-    pixels.div_ceil(STRIDE)
+    if span.end == STAGES {
+        pixels += 1; // tail
+    }
+    pixels.div_ceil(STRIDE >> span.start)
+}
+
+/// At most this many bytes of a stage's output are kept whole between two segments of a
+/// tiled synthesis ([`synthesis_segments`]); larger outputs are recomputed window by
+/// window instead, so that memory stays bounded whatever the photo's size.
+pub const SEGMENT_BUDGET_BYTES: usize = 64 << 20;
+
+/// The segments of a tiled synthesis of an `lh × lw` latent (module docs): spans of
+/// decoder stages covering `0..STAGES` in order. A segment ends after stage `t < 3`
+/// when its output (`F_{t+1}` channels at `2^(t+1)` positions per latent position, as
+/// `f32`) fits in `budget` bytes ([`SEGMENT_BUDGET_BYTES`] by default; 0 runs the whole
+/// decoder per window).
+pub fn synthesis_segments(
+    cfg: &CvqnConfig,
+    lh: usize,
+    lw: usize,
+    budget: usize,
+) -> Vec<Range<usize>> {
+    let f = cfg.decoder.features;
+    let mut cuts = vec![0];
+    for t in 0..STAGES - 1 {
+        let side = 1usize << (t + 1);
+        let bytes = f[t + 1]
+            .saturating_mul(lh * side)
+            .saturating_mul(lw * side)
+            .saturating_mul(4);
+        if bytes <= budget {
+            cuts.push(t + 1);
+        }
+    }
+    cuts.push(STAGES);
+    cuts.windows(2).map(|c| c[0]..c[1]).collect()
+}
+
+/// One segment of a tiled synthesis ([`synthesis_plan`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// The decoder stages it runs.
+    pub stages: Range<usize>,
+    /// Its tile side in latent positions.
+    pub tile: usize,
+    /// Its channel-attention blocks (one pass over its windows each, then one more).
+    pub attention_blocks: usize,
+}
+
+impl Segment {
+    /// Windows it runs over an `lh × lw` latent, all passes.
+    pub fn windows(&self, lh: usize, lw: usize) -> usize {
+        (self.attention_blocks + 1) * tile_count(lh, lw, self.tile)
+    }
+}
+
+/// The plan of a tiled synthesis of an `lh × lw` latent with tiles of `tile` latent
+/// positions and a segment budget of `budget` bytes: the [`synthesis_segments`], each
+/// with its tile. The last segment (which makes the pixels) uses `tile`; an earlier one
+/// works at lower resolution, so it takes tiles `2^k` times larger, as large as keeps
+/// its widest activation (channels × positions) within the widest of the whole decoder
+/// on a `tile` window: its halo then costs less, and its windows are fewer.
+pub fn synthesis_plan(
+    cfg: &CvqnConfig,
+    lh: usize,
+    lw: usize,
+    tile: usize,
+    budget: usize,
+) -> Vec<Segment> {
+    let widths = decoder_stage_widths(&cfg.decoder);
+    // Floats per latent position of the widest activation of the stages `span`: stage
+    // `t` works on `width` channels at `4^t` positions per latent position.
+    let widest = |span: Range<usize>| {
+        span.map(|t| widths[t].1 << (2 * t))
+            .max()
+            .unwrap_or(1)
+            .max(1)
+    };
+    let all = widest(0..STAGES);
+    let segments = synthesis_segments(cfg, lh, lw, budget);
+    let count = segments.len();
+    segments
+        .into_iter()
+        .enumerate()
+        .map(|(i, stages)| {
+            let mut grow = 0;
+            if i + 1 < count {
+                while (widest(stages.clone()) << (2 * (grow + 1))) <= all && grow < 8 {
+                    grow += 1;
+                }
+            }
+            Segment {
+                attention_blocks: span_attention_blocks(cfg, stages.clone()),
+                tile: tile.max(1) << grow,
+                stages,
+            }
+        })
+        .collect()
+}
+
+/// Tiles of `tile` latent positions a side covering an `lh × lw` latent.
+pub fn tile_count(lh: usize, lw: usize, tile: usize) -> usize {
+    lh.div_ceil(tile.max(1)) * lw.div_ceil(tile.max(1))
 }
 
 /// One window of a tiled synthesis, in latent positions.
@@ -164,10 +288,12 @@ impl<B: Backend> CodecModel<B> {
     /// Synthesises decoded symbols tile by tile (`tile` latent positions = `16·tile`
     /// pixels a side) on `threads` worker threads (at least 1) and stitches the tiles:
     /// the whole-image result up to float summation order, with peak memory set by the
-    /// tile and the thread count. A decoder with channel attention first gathers the
-    /// whole image's means, one pass over the windows per attention block (module docs).
-    /// `progress` is called on the calling thread after each window of every pass, with
-    /// `(done, total)` over all passes.
+    /// tile, the thread count and the stage outputs kept between segments (at most
+    /// [`SEGMENT_BUDGET_BYTES`] each). The decoder runs in segments, and a segment with
+    /// channel attention first gathers the whole image's means, one pass over its
+    /// windows per attention block (module docs). `progress` is called on the calling
+    /// thread after each window of every pass, with `(done, total)` over all windows of
+    /// the [`synthesis_plan`].
     ///
     /// # Errors
     ///
@@ -206,48 +332,111 @@ impl<B: Backend> CodecModel<B> {
         decoded: &DecodedSymbols,
         tile: usize,
         threads: usize,
+        progress: impl FnMut(usize, usize),
+        each: impl FnMut(DecodedTile),
+    ) -> Result<(), CodecError> {
+        let budget = SEGMENT_BUDGET_BYTES;
+        self.synthesize_tiles_within(decoded, tile, threads, budget, progress, each)
+    }
+
+    /// As [`Self::synthesize_tiles`] keeping at most `budget` bytes of each stage output
+    /// between segments ([`synthesis_segments`]): less memory for large photos, more
+    /// work (0 runs every window through the whole decoder, once per attention block
+    /// and once more).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::synthesize_tiled`].
+    pub fn synthesize_tiles_within(
+        &self,
+        decoded: &DecodedSymbols,
+        tile: usize,
+        threads: usize,
+        budget: usize,
         mut progress: impl FnMut(usize, usize),
         mut each: impl FnMut(DecodedTile),
     ) -> Result<(), CodecError> {
-        let halo = synthesis_halo(&self.config);
         let header = &decoded.header;
         let (lh, lw) = header.latent_size();
         let (lh, lw) = (lh as usize, lw as usize);
-        let plan = windows(lh, lw, tile, halo);
-        let passes = synthesis_attention_blocks(&self.config) + 1;
-        let total = passes * plan.len();
-        let means = attention_means(
-            &plan,
-            threads,
-            passes - 1,
-            |win, means| {
-                let rows = win.outer_rows.clone();
-                let cols = win.outer_cols.clone();
-                self.synthesis_region_pooled(decoded, rows, cols, means)
-            },
-            |done| progress(done, total),
-            self.device(),
-        )?;
         let size = (header.width as usize, header.height as usize);
-        run_windows(
-            &plan,
-            threads,
-            |win| {
-                let rows = win.outer_rows.clone();
-                let cols = win.outer_cols.clone();
-                match self.synthesis_region_pooled(decoded, rows, cols, &means) {
-                    Ok(pixels) => tile_of(win, &f32_values(pixels.into_data())?, size),
-                    Err(_) => Err(CodecError::Weights(format!(
-                        "the decoder has more than {} attention blocks",
-                        passes - 1
-                    ))),
-                }
-            },
-            |done, _, tile| {
-                each(tile);
-                progress((passes - 1) * plan.len() + done + 1, total);
-            },
-        )
+        let plan = synthesis_plan(&self.config, lh, lw, tile, budget);
+        let total = plan.iter().map(|seg| seg.windows(lh, lw)).sum();
+        let device = self.device();
+        let mut done = 0;
+        // The current segment's input: the code (`None`), or the last segment's output.
+        let mut input: Option<Planes> = None;
+        for segment in plan {
+            let span = segment.stages;
+            // Positions of the span's input per latent position.
+            let scale = 1 << span.start;
+            let plan = windows(
+                lh * scale,
+                lw * scale,
+                segment.tile * scale,
+                span_halo(&self.config, span.clone()),
+            );
+            let window_input = |win: &Window| match &input {
+                None => self.region_code(decoded, win.outer_rows.clone(), win.outer_cols.clone()),
+                Some(planes) => planes.window(win, device),
+            };
+            let run = |win: &Window, means: &[Tensor<B, 2>]| {
+                self.synthesis_span(window_input(win), span.clone(), means)
+            };
+            let blocks = segment.attention_blocks;
+            let means = attention_means(
+                &plan,
+                threads,
+                blocks,
+                run,
+                |d| progress(done + d, total),
+                device,
+            )?;
+            done += blocks * plan.len();
+            let last = |win: &Window| {
+                run(win, &means).map_err(|_| {
+                    CodecError::Weights(format!(
+                        "decoder stages {span:?} have more than {blocks} attention blocks"
+                    ))
+                })
+            };
+            if span.end == STAGES {
+                let per_position = STRIDE >> span.start;
+                run_windows(
+                    &plan,
+                    threads,
+                    |win| {
+                        tile_of(
+                            win,
+                            &f32_values(last(win)?.into_data())?,
+                            size,
+                            per_position,
+                        )
+                    },
+                    |d, _, tile| {
+                        each(tile);
+                        progress(done + d + 1, total);
+                    },
+                )?;
+                input = None;
+            } else {
+                let grow = 1 << span.len();
+                let channels = self.config.decoder.features[span.end];
+                let mut output = Planes::zeros(channels, lh * scale * grow, lw * scale * grow);
+                run_windows(
+                    &plan,
+                    threads,
+                    |win| f32_values(last(win)?.into_data()),
+                    |d, win, values| {
+                        output.put(win, grow, &values);
+                        progress(done + d + 1, total);
+                    },
+                )?;
+                input = Some(output);
+            }
+            done += plan.len();
+        }
+        Ok(())
     }
 
     /// The encoder's output for `image` computed tile by tile (`tile` latent positions
@@ -390,6 +579,58 @@ fn tile_sums<B: Backend>(
     Ok((f32_values(sums.into_data())?, positions))
 }
 
+/// A decoder stage's output over the whole image, kept between two segments of a tiled
+/// synthesis: `values` is `[channels, height, width]`, row-major.
+struct Planes {
+    channels: usize,
+    height: usize,
+    width: usize,
+    values: Vec<f32>,
+}
+
+impl Planes {
+    fn zeros(channels: usize, height: usize, width: usize) -> Self {
+        Self {
+            channels,
+            height,
+            width,
+            values: vec![0.0; channels * height * width],
+        }
+    }
+
+    /// The window's outer rows × columns: `[1, C, |outer rows|, |outer cols|]`.
+    fn window<B: Backend>(&self, win: &Window, device: &B::Device) -> Tensor<B, 4> {
+        let (rows, cols) = (win.outer_rows.clone(), win.outer_cols.clone());
+        let mut data = Vec::with_capacity(self.channels * rows.len() * cols.len());
+        for c in 0..self.channels {
+            for y in rows.clone() {
+                let at = (c * self.height + y) * self.width;
+                data.extend_from_slice(&self.values[at + cols.start..at + cols.end]);
+            }
+        }
+        Tensor::from_data(
+            burn::tensor::TensorData::new(data, [1, self.channels, rows.len(), cols.len()]),
+            device,
+        )
+    }
+
+    /// Stores the tile of a window's output `values` (`[C, g·|outer rows|,
+    /// g·|outer cols|]`, `g` output positions per window position).
+    fn put(&mut self, win: &Window, g: usize, values: &[f32]) {
+        let (oh, ow) = (g * win.outer_rows.len(), g * win.outer_cols.len());
+        let (r0, c0) = (g * win.outer_rows.start, g * win.outer_cols.start);
+        let cols = g * win.cols.start..g * win.cols.end;
+        for c in 0..self.channels {
+            for y in g * win.rows.start..g * win.rows.end {
+                let src = (c * oh + y - r0) * ow;
+                let dst = (c * self.height + y) * self.width;
+                self.values[dst + cols.start..dst + cols.end]
+                    .copy_from_slice(&values[src + cols.start - c0..src + cols.end - c0]);
+            }
+        }
+    }
+}
+
 /// A finished tile of [`CodecModel::synthesize_tiles`]: its pixels and where they go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedTile {
@@ -401,9 +642,10 @@ pub struct DecodedTile {
     pub image: RgbImage,
 }
 
-/// The kept part of a window's synthesis (`[3, 16·outer rows, 16·outer cols]`, values
-/// in `0..255`) as an 8-bit RGB tile of an image of `w × h`, rounded (the whole-image
-/// case is one window: [`pixels_to_image`](crate::codec::pixels_to_image)).
+/// The kept part of a window's synthesis (`[3, s·outer rows, s·outer cols]` for a window
+/// in units of `s` pixels, values in `0..255`) as an 8-bit RGB tile of an image of
+/// `w × h`, rounded (the whole-image case is one window of latent positions, `s = 16`:
+/// [`pixels_to_image`](crate::codec::pixels_to_image)).
 ///
 /// # Errors
 ///
@@ -412,20 +654,18 @@ pub(crate) fn tile_of(
     win: &Window,
     pixels: &[f32],
     (w, h): (usize, usize),
+    s: usize,
 ) -> Result<DecodedTile, CodecError> {
-    let (oh, ow) = (win.outer_rows.len() * STRIDE, win.outer_cols.len() * STRIDE);
+    let (oh, ow) = (win.outer_rows.len() * s, win.outer_cols.len() * s);
     if pixels.len() != 3 * oh * ow {
         return Err(CodecError::Weights(format!(
             "synthesis gave {} values, expected 3×{oh}×{ow}",
             pixels.len()
         )));
     }
-    let (oy, ox) = (win.outer_rows.start * STRIDE, win.outer_cols.start * STRIDE);
-    let (y0, x0) = (win.rows.start * STRIDE, win.cols.start * STRIDE);
-    let (y1, x1) = (
-        (win.rows.end * STRIDE).min(h),
-        (win.cols.end * STRIDE).min(w),
-    );
+    let (oy, ox) = (win.outer_rows.start * s, win.outer_cols.start * s);
+    let (y0, x0) = (win.rows.start * s, win.cols.start * s);
+    let (y1, x1) = ((win.rows.end * s).min(h), (win.cols.end * s).min(w));
     let mut rgb = Vec::with_capacity(3 * (y1 - y0) * (x1 - x0));
     for y in y0..y1 {
         for x in x0..x1 {

@@ -8,6 +8,7 @@ use cvq_core::codec::{CodecError, CodecModel, RgbImage, image_to_tensor};
 use cvq_core::config::{AttentionKind, CvqnConfig, EntropyKind, Preset};
 use cvq_core::entropy::{ModelFile, WeightPrecision};
 use cvq_core::model::Cvqn;
+use cvq_core::tiling::{SEGMENT_BUDGET_BYTES, synthesis_plan};
 
 type B = Flex;
 
@@ -421,12 +422,15 @@ fn tiled_synthesis_equals_the_whole_image_for_a_local_decoder() {
         let tiled = codec.encode_tiled(&image, 1, tile, threads).unwrap().bytes;
         assert!(tiled == bytes, "encoder tile {tile}: the file differs");
     }
-    assert_tiles_match_the_whole_image(&codec, &bytes, 1);
+    // One pass per segment (every stage's output is kept whole at this size).
+    assert_tiles_match_the_whole_image(&codec, &bytes, 4, 1);
 }
 
-/// An encoder and a decoder with channel attention (2 blocks each) tile in 3 passes: two
-/// gather the whole image's means, the third encodes or synthesises; the file is the
-/// whole-image file, and the pixels match the whole-image decode within
+/// An encoder and a decoder with channel attention (2 blocks each) tile in passes: the
+/// encoder in 3 (two gather the whole image's means, the third encodes), the decoder in
+/// 6 (its four segments of one stage each, the first two with a pass for the mean of
+/// their block); the file is the whole-image file, and the pixels match the whole-image
+/// decode within
 /// ±1 (float summation order of the means and convolutions). (This untrained model's
 /// gates barely depend on the means; `cvq/tests/api.rs` checks with a trained model
 /// that a window pooling alone would differ.)
@@ -440,29 +444,73 @@ fn tiled_synthesis_with_channel_attention_gathers_the_means_first() {
         let tiled = codec.encode_tiled(&image, 1, tile, threads).unwrap().bytes;
         assert!(tiled == bytes, "encoder tile {tile}: the file differs");
     }
-    assert_tiles_match_the_whole_image(&codec, &bytes, 3);
+    assert_tiles_match_the_whole_image(&codec, &bytes, 6, 3);
 }
 
 /// Synthesis of `bytes` in tiles of several sizes and thread counts against the whole
-/// image: every window reported once per pass, `passes` passes, ±1 in at most 0.1 % of
-/// the values.
-fn assert_tiles_match_the_whole_image(codec: &CodecModel<B>, bytes: &[u8], passes: usize) {
+/// image: every window reported once per pass, `passes` passes with the default segment
+/// budget and `unsegmented` with none (every window through the whole decoder), ±1 in at
+/// most 0.1 % of the values.
+fn assert_tiles_match_the_whole_image(
+    codec: &CodecModel<B>,
+    bytes: &[u8],
+    passes: usize,
+    unsegmented: usize,
+) {
     let decoded = codec
         .decode_symbols(bytes, &Limits::default(), false)
         .unwrap();
     let whole = codec.synthesize(&decoded).unwrap();
     let (lh, lw) = decoded.header.latent_size();
-    for (tile, threads) in [(4, 1), (5, 2), (13, 2), (64, 1)] {
+    let (lh, lw) = (lh as usize, lw as usize);
+    let kept = SEGMENT_BUDGET_BYTES;
+    let cases = [
+        (1, 2, kept),
+        (4, 1, kept),
+        (5, 2, kept),
+        (13, 2, kept),
+        (64, 1, kept),
+        (4, 2, 0),
+        (7, 1, 0),
+    ];
+    for (tile, threads, budget) in cases {
         let mut calls = 0;
-        let tiled = codec
-            .synthesize_tiled(&decoded, tile, threads, |done, total| {
-                calls += 1;
-                assert_eq!(done, calls);
-                assert!(done <= total);
-            })
+        let (w, h) = (
+            decoded.header.width as usize,
+            decoded.header.height as usize,
+        );
+        let mut rgb = vec![0u8; 3 * w * h];
+        codec
+            .synthesize_tiles_within(
+                &decoded,
+                tile,
+                threads,
+                budget,
+                |done, total| {
+                    calls += 1;
+                    assert_eq!(done, calls);
+                    assert!(done <= total);
+                },
+                |t| {
+                    for (y, row) in t.image.data.chunks_exact(3 * t.image.width).enumerate() {
+                        let at = 3 * ((t.y + y) * w + t.x);
+                        rgb[at..at + row.len()].copy_from_slice(row);
+                    }
+                },
+            )
             .unwrap();
-        let windows = (lh as usize).div_ceil(tile) * (lw as usize).div_ceil(tile);
-        assert_eq!(calls, passes * windows, "tile {tile}");
+        let tiled = RgbImage::new(w, h, rgb).unwrap();
+        let plan = synthesis_plan(&codec.config, lh, lw, tile, budget);
+        let expected = if budget == 0 { unsegmented } else { passes };
+        let passes_run: usize = plan.iter().map(|s| s.attention_blocks + 1).sum();
+        assert_eq!(passes_run, expected);
+        let windows: usize = plan.iter().map(|s| s.windows(lh, lw)).sum();
+        assert_eq!(calls, windows, "tile {tile}");
+        assert_eq!(
+            plan.last().unwrap().tile,
+            tile,
+            "the pixels come in tiles of {tile}"
+        );
         assert_eq!((tiled.width, tiled.height), (300, 200));
         let diff: Vec<u8> = whole
             .data
@@ -475,8 +523,8 @@ fn assert_tiles_match_the_whole_image(codec: &CodecModel<B>, bytes: &[u8], passe
         // Float summation order may differ between window sizes: allow ±1 in at most
         // 0.1 % of the values (the figure measured on Flex is printed).
         eprintln!(
-            "tile {tile} ({threads} threads, {passes} passes): {calls} windows, max diff {max}, \
-             {off} values differ"
+            "tile {tile} ({threads} threads, {expected} passes): {calls} windows, max diff \
+             {max}, {off} values differ"
         );
         assert!(
             max <= 1 && off * 1000 <= diff.len(),

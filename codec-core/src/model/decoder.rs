@@ -8,7 +8,7 @@ use super::layers::attention::GivenMeans;
 use super::layers::conv::same_conv;
 use super::layers::gdn::Gdn;
 use super::layers::mean_shift::{MeanShift, ShiftDirection};
-use super::layers::pixel_shuffle::pixel_shuffle;
+use super::layers::pixel_shuffle::{conv3x3_after_shuffle, pixel_shuffle};
 use super::layers::residual::{BlockOptions, ResidualGroup};
 use crate::config::{CvqnConfig, DecoderConfig};
 
@@ -29,6 +29,10 @@ pub struct Decoder<B: Backend> {
     add_mean: MeanShift,
 }
 
+/// Number of decoder stages (each doubles the resolution): the spans of
+/// [`Decoder::forward_span`] lie in `0..STAGES`.
+pub const STAGES: usize = 4;
+
 /// Block options of a decoder.
 pub fn decoder_block_options(cfg: &DecoderConfig) -> BlockOptions {
     BlockOptions {
@@ -41,7 +45,7 @@ pub fn decoder_block_options(cfg: &DecoderConfig) -> BlockOptions {
 
 /// `(in, width, blocks)` of each decoder stage: conv `in = F_t → width = 4·F_{t+1}`
 /// (`4·F_3` for the last stage), residual group on `width` channels.
-pub fn decoder_stage_widths(cfg: &DecoderConfig) -> [(usize, usize, usize); 4] {
+pub fn decoder_stage_widths(cfg: &DecoderConfig) -> [(usize, usize, usize); STAGES] {
     let f = cfg.features;
     std::array::from_fn(|t| (f[t], 4 * f[(t + 1).min(3)], cfg.blocks[t]))
 }
@@ -67,17 +71,22 @@ impl<B: Backend> Decoder<B> {
         }
     }
 
-    /// `[B, C, h, w] → [B, 3, 16h, 16w]`.
+    /// `[B, C, h, w] → [B, 3, 16h, 16w]`. The tail convolution runs before the last
+    /// pixel shuffle ([`conv3x3_after_shuffle`]: the same products, fewer positions).
     pub fn forward(&self, code: Tensor<B, 4>) -> Tensor<B, 4> {
         let x = self.head.forward(code);
-        let x = self.stages.iter().fold(x, |x, stage| {
+        let x = self.stages.iter().enumerate().fold(x, |x, (t, stage)| {
             let mut x = stage.group.forward(stage.conv.forward(x));
             if let Some(gdn) = &stage.gdn {
                 x = gdn.forward(x);
             }
-            pixel_shuffle(x, 2)
+            if t == STAGES - 1 {
+                conv3x3_after_shuffle(&self.tail, x)
+            } else {
+                pixel_shuffle(x, 2)
+            }
         });
-        self.add_mean.forward(self.tail.forward(x))
+        self.add_mean.forward(x)
     }
 
     /// As [`Self::forward`] on a window of a latent, with the channel attention's
@@ -89,14 +98,43 @@ impl<B: Backend> Decoder<B> {
         code: Tensor<B, 4>,
         pool: &mut GivenMeans<'_, B>,
     ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
-        let mut x = self.head.forward(code);
-        for stage in &self.stages {
+        self.forward_span(code, 0..STAGES, pool)
+    }
+
+    /// The stages `span` alone (as [`Self::forward_pooled`]): from the code when the span
+    /// starts at 0 (the head first), else from the output of stage `span.start − 1`
+    /// (`[B, F_s, h, w]`); to the image when it ends at [`STAGES`] (the tail
+    /// last), else to the output of stage `span.end − 1`, `2^|span|` times larger.
+    /// `pool` gives the means of the span's attention blocks, in order.
+    pub fn forward_span(
+        &self,
+        x: Tensor<B, 4>,
+        span: std::ops::Range<usize>,
+        pool: &mut GivenMeans<'_, B>,
+    ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
+        let mut x = if span.start == 0 {
+            self.head.forward(x)
+        } else {
+            x
+        };
+        for t in span.clone() {
+            let stage = &self.stages[t];
             x = stage.group.forward_pooled(stage.conv.forward(x), pool)?;
             if let Some(gdn) = &stage.gdn {
                 x = gdn.forward(x);
             }
-            x = pixel_shuffle(x, 2);
+            x = if t == STAGES - 1 {
+                conv3x3_after_shuffle(&self.tail, x)
+            } else {
+                pixel_shuffle(x, 2)
+            };
         }
-        Ok(self.add_mean.forward(self.tail.forward(x)))
+        if span.end == STAGES {
+            if span.is_empty() {
+                x = self.tail.forward(x);
+            }
+            x = self.add_mean.forward(x);
+        }
+        Ok(x)
     }
 }
