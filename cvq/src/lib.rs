@@ -61,7 +61,7 @@ pub use model::{
     Cpu, DEFAULT_QUALITY, DEFAULT_TILE, Decoded, Encoded, IterationRoundTrip, Model,
     ProgressiveRoundTrip, TILE_ABOVE_PIXELS, load_model, qualities, tile_for,
 };
-pub use options::Options;
+pub use options::{Options, Progress};
 
 use std::sync::Arc;
 
@@ -114,7 +114,14 @@ pub fn decode_with(cvq: &[u8], options: &Options) -> Result<Decoded, Error> {
         Some(m) => Arc::clone(m),
         None => Arc::new(Model::for_file(cvq)?),
     };
-    model.decode_tiled(cvq, &options.limits, options.partial, options.tile)
+    let progress = options.progress.as_ref();
+    model.decode_reporting(
+        cvq,
+        &options.limits,
+        options.partial,
+        options.tile,
+        progress,
+    )
 }
 
 /// Quality of a reconstruction.

@@ -10,7 +10,7 @@ use cvq_core::recurrent::codec::RecurrentCodecModel;
 use cvq_entropy::{ModelFamily, ModelFile, RecurrentModelFile, model_family};
 
 use crate::embedded::MODELS;
-use crate::{Error, InvalidOptions};
+use crate::{Error, InvalidOptions, Progress};
 
 /// The backend the networks run on: Burn's Flex CPU backend (all cores).
 pub type Cpu = burn::backend::Flex;
@@ -388,6 +388,22 @@ impl Model {
         partial: bool,
         tile: Option<u32>,
     ) -> Result<Decoded, Error> {
+        self.decode_reporting(cvq, limits, partial, tile, None)
+    }
+
+    /// As [`Model::decode_tiled`], telling `progress` how far a tiled synthesis has come.
+    ///
+    /// # Errors
+    ///
+    /// As [`Model::decode_with`].
+    pub fn decode_reporting(
+        &self,
+        cvq: &[u8],
+        limits: &Limits,
+        partial: bool,
+        tile: Option<u32>,
+        progress: Option<&Progress>,
+    ) -> Result<Decoded, Error> {
         let codec = match &self.family {
             LoadedModel::Cvqn(c) => c,
             LoadedModel::Recurrent(r) => return decode_recurrent(r, cvq, limits, partial),
@@ -409,13 +425,12 @@ impl Model {
             (codec.synthesize(&symbols)?, 1)
         } else {
             let threads = std::thread::available_parallelism().map_or(1, usize::from);
-            let mut tiles = 0;
-            // Progress counts every window of every pass (one pass per attention block,
-            // then the synthesis): the tiles are the windows of one pass.
-            let passes = cvq_core::tiling::synthesis_attention_blocks(&codec.config) + 1;
-            let image = codec.synthesize_tiled(&symbols, tile_latent, threads, |_, total| {
-                tiles = total / passes
+            let image = codec.synthesize_tiled(&symbols, tile_latent, threads, |done, total| {
+                if let Some(p) = progress {
+                    p.report(done, total);
+                }
             })?;
+            let tiles = cvq_core::tiling::tile_count(lh as usize, lw as usize, tile_latent);
             (image, tiles)
         };
         Ok(Decoded {

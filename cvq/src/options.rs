@@ -52,6 +52,44 @@ pub struct Options {
     /// image at once). Used by models that can tile ([`Model::can_tile`]); the file and
     /// the pixels are the same.
     pub tile: Option<u32>,
+    /// Told how far a tiled decode has come (a progress bar for large photos).
+    pub progress: Option<Progress>,
+}
+
+/// A callback told how far a tiled decode has come: `(done, total)` windows over all the
+/// passes of the synthesis (`cvq_core::tiling::synthesis_plan`), called on the decoding
+/// thread after each window. Whole-image decodes do not call it.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+///
+/// let seen = Arc::new(AtomicUsize::new(0));
+/// let counter = Arc::clone(&seen);
+/// let options = cvq::Options::default().with_progress(cvq::Progress::new(move |done, _total| {
+///     counter.store(done, Ordering::Relaxed);
+/// }));
+/// assert!(options.progress.is_some());
+/// ```
+#[derive(Clone)]
+pub struct Progress(Arc<dyn Fn(usize, usize) + Send + Sync>);
+
+impl Progress {
+    /// Wraps `report(done, total)`.
+    pub fn new(report: impl Fn(usize, usize) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(report))
+    }
+
+    /// Reports `done` of `total`.
+    pub fn report(&self, done: usize, total: usize) {
+        (self.0)(done, total);
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
 }
 
 impl Options {
@@ -59,6 +97,13 @@ impl Options {
     #[must_use]
     pub fn with_model(mut self, model: Model) -> Self {
         self.model = Some(Arc::new(model));
+        self
+    }
+
+    /// Sets [`Options::progress`].
+    #[must_use]
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
         self
     }
 

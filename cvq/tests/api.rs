@@ -282,17 +282,28 @@ fn tiled_decode_gives_the_whole_image_pixels() {
     )
     .unwrap();
     assert_eq!(whole.tiles, 1);
-    // 64 px tiles over a 13 × 19 latent: 4 × 5 tiles.
+    // 64 px tiles over a 13 × 19 latent: 4 × 5 tiles, the progress told after every
+    // window of every pass, up to the total.
+    let reports = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&reports);
     let tiled = cvq::decode_with(
         &bytes,
         &Options {
             tile: Some(64),
             ..opts.clone()
-        },
+        }
+        .with_progress(cvq::Progress::new(move |done, total| {
+            sink.lock().unwrap().push((done, total));
+        })),
     )
     .unwrap();
     assert_eq!(tiled.tiles, 20);
     assert!(tiled.image.data == whole.image.data);
+    let reports = reports.lock().unwrap();
+    let total = reports[0].1;
+    assert!(total >= 20, "at least one pass over the 20 tiles: {total}");
+    let expected: Vec<_> = (1..=total).map(|done| (done, total)).collect();
+    assert_eq!(*reports, expected);
     // By default an image this small (≤ 4 MP) runs whole; larger ones in 512-px tiles.
     assert_eq!(cvq::decode_with(&bytes, &opts).unwrap().tiles, 1);
     assert_eq!(cvq::tile_for(None, 300, 200), 0);

@@ -85,7 +85,24 @@ pub fn encode(
 pub fn decode(input: &Path, output: &Path, options: &Options) -> Result<Decoded, String> {
     let bytes = read(input)?;
     let pb = spinner("decoding");
-    let decoded = cvq::decode_with(&bytes, options).map_err(at(input))?;
+    // A tiled decode (large photos) turns the spinner into a bar over its windows.
+    let bar = pb.clone();
+    let options = options
+        .clone()
+        .with_progress(cvq::Progress::new(move |done, total| {
+            if bar.length() != Some(total as u64) {
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg} [{bar:30}] {pos}/{len} windows [{elapsed} < {eta}]",
+                    )
+                    .expect("template")
+                    .progress_chars("=> "),
+                );
+                bar.set_length(total as u64);
+            }
+            bar.set_position(done as u64);
+        }));
+    let decoded = cvq::decode_with(&bytes, &options).map_err(at(input))?;
     pb.finish_and_clear();
     write_image(output, &decoded.image).map_err(at(output))?;
     Ok(decoded)
