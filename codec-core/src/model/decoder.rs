@@ -76,15 +76,7 @@ impl<B: Backend> Decoder<B> {
     pub fn forward(&self, code: Tensor<B, 4>) -> Tensor<B, 4> {
         let x = self.head.forward(code);
         let x = self.stages.iter().enumerate().fold(x, |x, (t, stage)| {
-            let mut x = stage.group.forward(stage.conv.forward(x));
-            if let Some(gdn) = &stage.gdn {
-                x = gdn.forward(x);
-            }
-            if t == STAGES - 1 {
-                conv3x3_after_shuffle(&self.tail, x)
-            } else {
-                pixel_shuffle(x, 2)
-            }
+            self.stage_output(t, stage.group.forward(stage.conv.forward(x)))
         });
         self.add_mean.forward(x)
     }
@@ -119,15 +111,7 @@ impl<B: Backend> Decoder<B> {
         };
         for t in span.clone() {
             let stage = &self.stages[t];
-            x = stage.group.forward_pooled(stage.conv.forward(x), pool)?;
-            if let Some(gdn) = &stage.gdn {
-                x = gdn.forward(x);
-            }
-            x = if t == STAGES - 1 {
-                conv3x3_after_shuffle(&self.tail, x)
-            } else {
-                pixel_shuffle(x, 2)
-            };
+            x = self.stage_output(t, stage.group.forward_pooled(stage.conv.forward(x), pool)?);
         }
         if span.end == STAGES {
             if span.is_empty() {
@@ -136,5 +120,19 @@ impl<B: Backend> Decoder<B> {
             x = self.add_mean.forward(x);
         }
         Ok(x)
+    }
+
+    /// The end of stage `t` after its residual group: (inverse GDN,) then the pixel
+    /// shuffle — for the last stage with the tail run before it
+    /// ([`conv3x3_after_shuffle`]).
+    fn stage_output(&self, t: usize, mut x: Tensor<B, 4>) -> Tensor<B, 4> {
+        if let Some(gdn) = &self.stages[t].gdn {
+            x = gdn.forward(x);
+        }
+        if t == STAGES - 1 {
+            conv3x3_after_shuffle(&self.tail, x)
+        } else {
+            pixel_shuffle(x, 2)
+        }
     }
 }
