@@ -26,8 +26,12 @@ use cvq_entropy::{
 use crate::config::{ConfigError, CvqnConfig};
 use crate::entropy::export_entropy_model;
 use crate::model::Cvqn;
+use crate::model::cpu_decoder::{CpuDecoder, Means};
+use crate::model::decoder::STAGES;
 use crate::model::split_merge::{ChannelGroups, inverse_order, order_tensor};
 use crate::model::synthesis::Synthesis;
+use crate::tiling::f32_values;
+use cvq_kernels::Maps;
 
 /// The latent stride: images are padded to a multiple of this.
 pub const STRIDE: usize = 16;
@@ -159,6 +163,9 @@ pub struct CodecModel<B: Backend> {
     pub id: ModelId,
     /// Rate point written into `.cvq` headers.
     pub quality: u8,
+    /// The decoder as channels-last CPU kernels and the threads of its convolutions,
+    /// when the caller runs on the CPU ([`Self::with_cpu_decoder`]).
+    cpu_decoder: Option<(CpuDecoder, usize)>,
     device: B::Device,
 }
 
@@ -362,8 +369,29 @@ impl<B: Backend> CodecModel<B> {
             entropy: file.entropy.clone(),
             id,
             quality: file.quality,
+            cpu_decoder: None,
             device: device.clone(),
         })
+    }
+
+    /// Decodes with the decoder's channels-last CPU kernels
+    /// ([`CpuDecoder`](crate::model::cpu_decoder::CpuDecoder)) instead of the Burn modules,
+    /// each convolution split over `threads` threads (tiled decoding divides them among
+    /// its tiles): for tools whose backend runs on the CPU, where they are 2–3× faster.
+    /// Pixels may differ from the Burn path's by ±1 where float rounding tips them. A
+    /// decoder without kernels (GDN) keeps the Burn path.
+    pub fn with_cpu_decoder(mut self, threads: usize) -> Self {
+        self.cpu_decoder = self
+            .synthesis
+            .decoder
+            .cpu_kernels()
+            .map(|k| (k, threads.max(1)));
+        self
+    }
+
+    /// The threads of the CPU kernels' convolutions, if [`Self::with_cpu_decoder`] is on.
+    pub fn cpu_decoder_threads(&self) -> Option<usize> {
+        self.cpu_decoder.as_ref().map(|(_, t)| *t)
     }
 
     /// The decoder-only model file (`.cvqd`) of this model: decoder, quantizers and the
@@ -577,6 +605,14 @@ impl<B: Backend> CodecModel<B> {
         cols: std::ops::Range<usize>,
     ) -> Tensor<B, 4> {
         let code = self.region_code(decoded, rows, cols);
+        if let Some((kernels, threads)) = &self.cpu_decoder
+            && let Some(maps) = tensor_maps(code.clone())
+        {
+            let out = kernels.forward_span(maps, 0..STAGES, Means::Own, *threads);
+            if let Ok(image) = out {
+                return to_pixels(maps_tensor(&image, &self.device));
+            }
+        }
         to_pixels(self.synthesis.decoder.forward(code))
     }
 
@@ -584,7 +620,8 @@ impl<B: Backend> CodecModel<B> {
     /// channel attention given the whole image's means of the span's attention blocks
     /// (`means`, in forward order). `input` is the window's code
     /// ([`Self::region_code`]) for a span from stage 0, else the previous stage's output
-    /// on the window. `Ok(output)` once `means` holds all the span's means — pixels
+    /// on the window; `threads` the threads of each convolution of the CPU kernels
+    /// ([`Self::with_cpu_decoder`]). `Ok(output)` once `means` holds all the span's means — pixels
     /// clamped to `[0, 255]` for a span that ends the decoder — else `Err(features)`,
     /// the input of the next attention block on this window, whose whole-image mean
     /// comes next.
@@ -599,8 +636,22 @@ impl<B: Backend> CodecModel<B> {
         input: Tensor<B, 4>,
         span: std::ops::Range<usize>,
         means: &[Tensor<B, 2>],
+        threads: usize,
     ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
-        let ends = span.end == crate::model::decoder::STAGES;
+        let ends = span.end == STAGES;
+        if let Some((kernels, _)) = &self.cpu_decoder
+            && let Some(maps) = tensor_maps(input.clone())
+            && let Some(given) = means
+                .iter()
+                .map(|m| f32_values(m.clone().into_data()).ok())
+                .collect::<Option<Vec<_>>>()
+        {
+            let out = kernels
+                .forward_span(maps, span, Means::Given(&given), threads)
+                .map_err(|features| maps_tensor(&features, &self.device))?;
+            let out = maps_tensor(&out, &self.device);
+            return Ok(if ends { to_pixels(out) } else { out });
+        }
         let mut pool = crate::model::layers::attention::GivenMeans::new(means);
         let out = self
             .synthesis
@@ -735,6 +786,23 @@ pub(crate) fn load_weights<B: Backend, M: Module<B>>(
 }
 
 /// The decoder's output (≈ `0..1`) as pixel values clamped to `[0, 255]`.
+/// A `[1, C, H, W]` tensor's values as channels-last maps (`None` if unreadable).
+fn tensor_maps<B: Backend>(t: Tensor<B, 4>) -> Option<Maps> {
+    let [b, c, h, w] = t.dims();
+    if b != 1 {
+        return None;
+    }
+    Some(Maps::from_planes(&f32_values(t.into_data()).ok()?, c, h, w))
+}
+
+/// Channels-last maps as a `[1, C, H, W]` tensor on `device`.
+fn maps_tensor<B: Backend>(m: &Maps, device: &B::Device) -> Tensor<B, 4> {
+    Tensor::from_data(
+        TensorData::new(m.to_planes(), [1, m.channels, m.height, m.width]),
+        device,
+    )
+}
+
 fn to_pixels<B: Backend>(image: Tensor<B, 4>) -> Tensor<B, 4> {
     image.clamp(0.0, 1.0).mul_scalar(255.0)
 }

@@ -35,6 +35,16 @@ impl<B: Backend> LoadedModel<B> {
         })
     }
 
+    /// A CVQN model decodes with the decoder's channels-last CPU kernels
+    /// ([`CodecModel::with_cpu_decoder`], `threads` per convolution): for tools whose
+    /// backend runs on the CPU. The recurrent family is unchanged.
+    pub fn with_cpu_decoder(self, threads: usize) -> Self {
+        match self {
+            Self::Cvqn(m) => Self::Cvqn(Box::new(m.with_cpu_decoder(threads))),
+            other => other,
+        }
+    }
+
     /// The family.
     pub fn family(&self) -> ModelFamily {
         match self {

@@ -364,6 +364,10 @@ impl<B: Backend> CodecModel<B> {
         let total = plan.iter().map(|seg| seg.windows(lh, lw)).sum();
         let device = self.device();
         let mut done = 0;
+        // Threads of each convolution of the CPU kernels: their share of the tiles'.
+        let inner_threads = self
+            .cpu_decoder_threads()
+            .map_or(1, |t| (t / threads.max(1)).max(1));
         // The current segment's input: the code (`None`), or the last segment's output.
         let mut input: Option<Planes> = None;
         for segment in plan {
@@ -381,7 +385,7 @@ impl<B: Backend> CodecModel<B> {
                 Some(planes) => planes.window(win, device),
             };
             let run = |win: &Window, means: &[Tensor<B, 2>]| {
-                self.synthesis_span(window_input(win), span.clone(), means)
+                self.synthesis_span(window_input(win), span.clone(), means, inner_threads)
             };
             let blocks = segment.attention_blocks;
             let means = attention_means(

@@ -424,6 +424,35 @@ fn tiled_synthesis_equals_the_whole_image_for_a_local_decoder() {
     }
     // One pass per segment (every stage's output is kept whole at this size).
     assert_tiles_match_the_whole_image(&codec, &bytes, 4, 1);
+    // The same on the CPU kernels, whose whole-image decode is the Burn one's up to ±1.
+    let kernels = on_cpu_kernels(&codec);
+    assert_tiles_match_the_whole_image(&kernels, &bytes, 4, 1);
+    assert_close(
+        &codec.decode(&bytes).unwrap(),
+        &kernels.decode(&bytes).unwrap(),
+    );
+}
+
+/// The same model (its decoder-only cut) decoding on the CPU kernels, 2 threads.
+fn on_cpu_kernels(codec: &CodecModel<B>) -> CodecModel<B> {
+    let file = codec.decoder_only_file().unwrap();
+    CodecModel::from_model_file(&file, &Default::default())
+        .unwrap()
+        .with_cpu_decoder(2)
+}
+
+/// Two decodes of the same file agree within ±1 in at most 0.1 % of the values.
+fn assert_close(a: &RgbImage, b: &RgbImage) {
+    assert_eq!((a.width, a.height), (b.width, b.height));
+    let diff: Vec<u8> = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| x.abs_diff(*y))
+        .collect();
+    let off = diff.iter().filter(|&&d| d > 0).count();
+    eprintln!("{off} of {} values differ", diff.len());
+    assert!(*diff.iter().max().unwrap() <= 1 && off * 1000 <= diff.len());
 }
 
 /// An encoder and a decoder with channel attention (2 blocks each) tile in passes: the
@@ -445,6 +474,13 @@ fn tiled_synthesis_with_channel_attention_gathers_the_means_first() {
         assert!(tiled == bytes, "encoder tile {tile}: the file differs");
     }
     assert_tiles_match_the_whole_image(&codec, &bytes, 6, 3);
+    let kernels = on_cpu_kernels(&codec);
+    assert_eq!(kernels.cpu_decoder_threads(), Some(2));
+    assert_tiles_match_the_whole_image(&kernels, &bytes, 6, 3);
+    assert_close(
+        &codec.decode(&bytes).unwrap(),
+        &kernels.decode(&bytes).unwrap(),
+    );
 }
 
 /// Synthesis of `bytes` in tiles of several sizes and thread counts against the whole

@@ -562,7 +562,8 @@ impl Codec {
     pub fn load(model_bytes: &[u8]) -> Result<Self, CodecError> {
         Ok(Self {
             streams: Streams::default(),
-            model: LoadedModel::load(model_bytes, &Default::default())?,
+            // One thread: WebAssembly in a browser has none to spawn.
+            model: LoadedModel::load(model_bytes, &Default::default())?.with_cpu_decoder(1),
         })
     }
 

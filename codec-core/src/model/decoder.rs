@@ -4,11 +4,12 @@ use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Tensor, backend::Backend};
 
+use super::cpu_decoder::{CpuDecoder, CpuStage};
 use super::layers::attention::GivenMeans;
-use super::layers::conv::same_conv;
+use super::layers::conv::{conv3x3_kernel, conv3x3_kernel_of, same_conv};
 use super::layers::gdn::Gdn;
 use super::layers::mean_shift::{MeanShift, ShiftDirection};
-use super::layers::pixel_shuffle::{conv3x3_after_shuffle, pixel_shuffle};
+use super::layers::pixel_shuffle::{conv3x3_after_shuffle, folded_after_shuffle, pixel_shuffle};
 use super::layers::residual::{BlockOptions, ResidualGroup};
 use crate::config::{CvqnConfig, DecoderConfig};
 
@@ -120,6 +121,34 @@ impl<B: Backend> Decoder<B> {
             x = self.add_mean.forward(x);
         }
         Ok(x)
+    }
+
+    /// The decoder as channels-last CPU kernels ([`CpuDecoder`]): `None` for a decoder
+    /// with GDN (no kernel for it) or weights the backend cannot read.
+    pub fn cpu_kernels(&self) -> Option<CpuDecoder> {
+        let stages = self
+            .stages
+            .iter()
+            .map(|stage| {
+                if stage.gdn.is_some() {
+                    return None;
+                }
+                let (blocks, group_conv) = stage.group.kernels()?;
+                Some(CpuStage {
+                    conv: conv3x3_kernel(&stage.conv)?,
+                    blocks,
+                    group_conv,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let (deep, bias) = folded_after_shuffle(&self.tail)?;
+        Some(CpuDecoder {
+            head: conv3x3_kernel(&self.head)?,
+            stages,
+            tail: conv3x3_kernel(&self.tail)?,
+            tail_folded: conv3x3_kernel_of(deep, bias)?,
+            add_mean: self.add_mean.add_scale_shift()?,
+        })
     }
 
     /// The end of stage `t` after its residual group: (inverse GDN,) then the pixel

@@ -4,6 +4,7 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Tensor, activation, backend::Backend};
 
+use super::conv::f32_data;
 use crate::config::AttentionKind;
 
 /// Channel attention over `C` channels: `[B, C, H, W] → [B, C, H, W]` (`x · gate(x)`).
@@ -77,6 +78,31 @@ impl<B: Backend> ChannelAttention<B> {
             activation::sigmoid(y)
         };
         x * gate.reshape([b, c, 1, 1])
+    }
+}
+
+impl<B: Backend> ChannelAttention<B> {
+    /// The gate as a CPU kernel: `Some(None)` without attention ([`AttentionKind::None`]),
+    /// `None` if the backend cannot read the weights.
+    pub(crate) fn gate_kernel(&self) -> Option<Option<cvq_kernels::Gate>> {
+        if self.layers.is_empty() {
+            return Some(None);
+        }
+        let output = if self.softmax {
+            cvq_kernels::GateOutput::Softmax
+        } else {
+            cvq_kernels::GateOutput::Sigmoid
+        };
+        let mut gate = cvq_kernels::Gate::new(output);
+        for layer in &self.layers {
+            let [d_in, d_out] = layer.weight.dims();
+            let bias = match &layer.bias {
+                Some(b) => Some(f32_data(b.val())?),
+                None => None,
+            };
+            gate.push_layer(f32_data(layer.weight.val())?, bias, d_in, d_out);
+        }
+        Some(Some(gate))
     }
 }
 

@@ -30,3 +30,48 @@ pub const fn same_conv_params(c_in: usize, c_out: usize, kernel: usize) -> usize
 pub const fn same_conv_macs(c_in: usize, c_out: usize, kernel: usize) -> usize {
     c_in * c_out * kernel * kernel
 }
+
+/// A tensor's values as `f32` (`None` if the backend cannot read them).
+pub(crate) fn f32_data<B: Backend, const D: usize>(
+    t: burn::tensor::Tensor<B, D>,
+) -> Option<Vec<f32>> {
+    t.into_data().convert::<f32>().into_vec::<f32>().ok()
+}
+
+/// The channels-last CPU kernel of a [`same_conv`] with a 3×3 kernel (`None` for any
+/// other convolution, or weights the backend cannot read).
+pub(crate) fn conv3x3_kernel<B: Backend>(conv: &Conv2d<B>) -> Option<cvq_kernels::Conv3x3> {
+    let padded = matches!(
+        conv.padding,
+        PaddingConfig2d::Same | PaddingConfig2d::Explicit(1, 1, 1, 1)
+    );
+    if conv.kernel_size != [3, 3] || conv.stride != [1, 1] || conv.dilation != [1, 1] {
+        return None;
+    }
+    if conv.groups != 1 || !padded {
+        return None;
+    }
+    conv3x3_kernel_of(conv.weight.val(), conv.bias.as_ref().map(|b| b.val()))
+}
+
+/// The channels-last CPU kernel of a 3×3 convolution with weights `[O, C, 3, 3]` and an
+/// optional bias `[O]`, stride 1 and zero padding 1.
+pub(crate) fn conv3x3_kernel_of<B: Backend>(
+    weight: burn::tensor::Tensor<B, 4>,
+    bias: Option<burn::tensor::Tensor<B, 1>>,
+) -> Option<cvq_kernels::Conv3x3> {
+    let [o, c, kh, kw] = weight.dims();
+    if [kh, kw] != [3, 3] {
+        return None;
+    }
+    let bias = match bias {
+        Some(b) => Some(f32_data(b)?),
+        None => None,
+    };
+    Some(cvq_kernels::Conv3x3::new(
+        &f32_data(weight)?,
+        bias.as_deref(),
+        o,
+        c,
+    ))
+}

@@ -33,6 +33,12 @@ impl MeanShift {
         }
     }
 
+    /// `(scale, shift)` of an [`ShiftDirection::Add`] map (`y = x · scale + shift`);
+    /// `None` for a subtracting one.
+    pub fn add_scale_shift(&self) -> Option<([f32; 3], [f32; 3])> {
+        (!self.subtract).then_some((self.std, self.mean))
+    }
+
     /// Applies the map.
     pub fn forward<B: Backend>(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let device = x.device();

@@ -51,11 +51,27 @@ pub fn pixel_shuffle<B: Backend>(x: Tensor<B, 4>, r: usize) -> Tensor<B, 4> {
 /// and the pixel shuffle moves `4O` channels instead of `4C`. Other convolutions run as
 /// written.
 pub fn conv3x3_after_shuffle<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [_, c4, _, _] = x.dims();
+    let [_, c, _, _] = conv.weight.dims();
+    match folded_after_shuffle(conv) {
+        Some((deep, bias)) if c4 == 4 * c => {
+            let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+            pixel_shuffle(conv2d(x, deep, bias, options), 2)
+        }
+        _ => conv.forward(pixel_shuffle(x, 2)),
+    }
+}
+
+/// The weights `[4O, 4C, 3, 3]` and bias `[4O]` of the low-resolution convolution
+/// `conv'` of [`conv3x3_after_shuffle`] for a 3×3 convolution `C → O` with stride and
+/// dilation 1 (`None` for any other).
+pub fn folded_after_shuffle<B: Backend>(
+    conv: &Conv2d<B>,
+) -> Option<(Tensor<B, 4>, Option<Tensor<B, 1>>)> {
     let weight = conv.weight.val();
     let [o, c, kh, kw] = weight.dims();
-    let [_, c4, _, _] = x.dims();
-    if [kh, kw] != [3, 3] || conv.stride != [1, 1] || conv.dilation != [1, 1] || c4 != 4 * c {
-        return conv.forward(pixel_shuffle(x, 2));
+    if [kh, kw] != [3, 3] || conv.stride != [1, 1] || conv.dilation != [1, 1] || conv.groups != 1 {
+        return None;
     }
     let device = weight.device();
     // select[(ky, kx), (a, b, i, j, dy, dx)] = 1 where input row 2y + a + ky − 1 of the
@@ -83,8 +99,7 @@ pub fn conv3x3_after_shuffle<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> T
         .bias
         .as_ref()
         .map(|b| b.val().reshape([o, 1]).repeat_dim(1, 4).reshape([4 * o]));
-    let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-    pixel_shuffle(conv2d(x, deep, bias, options), 2)
+    Some((deep, bias))
 }
 
 #[cfg(test)]

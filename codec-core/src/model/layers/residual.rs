@@ -6,7 +6,7 @@ use burn::tensor::{Tensor, backend::Backend};
 
 use super::activation;
 use super::attention::{ChannelAttention, GivenMeans, attention_params};
-use super::conv::{same_conv, same_conv_macs, same_conv_params};
+use super::conv::{conv3x3_kernel, same_conv, same_conv_macs, same_conv_params};
 use crate::config::{Activation, AttentionKind};
 
 /// Options shared by all blocks of a transform.
@@ -68,6 +68,26 @@ impl<B: Backend> Rcab<B> {
     }
 }
 
+impl<B: Backend> Rcab<B> {
+    /// The block as CPU kernels (`None` if a convolution is not a 3×3 [`same_conv`] or
+    /// the weights cannot be read).
+    pub(crate) fn kernels(&self) -> Option<crate::model::cpu_decoder::CpuBlock> {
+        Some(crate::model::cpu_decoder::CpuBlock {
+            conv1: conv3x3_kernel(&self.conv1)?,
+            conv2: conv3x3_kernel(&self.conv2)?,
+            gate: self.attention.gate_kernel()?,
+            activation: match self.activation {
+                Activation::Relu => cvq_kernels::Activation::Relu,
+                Activation::LeakyRelu { negative_slope } => {
+                    cvq_kernels::Activation::LeakyRelu(negative_slope as f32)
+                }
+                Activation::Identity => cvq_kernels::Activation::Identity,
+            },
+            res_scale: self.res_scale as f32,
+        })
+    }
+}
+
 /// Residual group: `x + conv(RCAB_B(…RCAB_1(x)))`, `[B, n, H, W] → [B, n, H, W]`.
 #[derive(Module, Debug)]
 pub struct ResidualGroup<B: Backend> {
@@ -105,6 +125,23 @@ impl<B: Backend> ResidualGroup<B> {
             y = block.forward_pooled(y, pool)?;
         }
         Ok(x + self.conv.forward(y))
+    }
+}
+
+impl<B: Backend> ResidualGroup<B> {
+    /// The group as CPU kernels: its blocks' and its last convolution's.
+    pub(crate) fn kernels(
+        &self,
+    ) -> Option<(
+        Vec<crate::model::cpu_decoder::CpuBlock>,
+        cvq_kernels::Conv3x3,
+    )> {
+        let blocks = self
+            .blocks
+            .iter()
+            .map(Rcab::kernels)
+            .collect::<Option<_>>()?;
+        Some((blocks, conv3x3_kernel(&self.conv)?))
     }
 }
 
