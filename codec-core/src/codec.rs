@@ -26,11 +26,11 @@ use cvq_entropy::{
 use crate::config::{ConfigError, CvqnConfig};
 use crate::entropy::export_entropy_model;
 use crate::model::Cvqn;
-use crate::model::cpu_decoder::{CpuDecoder, Means};
+use crate::model::cpu::{CpuDecoder, CpuEncoder, Means};
 use crate::model::decoder::STAGES;
 use crate::model::split_merge::{ChannelGroups, inverse_order, order_tensor};
 use crate::model::synthesis::Synthesis;
-use crate::tiling::f32_values;
+use crate::tiling::{Features, f32_values};
 use cvq_kernels::Maps;
 
 /// The latent stride: images are padded to a multiple of this.
@@ -163,10 +163,20 @@ pub struct CodecModel<B: Backend> {
     pub id: ModelId,
     /// Rate point written into `.cvq` headers.
     pub quality: u8,
-    /// The decoder as channels-last CPU kernels and the threads of its convolutions,
-    /// when the caller runs on the CPU ([`Self::with_cpu_decoder`]).
-    cpu_decoder: Option<(CpuDecoder, usize)>,
+    /// The transforms as channels-last CPU kernels, when the caller runs on the CPU
+    /// ([`Self::with_cpu_kernels`]).
+    cpu: Option<CpuKernels>,
     device: B::Device,
+}
+
+/// The transforms' CPU kernels ([`CodecModel::with_cpu_kernels`]).
+#[derive(Debug, Clone)]
+struct CpuKernels {
+    decoder: CpuDecoder,
+    /// `None` for a decoder-only model (or an encoder without kernels).
+    encoder: Option<CpuEncoder>,
+    /// Threads of each convolution.
+    threads: usize,
 }
 
 /// Symbols decoded from a (possibly partial) file, before synthesis.
@@ -211,19 +221,35 @@ pub fn image_region_to_tensor<B: Backend>(
     cols: std::ops::Range<usize>,
     device: &B::Device,
 ) -> Tensor<B, 4> {
+    let maps = image_region_maps(image, rows, cols);
+    Tensor::from_data(
+        TensorData::new(maps.to_planes(), [1, 3, maps.height, maps.width]),
+        device,
+    )
+}
+
+/// [`image_region_to_tensor`]'s values as channels-last maps (`|rows| × |cols| × 3`):
+/// the pixels in `0..1`, rows and columns past the image repeating its last ones.
+pub(crate) fn image_region_maps(
+    image: &RgbImage,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+) -> Maps {
     let (w, h) = (image.width, image.height);
-    let (rh, rw) = (rows.len(), cols.len());
-    let mut data = vec![0f32; 3 * rh * rw];
-    for c in 0..3 {
-        for (i, y) in rows.clone().enumerate() {
-            let sy = y.min(h - 1);
-            for (j, x) in cols.clone().enumerate() {
-                let sx = x.min(w - 1);
-                data[(c * rh + i) * rw + j] = f32::from(image.data[(sy * w + sx) * 3 + c]) / 255.0;
-            }
+    let mut data = Vec::with_capacity(3 * rows.len() * cols.len());
+    for y in rows.clone() {
+        let row = y.min(h - 1) * w;
+        for x in cols.clone() {
+            let at = (row + x.min(w - 1)) * 3;
+            data.extend(image.data[at..at + 3].iter().map(|&v| f32::from(v) / 255.0));
         }
     }
-    Tensor::from_data(TensorData::new(data, [1, 3, rh, rw]), device)
+    Maps {
+        height: rows.len(),
+        width: cols.len(),
+        channels: 3,
+        data,
+    }
 }
 
 /// Latent rows quantised at a time when encoding: the quantizers' `[C, rows, W, L]`
@@ -369,29 +395,47 @@ impl<B: Backend> CodecModel<B> {
             entropy: file.entropy.clone(),
             id,
             quality: file.quality,
-            cpu_decoder: None,
+            cpu: None,
             device: device.clone(),
         })
     }
 
-    /// Decodes with the decoder's channels-last CPU kernels
-    /// ([`CpuDecoder`](crate::model::cpu_decoder::CpuDecoder)) instead of the Burn modules,
-    /// each convolution split over `threads` threads (tiled decoding divides them among
-    /// its tiles): for tools whose backend runs on the CPU, where they are 2–3× faster.
-    /// Pixels may differ from the Burn path's by ±1 where float rounding tips them. A
-    /// decoder without kernels (GDN) keeps the Burn path.
-    pub fn with_cpu_decoder(mut self, threads: usize) -> Self {
-        self.cpu_decoder = self
+    /// Encodes and decodes with the transforms' channels-last CPU kernels
+    /// ([`crate::model::cpu`]) instead of the Burn modules, each convolution split over
+    /// `threads` threads (tiled coding divides them among its tiles): for tools whose
+    /// backend runs on the CPU, where they are 2–3× faster. Decoded pixels may differ
+    /// from the Burn path's by ±1 where float rounding tips them, and an encoder's symbol
+    /// where a value sits on a decision boundary; every file still decodes the same
+    /// everywhere. A transform without kernels (GDN) keeps the Burn path.
+    pub fn with_cpu_kernels(mut self, threads: usize) -> Self {
+        self.cpu = self
             .synthesis
             .decoder
             .cpu_kernels()
-            .map(|k| (k, threads.max(1)));
+            .map(|decoder| CpuKernels {
+                decoder,
+                encoder: self.model.as_ref().and_then(|m| m.encoder.cpu_kernels()),
+                threads: threads.max(1),
+            });
         self
     }
 
-    /// The threads of the CPU kernels' convolutions, if [`Self::with_cpu_decoder`] is on.
-    pub fn cpu_decoder_threads(&self) -> Option<usize> {
-        self.cpu_decoder.as_ref().map(|(_, t)| *t)
+    /// The integer entropy model computes its distributions on `threads` threads
+    /// ([`EntropyModel::with_threads`]): the same symbols and bytes on any count.
+    pub fn with_entropy_threads(mut self, threads: usize) -> Self {
+        self.entropy = self.entropy.with_threads(threads);
+        self
+    }
+
+    /// The threads of the CPU kernels' convolutions, if [`Self::with_cpu_kernels`] is on.
+    pub fn cpu_kernel_threads(&self) -> Option<usize> {
+        self.cpu.as_ref().map(|k| k.threads)
+    }
+
+    /// The encoder's CPU kernels and their threads, if on.
+    pub(crate) fn cpu_encoder(&self) -> Option<(&CpuEncoder, usize)> {
+        let k = self.cpu.as_ref()?;
+        Some((k.encoder.as_ref()?, k.threads))
     }
 
     /// The decoder-only model file (`.cvqd`) of this model: decoder, quantizers and the
@@ -505,6 +549,12 @@ impl<B: Backend> CodecModel<B> {
         let tiled = tile > 0 && (lh > tile || lw > tile);
         let latent = if tiled {
             self.analyze_tiled(image, tile, threads)?
+        } else if let Some((kernels, threads)) = self.cpu_encoder() {
+            let padded = image_region_maps(image, 0..lh * STRIDE, 0..lw * STRIDE);
+            let latent = kernels
+                .forward(padded, Means::Own, threads)
+                .map_err(|_| CodecError::Weights("the encoder's kernels stopped".into()))?;
+            maps_tensor(&latent, &self.device)
         } else {
             model
                 .encoder
@@ -605,10 +655,12 @@ impl<B: Backend> CodecModel<B> {
         cols: std::ops::Range<usize>,
     ) -> Tensor<B, 4> {
         let code = self.region_code(decoded, rows, cols);
-        if let Some((kernels, threads)) = &self.cpu_decoder
+        if let Some(k) = &self.cpu
             && let Some(maps) = tensor_maps(code.clone())
         {
-            let out = kernels.forward_span(maps, 0..STAGES, Means::Own, *threads);
+            let out = k
+                .decoder
+                .forward_span(maps, 0..STAGES, Means::Own, k.threads);
             if let Ok(image) = out {
                 return to_pixels(maps_tensor(&image, &self.device));
             }
@@ -621,7 +673,7 @@ impl<B: Backend> CodecModel<B> {
     /// (`means`, in forward order). `input` is the window's code
     /// ([`Self::region_code`]) for a span from stage 0, else the previous stage's output
     /// on the window; `threads` the threads of each convolution of the CPU kernels
-    /// ([`Self::with_cpu_decoder`]). `Ok(output)` once `means` holds all the span's means — pixels
+    /// ([`Self::with_cpu_kernels`]). `Ok(output)` once `means` holds all the span's means — pixels
     /// clamped to `[0, 255]` for a span that ends the decoder — else `Err(features)`,
     /// the input of the next attention block on this window, whose whole-image mean
     /// comes next.
@@ -637,9 +689,9 @@ impl<B: Backend> CodecModel<B> {
         span: std::ops::Range<usize>,
         means: &[Tensor<B, 2>],
         threads: usize,
-    ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
+    ) -> Result<Tensor<B, 4>, Features<B>> {
         let ends = span.end == STAGES;
-        if let Some((kernels, _)) = &self.cpu_decoder
+        if let Some(kernels) = self.cpu.as_ref().map(|k| &k.decoder)
             && let Some(maps) = tensor_maps(input.clone())
             && let Some(given) = means
                 .iter()
@@ -648,7 +700,7 @@ impl<B: Backend> CodecModel<B> {
         {
             let out = kernels
                 .forward_span(maps, span, Means::Given(&given), threads)
-                .map_err(|features| maps_tensor(&features, &self.device))?;
+                .map_err(Features::Maps)?;
             let out = maps_tensor(&out, &self.device);
             return Ok(if ends { to_pixels(out) } else { out });
         }
@@ -656,7 +708,8 @@ impl<B: Backend> CodecModel<B> {
         let out = self
             .synthesis
             .decoder
-            .forward_span(input, span, &mut pool)?;
+            .forward_span(input, span, &mut pool)
+            .map_err(Features::Tensor)?;
         Ok(if ends { to_pixels(out) } else { out })
     }
 
@@ -796,7 +849,7 @@ fn tensor_maps<B: Backend>(t: Tensor<B, 4>) -> Option<Maps> {
 }
 
 /// Channels-last maps as a `[1, C, H, W]` tensor on `device`.
-fn maps_tensor<B: Backend>(m: &Maps, device: &B::Device) -> Tensor<B, 4> {
+pub(crate) fn maps_tensor<B: Backend>(m: &Maps, device: &B::Device) -> Tensor<B, 4> {
     Tensor::from_data(
         TensorData::new(m.to_planes(), [1, m.channels, m.height, m.width]),
         device,

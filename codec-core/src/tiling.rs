@@ -32,8 +32,10 @@ use burn::tensor::{Tensor, backend::Backend};
 
 use crate::codec::{CodecError, CodecModel, DecodedSymbols, RgbImage, STRIDE};
 use crate::config::{AttentionKind, CvqnConfig};
+use crate::model::cpu::Means;
 use crate::model::decoder::{STAGES, decoder_stage_widths};
 use crate::model::encoder::encoder_stage_widths;
+use cvq_kernels::Maps;
 
 /// Channel-attention blocks of the decoder (each needs one whole-image mean).
 pub fn synthesis_attention_blocks(cfg: &CvqnConfig) -> usize {
@@ -366,7 +368,7 @@ impl<B: Backend> CodecModel<B> {
         let mut done = 0;
         // Threads of each convolution of the CPU kernels: their share of the tiles'.
         let inner_threads = self
-            .cpu_decoder_threads()
+            .cpu_kernel_threads()
             .map_or(1, |t| (t / threads.max(1)).max(1));
         // The current segment's input: the code (`None`), or the last segment's output.
         let mut input: Option<Planes> = None;
@@ -468,16 +470,29 @@ impl<B: Backend> CodecModel<B> {
         let c = self.config.code_channels;
         let plan = windows(lh, lw, tile, halo);
         let device = self.device();
+        let px = |r: &Range<usize>| r.start * STRIDE..r.end * STRIDE;
+        let kernels = self
+            .cpu_encoder()
+            .map(|(k, t)| (k, (t / threads.max(1)).max(1)));
         let run = |win: &Window, means: &[Tensor<B, 2>]| {
-            let px = |r: &Range<usize>| r.start * STRIDE..r.end * STRIDE;
-            let input = crate::codec::image_region_to_tensor::<B>(
-                image,
-                px(&win.outer_rows),
-                px(&win.outer_cols),
-                device,
-            );
+            let (rows, cols) = (px(&win.outer_rows), px(&win.outer_cols));
+            if let Some((kernels, inner_threads)) = kernels {
+                let given: Vec<Vec<f32>> = means
+                    .iter()
+                    .map(|m| f32_values(m.clone().into_data()).unwrap_or_default())
+                    .collect();
+                let input = crate::codec::image_region_maps(image, rows, cols);
+                return kernels
+                    .forward(input, Means::Given(&given), inner_threads)
+                    .map(|m| crate::codec::maps_tensor(&m, device))
+                    .map_err(Features::Maps);
+            }
+            let input = crate::codec::image_region_to_tensor::<B>(image, rows, cols, device);
             let mut pool = crate::model::layers::attention::GivenMeans::new(means);
-            model.encoder.forward_pooled(input, &mut pool)
+            model
+                .encoder
+                .forward_pooled(input, &mut pool)
+                .map_err(Features::Tensor)
         };
         let blocks = analysis_attention_blocks(&self.config);
         let means = attention_means(&plan, threads, blocks, run, |_| {}, device)?;
@@ -522,7 +537,7 @@ fn attention_means<B: Backend>(
     plan: &[Window],
     threads: usize,
     blocks: usize,
-    run: impl Fn(&Window, &[Tensor<B, 2>]) -> Result<Tensor<B, 4>, Tensor<B, 4>> + Sync,
+    run: impl Fn(&Window, &[Tensor<B, 2>]) -> Result<Tensor<B, 4>, Features<B>> + Sync,
     mut progress: impl FnMut(usize),
     device: &B::Device,
 ) -> Result<Vec<Tensor<B, 2>>, CodecError> {
@@ -542,7 +557,7 @@ fn attention_means<B: Backend>(
             |done, _, (tile_sums, tile_positions)| {
                 sums.resize(tile_sums.len(), 0.0);
                 for (s, t) in sums.iter_mut().zip(&tile_sums) {
-                    *s += f64::from(*t);
+                    *s += t;
                 }
                 positions += tile_positions;
                 progress(pass * plan.len() + done + 1);
@@ -561,26 +576,46 @@ fn attention_means<B: Backend>(
     Ok(means)
 }
 
-/// Per-channel sums of `features` (`[1, C, s·outer rows, s·outer cols]`, a window's
-/// attention input at `s` positions per latent position) over the window's tile, and
-/// the number of positions summed.
+/// A window's attention input where a run stopped for its whole-image mean: a Burn
+/// tensor `[1, C, H, W]`, or channels-last maps from the CPU kernels.
+pub(crate) enum Features<B: Backend> {
+    /// From the Burn modules.
+    Tensor(Tensor<B, 4>),
+    /// From the CPU kernels ([`crate::model::cpu`]).
+    Maps(Maps),
+}
+
+/// Per-channel sums of `features` (a window's attention input at `s` positions per
+/// latent position, over the window's outer rows × columns) over the window's tile, and
+/// the number of positions summed. Maps are summed in `f64` (as the CPU kernels pool
+/// a whole image), so the means of a tiled run equal the whole image's.
 fn tile_sums<B: Backend>(
-    features: Tensor<B, 4>,
+    features: Features<B>,
     win: &Window,
-) -> Result<(Vec<f32>, usize), CodecError> {
-    let [_, c, fh, _] = features.dims();
-    let s = fh / win.outer_rows.len().max(1);
+) -> Result<(Vec<f64>, usize), CodecError> {
+    let height = match &features {
+        Features::Tensor(t) => t.dims()[2],
+        Features::Maps(m) => m.height,
+    };
+    let s = height / win.outer_rows.len().max(1);
     let scaled = |inner: &Range<usize>, outer: &Range<usize>| {
         (inner.start - outer.start) * s..(inner.end - outer.start) * s
     };
     let rows = scaled(&win.rows, &win.outer_rows);
     let cols = scaled(&win.cols, &win.outer_cols);
     let positions = rows.len() * cols.len();
-    let sums = features
-        .slice([0..1, 0..c, rows, cols])
-        .sum_dim(3)
-        .sum_dim(2);
-    Ok((f32_values(sums.into_data())?, positions))
+    let sums = match features {
+        Features::Maps(m) => m.sums(rows, cols),
+        Features::Tensor(t) => {
+            let c = t.dims()[1];
+            let sums = t.slice([0..1, 0..c, rows, cols]).sum_dim(3).sum_dim(2);
+            f32_values(sums.into_data())?
+                .into_iter()
+                .map(f64::from)
+                .collect()
+        }
+    };
+    Ok((sums, positions))
 }
 
 /// A decoder stage's output over the whole image, kept between two segments of a tiled

@@ -390,7 +390,7 @@ fn fixed_rate_model_has_one_quality() {
 
 /// A tiny parallel-entropy codec with residual blocks in the decoder and the given
 /// channel attention.
-fn codec_with_attention(seed: u64, attention: AttentionKind) -> CodecModel<B> {
+fn codec_with_attention(seed: u64, attention: AttentionKind) -> (CodecModel<B>, ModelFile) {
     let _guard = common::seeded(seed);
     let device = Default::default();
     let mut cfg = CvqnConfig::preset(Preset::Tiny).with_entropy(EntropyKind::Parallel);
@@ -403,9 +403,7 @@ fn codec_with_attention(seed: u64, attention: AttentionKind) -> CodecModel<B> {
         .encoder
         .forward(image_to_tensor::<B>(&test_image(64, 48), &device));
     model.fit_quantizer_means(latent);
-    CodecModel::freeze(model, cfg, 1, WeightPrecision::F32, &device)
-        .unwrap()
-        .0
+    CodecModel::freeze(model, cfg, 1, WeightPrecision::F32, &device).unwrap()
 }
 
 /// Tiled analysis and synthesis without channel attention give the whole-image file and
@@ -413,7 +411,7 @@ fn codec_with_attention(seed: u64, attention: AttentionKind) -> CodecModel<B> {
 /// latent.
 #[test]
 fn tiled_synthesis_equals_the_whole_image_for_a_local_decoder() {
-    let codec = codec_with_attention(11, AttentionKind::None);
+    let (codec, file) = codec_with_attention(11, AttentionKind::None);
     // 300×200 px: latent 13×19, halo 8 (16 + 4·16 + 4·8 + 2·4 + 2·2 + 1 = 125 px).
     let image = test_image(300, 200);
     let bytes = codec.encode(&image).unwrap().bytes;
@@ -425,20 +423,42 @@ fn tiled_synthesis_equals_the_whole_image_for_a_local_decoder() {
     // One pass per segment (every stage's output is kept whole at this size).
     assert_tiles_match_the_whole_image(&codec, &bytes, 4, 1);
     // The same on the CPU kernels, whose whole-image decode is the Burn one's up to ±1.
-    let kernels = on_cpu_kernels(&codec);
+    let kernels = on_cpu_kernels(&file);
     assert_tiles_match_the_whole_image(&kernels, &bytes, 4, 1);
     assert_close(
         &codec.decode(&bytes).unwrap(),
         &kernels.decode(&bytes).unwrap(),
     );
+    assert_kernel_encodes_tile(&kernels, &codec, &image);
 }
 
-/// The same model (its decoder-only cut) decoding on the CPU kernels, 2 threads.
-fn on_cpu_kernels(codec: &CodecModel<B>) -> CodecModel<B> {
-    let file = codec.decoder_only_file().unwrap();
-    CodecModel::from_model_file(&file, &Default::default())
+/// The model of `file` on the CPU kernels, 2 threads.
+fn on_cpu_kernels(file: &ModelFile) -> CodecModel<B> {
+    CodecModel::from_model_file(file, &Default::default())
         .unwrap()
-        .with_cpu_decoder(2)
+        .with_cpu_kernels(2)
+}
+
+/// The CPU kernels' encoder writes the same file whole and in tiles, and the Burn
+/// model decodes it as the kernels do (±1).
+fn assert_kernel_encodes_tile(kernels: &CodecModel<B>, burn: &CodecModel<B>, image: &RgbImage) {
+    let bytes = kernels.encode(image).unwrap().bytes;
+    eprintln!(
+        "kernel encode {} bytes, same as the Burn encoder's: {}",
+        bytes.len(),
+        bytes == burn.encode(image).unwrap().bytes
+    );
+    for (tile, threads) in [(4, 2), (7, 1)] {
+        let tiled = kernels.encode_tiled(image, 1, tile, threads).unwrap().bytes;
+        assert!(
+            tiled == bytes,
+            "kernel encoder tile {tile}: the file differs"
+        );
+    }
+    assert_close(
+        &burn.decode(&bytes).unwrap(),
+        &kernels.decode(&bytes).unwrap(),
+    );
 }
 
 /// Two decodes of the same file agree within ±1 in at most 0.1 % of the values.
@@ -465,7 +485,7 @@ fn assert_close(a: &RgbImage, b: &RgbImage) {
 /// that a window pooling alone would differ.)
 #[test]
 fn tiled_synthesis_with_channel_attention_gathers_the_means_first() {
-    let codec = codec_with_attention(11, AttentionKind::Sigmoid);
+    let (codec, file) = codec_with_attention(11, AttentionKind::Sigmoid);
     let image = test_image(300, 200);
     let bytes = codec.encode(&image).unwrap().bytes;
     // The encoder (2 attention blocks) tiles the same way: the same latent, the same file.
@@ -474,13 +494,14 @@ fn tiled_synthesis_with_channel_attention_gathers_the_means_first() {
         assert!(tiled == bytes, "encoder tile {tile}: the file differs");
     }
     assert_tiles_match_the_whole_image(&codec, &bytes, 6, 3);
-    let kernels = on_cpu_kernels(&codec);
-    assert_eq!(kernels.cpu_decoder_threads(), Some(2));
+    let kernels = on_cpu_kernels(&file);
+    assert_eq!(kernels.cpu_kernel_threads(), Some(2));
     assert_tiles_match_the_whole_image(&kernels, &bytes, 6, 3);
     assert_close(
         &codec.decode(&bytes).unwrap(),
         &kernels.decode(&bytes).unwrap(),
     );
+    assert_kernel_encodes_tile(&kernels, &codec, &image);
 }
 
 /// Synthesis of `bytes` in tiles of several sizes and thread counts against the whole

@@ -47,7 +47,7 @@ pub struct Model {
 
 /// Loads model-file bytes of either family.
 fn load_family(bytes: &[u8]) -> Result<LoadedModel<Cpu>, CodecError> {
-    Ok(LoadedModel::load(bytes, &Default::default())?.with_cpu_decoder(threads()))
+    Ok(LoadedModel::load(bytes, &Default::default())?.with_cpu_kernels(threads()))
 }
 
 /// `(name, hash)` of a model file of either family, without loading its weights.

@@ -61,10 +61,21 @@ pub struct GroupShape {
 }
 
 /// One integer model per group, all of the same kind.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct EntropyModel {
     groups: Vec<GroupModel>,
+    /// Threads that compute a parallel model's distributions ([`Self::with_threads`]);
+    /// not part of the model (equality ignores it).
+    threads: usize,
 }
+
+impl PartialEq for EntropyModel {
+    fn eq(&self, other: &Self) -> bool {
+        self.groups == other.groups
+    }
+}
+
+impl Eq for EntropyModel {}
 
 /// What [`EntropyModel::run`] does with each group and symbol.
 trait Visitor {
@@ -173,7 +184,7 @@ impl EntropyModel {
         if groups.iter().any(|g| rates(g) != rates(&groups[0])) {
             return bad("all groups must have the same number of rate points");
         }
-        Ok(Self { groups })
+        Ok(Self { groups, threads: 1 })
     }
 
     /// Rate points `K` of a variable-rate model (0 for a fixed-rate model).
@@ -184,7 +195,8 @@ impl EntropyModel {
         }
     }
 
-    /// The model that codes at rate point `rate` (`0..K`) of a variable-rate model.
+    /// The model that codes at rate point `rate` (`0..K`) of a variable-rate model (on
+    /// as many threads as this one).
     ///
     /// # Errors
     ///
@@ -201,7 +213,20 @@ impl EntropyModel {
                 )),
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { groups })
+        Ok(Self {
+            groups,
+            threads: self.threads,
+        })
+    }
+
+    /// The parallel (checkerboard) model computes the distributions of each band of
+    /// rows on `threads` threads before coding them
+    /// ([`IntParallelGroupModel::code_on`](crate::IntParallelGroupModel::code_on)): the
+    /// same symbols and bytes, sooner. 1 (the default) spawns no thread, as WebAssembly
+    /// in a browser needs. The 3D context model codes on one thread.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     /// Kind stored in the `.cvq` header.
@@ -241,7 +266,9 @@ impl EntropyModel {
                 GroupModel::Parallel(m) => {
                     let hw = m.check_size(h, w)?;
                     let prior = self.prior_plane(g, &done, hw);
-                    m.code(&prior, h, w, |i, cdf| visitor.symbol(g, i, cdf))?
+                    m.code_on(&prior, h, w, self.threads, |i, cdf| {
+                        visitor.symbol(g, i, cdf)
+                    })?
                 }
             };
             visitor.end(g)?;

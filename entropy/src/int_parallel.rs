@@ -57,6 +57,13 @@ pub struct IntParallelGroupModel {
     exp: ExpTable,
 }
 
+/// Rows of a group whose distributions [`IntParallelGroupModel::code_on`] computes
+/// together before coding them (bounds the buffer: `16 · w · c · L` values).
+pub const BAND_ROWS: usize = 16;
+
+/// Fewest positions worth a thread of their own in [`IntParallelGroupModel::code_on`].
+const MIN_POSITIONS_PER_THREAD: usize = 256;
+
 /// Most rate points of a variable-rate model.
 pub const MAX_RATE_POINTS: usize = 64;
 
@@ -236,56 +243,70 @@ impl IntParallelGroupModel {
         prior: &[i32],
         h: usize,
         w: usize,
+        symbol: F,
+    ) -> Result<Vec<usize>, EntropyError>
+    where
+        F: FnMut(usize, &IntCdf) -> Result<usize, EntropyError>,
+    {
+        self.code_on(prior, h, w, 1, symbol)
+    }
+
+    /// As [`Self::code`], computing the distributions of each band of
+    /// [`BAND_ROWS`] rows on `threads` threads (1: on the calling thread, none spawned)
+    /// before coding its symbols in order: the distributions depend only on `prior` and,
+    /// in the second pass, on the anchors, never on the symbols of the same pass, so the
+    /// symbols and the bytes do not depend on `threads`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::code`].
+    pub fn code_on<F>(
+        &self,
+        prior: &[i32],
+        h: usize,
+        w: usize,
+        threads: usize,
         mut symbol: F,
     ) -> Result<Vec<usize>, EntropyError>
     where
         F: FnMut(usize, &IntCdf) -> Result<usize, EntropyError>,
     {
         let hw = self.check_size(h, w)?;
-        let (c, l, f) = (self.channels, self.levels, self.features);
+        let (c, l) = (self.channels, self.levels);
         if prior.len() != hw * self.prior_channels {
             return Err(EntropyError::LengthMismatch {
                 expected: hw * self.prior_channels,
                 got: prior.len(),
             });
         }
-        let mut anchors = vec![0i32; hw * c];
-        let mut symbols = vec![0usize; hw * c];
-        let mut feat = vec![0i32; f];
-        let mut ctx = vec![0i32; f];
-        let mut hid = vec![0i32; f];
-        let mut logits = vec![0i32; c * l];
-        let mut weights = vec![0u32; l];
-        let mut cdf = IntCdf::uniform(l)?;
         if self.rate_points() > 0 && self.rate.is_none() {
             return Err(EntropyError::InvalidModel(
                 "a variable-rate model codes at a selected rate point".into(),
             ));
         }
-        let rate_bias = self.rate.map(|k| &self.rate_biases[k * f..(k + 1) * f]);
+        let mut anchors = vec![0i32; hw * c];
+        let mut symbols = vec![0usize; hw * c];
+        let mut weights = vec![0u32; l];
+        let mut cdf = IntCdf::uniform(l)?;
+        let mut logits: Vec<i32> = Vec::new();
         for anchor_pass in [true, false] {
-            for y in 0..h {
-                for x in (0..w).filter(|&x| is_anchor(y, x) == anchor_pass) {
-                    match &self.prior {
-                        Some(p) => p.forward_at(prior, h, w, y, x, &mut feat),
-                        None => feat.fill(0),
-                    }
-                    if let Some(bias) = rate_bias {
-                        for (a, &b) in feat.iter_mut().zip(bias) {
-                            *a = add_act(*a, b);
-                        }
-                    }
-                    if !anchor_pass {
-                        self.context.forward_at(&anchors, h, w, y, x, &mut ctx);
-                        for (a, &b) in feat.iter_mut().zip(&ctx) {
-                            *a = add_act(*a, b);
-                        }
-                    }
-                    feat.iter_mut().for_each(|v| *v = (*v).max(0));
-                    self.hidden.forward_at(&feat, 1, 1, 0, 0, &mut hid);
-                    hid.iter_mut().for_each(|v| *v = (*v).max(0));
-                    self.out.forward_at(&hid, 1, 1, 0, 0, &mut logits);
-                    for (ch, lg) in logits.chunks_exact(l).enumerate() {
+            for band in (0..h).step_by(BAND_ROWS) {
+                let positions: Vec<(usize, usize)> = (band..(band + BAND_ROWS).min(h))
+                    .flat_map(|y| (0..w).map(move |x| (y, x)))
+                    .filter(|&(y, x)| is_anchor(y, x) == anchor_pass)
+                    .collect();
+                logits.resize(positions.len() * c * l, 0);
+                self.band_logits(
+                    prior,
+                    &anchors,
+                    (h, w),
+                    &positions,
+                    anchor_pass,
+                    threads,
+                    &mut logits,
+                );
+                for (&(y, x), lg) in positions.iter().zip(logits.chunks_exact(c * l)) {
+                    for (ch, lg) in lg.chunks_exact(l).enumerate() {
                         let max = lg.iter().copied().max().unwrap_or(0);
                         for (wt, &v) in weights.iter_mut().zip(lg) {
                             *wt = self.exp.weight(i64::from(max) - i64::from(v));
@@ -309,6 +330,82 @@ impl IntParallelGroupModel {
             }
         }
         Ok(symbols)
+    }
+
+    /// The logits `[position][c·L]` of `positions` (all of one pass) into `out`, split
+    /// among `threads` threads in contiguous runs.
+    #[allow(clippy::too_many_arguments)]
+    fn band_logits(
+        &self,
+        prior: &[i32],
+        anchors: &[i32],
+        size: (usize, usize),
+        positions: &[(usize, usize)],
+        anchor_pass: bool,
+        threads: usize,
+        out: &mut [i32],
+    ) {
+        let per = self.channels * self.levels;
+        let run = |positions: &[(usize, usize)], out: &mut [i32]| {
+            let f = self.features;
+            let (mut feat, mut ctx, mut hid) = (vec![0i32; f], vec![0i32; f], vec![0i32; f]);
+            for (&(y, x), logits) in positions.iter().zip(out.chunks_exact_mut(per)) {
+                self.logits_at(
+                    prior,
+                    anchors,
+                    size,
+                    (y, x),
+                    anchor_pass,
+                    [&mut feat, &mut ctx, &mut hid],
+                    logits,
+                );
+            }
+        };
+        let threads = threads.clamp(1, positions.len().div_ceil(MIN_POSITIONS_PER_THREAD).max(1));
+        if threads == 1 {
+            run(positions, out);
+            return;
+        }
+        let share = positions.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            for (pos, out) in positions.chunks(share).zip(out.chunks_mut(share * per)) {
+                scope.spawn(move || run(pos, out));
+            }
+        });
+    }
+
+    /// The logits `[c·L]` at `(y, x)` (`scratch`: three `F`-long buffers).
+    #[allow(clippy::too_many_arguments)]
+    fn logits_at(
+        &self,
+        prior: &[i32],
+        anchors: &[i32],
+        (h, w): (usize, usize),
+        (y, x): (usize, usize),
+        anchor_pass: bool,
+        [feat, ctx, hid]: [&mut Vec<i32>; 3],
+        logits: &mut [i32],
+    ) {
+        match &self.prior {
+            Some(p) => p.forward_at(prior, h, w, y, x, feat),
+            None => feat.fill(0),
+        }
+        if let Some(k) = self.rate {
+            let f = self.features;
+            for (a, &b) in feat.iter_mut().zip(&self.rate_biases[k * f..(k + 1) * f]) {
+                *a = add_act(*a, b);
+            }
+        }
+        if !anchor_pass {
+            self.context.forward_at(anchors, h, w, y, x, ctx);
+            for (a, &b) in feat.iter_mut().zip(ctx.iter()) {
+                *a = add_act(*a, b);
+            }
+        }
+        feat.iter_mut().for_each(|v| *v = (*v).max(0));
+        self.hidden.forward_at(feat, 1, 1, 0, 0, hid);
+        hid.iter_mut().for_each(|v| *v = (*v).max(0));
+        self.out.forward_at(hid, 1, 1, 0, 0, logits);
     }
 
     // ---------------------------------------------------------------- serialisation

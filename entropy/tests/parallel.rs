@@ -96,6 +96,25 @@ fn round_trip_is_exact_on_random_models_and_sizes() {
     }
 }
 
+/// Distributions computed on several threads, band by band (bands of 16 rows, so the
+/// sizes cross band edges), give the one-thread bytes and symbols.
+#[test]
+fn threads_change_neither_the_bytes_nor_the_symbols() {
+    let mut rng = Rng(5);
+    let one = random_model(7, &[(2, 3), (4, 5), (2, 7)], 6);
+    for (h, w) in [(1, 1), (17, 9), (40, 70), (33, 1)] {
+        let symbols = random_symbols(&mut rng, &one, h, w);
+        let payloads = one.encode(&symbols, h, w).unwrap();
+        let present: Vec<Option<&[u8]>> = payloads.iter().map(|p| Some(p.as_slice())).collect();
+        for threads in [2, 3] {
+            let many = one.clone().with_threads(threads);
+            assert!(many == one, "threads are not part of the model");
+            assert_eq!(many.encode(&symbols, h, w).unwrap(), payloads, "{h}×{w}");
+            assert_eq!(many.decode(&present, h, w).unwrap(), symbols, "{h}×{w}");
+        }
+    }
+}
+
 #[test]
 fn missing_less_important_groups_leave_the_received_ones_exact() {
     let model = random_model(4, &[(2, 3), (4, 5), (2, 7)], 8);

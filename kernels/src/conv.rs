@@ -2,8 +2,11 @@
 
 use crate::maps::Maps;
 
-/// Output positions per matrix product: one strip of rows this wide or a little more
-/// (about 1024 positions keep the im2col strip of a 32-channel layer in L2).
+/// Output positions per matrix product (1024 keep the im2col rows of a 32-channel layer
+/// in L2). Every product has exactly this many rows — the last one of a map is padded —
+/// so the matrix library blocks every product alike and a position's value does not
+/// depend on the size of the map it lies in: a window of an image computes the same
+/// bits as the whole image, which keeps tiled encoding's symbols those of the whole.
 const STRIP_POSITIONS: usize = 1024;
 
 /// A pointwise non-linearity applied to a convolution's output.
@@ -82,8 +85,8 @@ impl Conv3x3 {
         self.cout
     }
 
-    /// `act(conv(x) + bias + residual)` (`residual`: `h × w × cout` when given), the
-    /// rows split among `threads` threads (1: on the calling thread, none spawned).
+    /// `act(residual + conv(x) + bias)` (`residual`: `h × w × cout` when given), the
+    /// strips of positions split among `threads` threads (1: on the calling thread, none spawned).
     ///
     /// # Panics
     /// If `x` does not have `cin` channels or `residual` is not `h × w × cout`.
@@ -111,39 +114,44 @@ impl Conv3x3 {
                 "residual"
             );
         }
-        let rows = STRIP_POSITIONS.div_ceil(w).max(1);
-        let strip = |s: usize, dst: &mut [f32], col: &mut Vec<f32>| {
-            let y0 = s * rows;
-            let n = dst.len() / self.cout;
-            let at = y0 * w * self.cout;
-            match residual {
-                Some(r) => {
-                    let len = dst.len();
-                    for ((d, v), b) in dst
-                        .iter_mut()
-                        .zip(&r.data[at..at + len])
-                        .zip(self.bias.iter().cycle())
-                    {
-                        *d = v + b;
-                    }
-                }
-                None => {
-                    for d in dst.chunks_exact_mut(self.cout) {
-                        d.copy_from_slice(&self.bias);
-                    }
-                }
+        let m = STRIP_POSITIONS;
+        // Scratch per thread: the im2col rows and the product of one strip.
+        let strip = |s: usize, dst: &mut [f32], (col, acc): &mut (Vec<f32>, Vec<f32>)| {
+            let valid = dst.len();
+            col.resize(m * 9 * self.cin, 0.0);
+            acc.resize(m * self.cout, 0.0);
+            // The product adds onto the residual, or overwrites the strip.
+            if let Some(r) = residual {
+                let at = s * m * self.cout;
+                acc[..valid].copy_from_slice(&r.data[at..at + valid]);
+                acc[valid..].fill(0.0);
             }
-            col.resize(n * 9 * self.cin, 0.0);
-            self.im2col(col, x, y0, n / w);
-            matmul_add(dst, col, &self.weights, n, 9 * self.cin, self.cout);
-            act.apply(dst);
+            self.im2col(col, x, s * m, valid / self.cout);
+            matmul_add(
+                acc,
+                col,
+                &self.weights,
+                m,
+                9 * self.cin,
+                self.cout,
+                residual.is_some(),
+            );
+            for (values, sums) in dst
+                .chunks_exact_mut(self.cout)
+                .zip(acc.chunks_exact(self.cout))
+            {
+                for ((v, b), a) in values.iter_mut().zip(&self.bias).zip(sums) {
+                    *v = a + b;
+                }
+                act.apply(values);
+            }
         };
-        let strips: Vec<&mut [f32]> = out.data.chunks_mut(rows * w * self.cout).collect();
+        let strips: Vec<&mut [f32]> = out.data.chunks_mut(m * self.cout).collect();
         let threads = threads.clamp(1, strips.len());
         if threads == 1 {
-            let mut col = Vec::new();
+            let mut scratch = (Vec::new(), Vec::new());
             for (s, dst) in strips.into_iter().enumerate() {
-                strip(s, dst, &mut col);
+                strip(s, dst, &mut scratch);
             }
         } else {
             let mut shares: Vec<Vec<(usize, &mut [f32])>> =
@@ -154,9 +162,9 @@ impl Conv3x3 {
             std::thread::scope(|scope| {
                 for share in shares {
                     scope.spawn(|| {
-                        let mut col = Vec::new();
+                        let mut scratch = (Vec::new(), Vec::new());
                         for (s, dst) in share {
-                            strip(s, dst, &mut col);
+                            strip(s, dst, &mut scratch);
                         }
                     });
                 }
@@ -165,37 +173,77 @@ impl Conv3x3 {
         out
     }
 
-    /// The im2col rows of output rows `y0 .. y0 + rows`: `[(row, x), (tap, cin)]`, zeros
-    /// where a tap falls outside the image.
-    fn im2col(&self, col: &mut [f32], x: &Maps, y0: usize, rows: usize) {
-        let (h, w, c) = (x.height, x.width, self.cin);
-        let k = 9 * c;
-        for r in 0..rows {
-            let y = y0 + r;
-            for (xo, taps) in col[r * w * k..(r + 1) * w * k]
-                .chunks_exact_mut(k)
-                .enumerate()
-            {
-                for (tap, dst) in taps.chunks_exact_mut(c).enumerate() {
-                    let yy = (y + tap / 3).wrapping_sub(1);
-                    let xx = (xo + tap % 3).wrapping_sub(1);
-                    if yy < h && xx < w {
-                        let at = (yy * w + xx) * c;
-                        dst.copy_from_slice(&x.data[at..at + c]);
-                    } else {
-                        dst.fill(0.0);
-                    }
-                }
+    /// The im2col rows of the `count` output positions from raster position `p0`:
+    /// `[position, (tap, cin)]`, zeros where a tap falls outside the map; the rows of
+    /// `col` past them are zeroed. Common channel counts copy fixed-size blocks (a call
+    /// to `memcpy` per tap costs more than the copy).
+    fn im2col(&self, col: &mut [f32], x: &Maps, p0: usize, count: usize) {
+        let k = 9 * self.cin;
+        match self.cin {
+            4 => im2col_fixed::<4>(col, x, p0, count),
+            8 => im2col_fixed::<8>(col, x, p0, count),
+            12 => im2col_fixed::<12>(col, x, p0, count),
+            16 => im2col_fixed::<16>(col, x, p0, count),
+            32 => im2col_fixed::<32>(col, x, p0, count),
+            48 => im2col_fixed::<48>(col, x, p0, count),
+            64 => im2col_fixed::<64>(col, x, p0, count),
+            _ => im2col_any(col, x, p0, count, self.cin),
+        }
+        col[count * k..].fill(0.0);
+    }
+}
+
+/// [`Conv3x3::im2col`] for `C` input channels.
+fn im2col_fixed<const C: usize>(col: &mut [f32], x: &Maps, p0: usize, count: usize) {
+    let (h, w) = (x.height, x.width);
+    for (i, taps) in col[..count * 9 * C].chunks_exact_mut(9 * C).enumerate() {
+        let (y, xo) = ((p0 + i) / w, (p0 + i) % w);
+        for (tap, dst) in taps.chunks_exact_mut(C).enumerate() {
+            let dst: &mut [f32; C] = dst.try_into().expect("C values");
+            let yy = (y + tap / 3).wrapping_sub(1);
+            let xx = (xo + tap % 3).wrapping_sub(1);
+            if yy < h && xx < w {
+                let at = (yy * w + xx) * C;
+                *dst = x.data[at..at + C].try_into().expect("C values");
+            } else {
+                *dst = [0.0; C];
             }
         }
     }
 }
 
-/// `dst[m×n] += lhs[m×k] · rhs[k×n]`, all row-major, on the calling thread.
+/// [`Conv3x3::im2col`] for any channel count.
+fn im2col_any(col: &mut [f32], x: &Maps, p0: usize, count: usize, c: usize) {
+    let (h, w) = (x.height, x.width);
+    for (i, taps) in col[..count * 9 * c].chunks_exact_mut(9 * c).enumerate() {
+        let (y, xo) = ((p0 + i) / w, (p0 + i) % w);
+        for (tap, dst) in taps.chunks_exact_mut(c).enumerate() {
+            let yy = (y + tap / 3).wrapping_sub(1);
+            let xx = (xo + tap % 3).wrapping_sub(1);
+            if yy < h && xx < w {
+                let at = (yy * w + xx) * c;
+                dst.copy_from_slice(&x.data[at..at + c]);
+            } else {
+                dst.fill(0.0);
+            }
+        }
+    }
+}
+
+/// `dst[m×n] (+)= lhs[m×k] · rhs[k×n]`, all row-major, on the calling thread: added to
+/// `dst` when `accumulate`, else written over it.
 ///
 /// # Panics
 /// If a slice is shorter than its matrix.
-fn matmul_add(dst: &mut [f32], lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) {
+fn matmul_add(
+    dst: &mut [f32],
+    lhs: &[f32],
+    rhs: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    accumulate: bool,
+) {
     assert!(dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n);
     if m == 0 || n == 0 || k == 0 {
         return;
@@ -210,14 +258,14 @@ fn matmul_add(dst: &mut [f32], lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: 
             dst.as_mut_ptr(),
             1,
             n as isize,
-            true,
+            accumulate,
             lhs.as_ptr(),
             1,
             k as isize,
             rhs.as_ptr(),
             1,
             n as isize,
-            1.0,
+            if accumulate { 1.0 } else { 0.0 },
             1.0,
             false,
             false,
@@ -316,6 +364,44 @@ mod tests {
                     .zip(&plain.data)
                     .all(|(r, p)| *r == p.max(0.0))
             );
+        }
+    }
+
+    /// A window of a map computes its inside (the positions whose 3×3 neighbourhood
+    /// lies in the window) with the same bits as the whole map, also where the product's
+    /// depth (9 · 192) is blocked by the matrix library.
+    #[test]
+    fn a_window_computes_the_same_bits_as_the_whole_map() {
+        let (cin, cout, h, w) = (192, 48, 23, 61);
+        let planes = values(cin * h * w, 6);
+        let conv = Conv3x3::new(
+            &values(cout * cin * 9, 7),
+            Some(&values(cout, 8)),
+            cout,
+            cin,
+        );
+        let whole = conv.forward(
+            &Maps::from_planes(&planes, cin, h, w),
+            None,
+            Activation::Identity,
+            2,
+        );
+        let (rows, cols) = (4..19, 9..50);
+        let mut window = Maps::zeros(rows.len(), cols.len(), cin);
+        for (i, y) in rows.clone().enumerate() {
+            for (j, x) in cols.clone().enumerate() {
+                for c in 0..cin {
+                    window.data[(i * cols.len() + j) * cin + c] = planes[(c * h + y) * w + x];
+                }
+            }
+        }
+        let part = conv.forward(&window, None, Activation::Identity, 1);
+        for (i, y) in rows.clone().enumerate().skip(1).take(rows.len() - 2) {
+            for (j, x) in cols.clone().enumerate().skip(1).take(cols.len() - 2) {
+                let a = &whole.data[(y * w + x) * cout..][..cout];
+                let b = &part.data[(i * cols.len() + j) * cout..][..cout];
+                assert!(a == b, "({y}, {x})");
+            }
         }
     }
 

@@ -114,6 +114,44 @@ impl Maps {
         out
     }
 
+    /// Space-to-depth by 2, the inverse of [`Self::pixel_shuffle`]:
+    /// `2h × 2w × C → h × w × 4C`.
+    ///
+    /// # Panics
+    /// If the height or width is odd.
+    pub fn pixel_unshuffle(&self) -> Self {
+        assert!(
+            self.height.is_multiple_of(2) && self.width.is_multiple_of(2),
+            "{}×{} maps",
+            self.height,
+            self.width
+        );
+        let (c, w) = (self.channels, self.width / 2);
+        let mut out = Self::zeros(self.height / 2, w, 4 * c);
+        for (y, row) in out.data.chunks_exact_mut((w * 4 * c).max(1)).enumerate() {
+            for (x, deep) in row.chunks_exact_mut(4 * c).enumerate() {
+                for i in 0..2 {
+                    for j in 0..2 {
+                        let at = ((2 * y + i) * self.width + 2 * x + j) * c;
+                        for (k, &v) in self.data[at..at + c].iter().enumerate() {
+                            deep[k * 4 + i * 2 + j] = v;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `(self − mean) / std` per channel.
+    pub fn normalize(&mut self, mean: &[f32], std: &[f32]) {
+        for values in self.data.chunks_exact_mut(self.channels.max(1)) {
+            for ((v, m), s) in values.iter_mut().zip(mean).zip(std) {
+                *v = (*v - m) / s;
+            }
+        }
+    }
+
     /// `self · scale + shift` per channel.
     pub fn affine(&mut self, scale: &[f32], shift: &[f32]) {
         for values in self.data.chunks_exact_mut(self.channels.max(1)) {

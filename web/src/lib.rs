@@ -563,7 +563,7 @@ impl Codec {
         Ok(Self {
             streams: Streams::default(),
             // One thread: WebAssembly in a browser has none to spawn.
-            model: LoadedModel::load(model_bytes, &Default::default())?.with_cpu_decoder(1),
+            model: LoadedModel::load(model_bytes, &Default::default())?.with_cpu_kernels(1),
         })
     }
 

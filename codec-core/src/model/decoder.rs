@@ -4,7 +4,7 @@ use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Tensor, backend::Backend};
 
-use super::cpu_decoder::{CpuDecoder, CpuStage};
+use super::cpu::CpuDecoder;
 use super::layers::attention::GivenMeans;
 use super::layers::conv::{conv3x3_kernel, conv3x3_kernel_of, same_conv};
 use super::layers::gdn::Gdn;
@@ -133,12 +133,7 @@ impl<B: Backend> Decoder<B> {
                 if stage.gdn.is_some() {
                     return None;
                 }
-                let (blocks, group_conv) = stage.group.kernels()?;
-                Some(CpuStage {
-                    conv: conv3x3_kernel(&stage.conv)?,
-                    blocks,
-                    group_conv,
-                })
+                Some((conv3x3_kernel(&stage.conv)?, stage.group.kernels()?))
             })
             .collect::<Option<Vec<_>>>()?;
         let (deep, bias) = folded_after_shuffle(&self.tail)?;

@@ -4,8 +4,9 @@ use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Tensor, backend::Backend};
 
+use super::cpu::CpuEncoder;
 use super::layers::attention::GivenMeans;
-use super::layers::conv::same_conv;
+use super::layers::conv::{conv3x3_kernel, same_conv};
 use super::layers::gdn::Gdn;
 use super::layers::mean_shift::{MeanShift, ShiftDirection};
 use super::layers::pixel_shuffle::inverse_pixel_shuffle;
@@ -78,6 +79,27 @@ impl<B: Backend> Encoder<B> {
             stage.conv.forward(stage.group.forward(x))
         });
         self.tail.forward(x)
+    }
+
+    /// The encoder as channels-last CPU kernels ([`CpuEncoder`]): `None` for an encoder
+    /// with GDN (no kernel for it) or weights the backend cannot read.
+    pub fn cpu_kernels(&self) -> Option<CpuEncoder> {
+        let stages = self
+            .stages
+            .iter()
+            .map(|stage| {
+                if stage.gdn.is_some() {
+                    return None;
+                }
+                Some((stage.group.kernels()?, conv3x3_kernel(&stage.conv)?))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(CpuEncoder {
+            sub_mean: self.sub_mean.subtract_mean_std()?,
+            head: conv3x3_kernel(&self.head)?,
+            stages,
+            tail: conv3x3_kernel(&self.tail)?,
+        })
     }
 
     /// As [`Self::forward`] on a window of an image, with the channel attention's

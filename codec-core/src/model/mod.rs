@@ -12,7 +12,7 @@
 //! bias `r_k`.
 
 pub mod context3d;
-pub mod cpu_decoder;
+pub mod cpu;
 pub mod decoder;
 pub mod encoder;
 pub mod importance;

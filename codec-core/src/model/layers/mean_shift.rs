@@ -39,6 +39,12 @@ impl MeanShift {
         (!self.subtract).then_some((self.std, self.mean))
     }
 
+    /// `(mean, std)` of a [`ShiftDirection::Subtract`] map (`y = (x − mean) / std`);
+    /// `None` for an adding one.
+    pub fn subtract_mean_std(&self) -> Option<([f32; 3], [f32; 3])> {
+        self.subtract.then_some((self.mean, self.std))
+    }
+
     /// Applies the map.
     pub fn forward<B: Backend>(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let device = x.device();

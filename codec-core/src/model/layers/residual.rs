@@ -71,8 +71,8 @@ impl<B: Backend> Rcab<B> {
 impl<B: Backend> Rcab<B> {
     /// The block as CPU kernels (`None` if a convolution is not a 3×3 [`same_conv`] or
     /// the weights cannot be read).
-    pub(crate) fn kernels(&self) -> Option<crate::model::cpu_decoder::CpuBlock> {
-        Some(crate::model::cpu_decoder::CpuBlock {
+    pub(crate) fn kernels(&self) -> Option<crate::model::cpu::CpuBlock> {
+        Some(crate::model::cpu::CpuBlock {
             conv1: conv3x3_kernel(&self.conv1)?,
             conv2: conv3x3_kernel(&self.conv2)?,
             gate: self.attention.gate_kernel()?,
@@ -130,18 +130,15 @@ impl<B: Backend> ResidualGroup<B> {
 
 impl<B: Backend> ResidualGroup<B> {
     /// The group as CPU kernels: its blocks' and its last convolution's.
-    pub(crate) fn kernels(
-        &self,
-    ) -> Option<(
-        Vec<crate::model::cpu_decoder::CpuBlock>,
-        cvq_kernels::Conv3x3,
-    )> {
-        let blocks = self
-            .blocks
-            .iter()
-            .map(Rcab::kernels)
-            .collect::<Option<_>>()?;
-        Some((blocks, conv3x3_kernel(&self.conv)?))
+    pub(crate) fn kernels(&self) -> Option<crate::model::cpu::CpuGroup> {
+        Some(crate::model::cpu::CpuGroup {
+            blocks: self
+                .blocks
+                .iter()
+                .map(Rcab::kernels)
+                .collect::<Option<_>>()?,
+            conv: conv3x3_kernel(&self.conv)?,
+        })
     }
 }
 

@@ -1,10 +1,12 @@
-//! The decoder on the CPU with channels-last kernels ([`cvq_kernels`]): the same
-//! network as [`Decoder`](super::decoder::Decoder) — its weights, read once — computed
-//! without Burn, 2–3× faster than Burn's Flex backend on the decoder's few-channel
-//! layers (measurements in `cvq-kernels`). Products are summed in another order, so
-//! values differ from the Burn path in the last bits (pixels by at most ±1, rarely).
+//! The transforms on the CPU with channels-last kernels ([`cvq_kernels`]): the same
+//! networks as [`Decoder`](super::decoder::Decoder) and
+//! [`Encoder`](super::encoder::Encoder) — their weights, read once — computed without
+//! Burn, 2–3× faster than Burn's Flex backend on their few-channel layers (measurements
+//! in `cvq-kernels`). Products are summed in another order, so values differ from the
+//! Burn path in the last bits (decoded pixels by at most ±1, rarely; an encoder's
+//! symbol where a value sits on a quantizer's decision boundary).
 //!
-//! Only the CPU tools use it ([`crate::codec::CodecModel::with_cpu_decoder`]); the
+//! Only the CPU tools use them ([`crate::codec::CodecModel::with_cpu_kernels`]); the
 //! trainer and the WebGPU path run the Burn modules.
 
 use std::ops::Range;
@@ -24,13 +26,11 @@ pub(crate) struct CpuBlock {
     pub(crate) res_scale: f32,
 }
 
-/// One decoder stage: conv → residual group → pixel shuffle (the last stage: its tail
-/// convolution, folded to run before the shuffle).
+/// A residual group's kernels: `x + conv(blocks(x))`.
 #[derive(Debug, Clone)]
-pub(crate) struct CpuStage {
-    pub(crate) conv: Conv3x3,
+pub(crate) struct CpuGroup {
     pub(crate) blocks: Vec<CpuBlock>,
-    pub(crate) group_conv: Conv3x3,
+    pub(crate) conv: Conv3x3,
 }
 
 /// Where the channel attention's means come from.
@@ -38,16 +38,65 @@ pub(crate) struct CpuStage {
 pub enum Means<'a> {
     /// Each block pools its own input (the whole image is the input).
     Own,
-    /// The whole image's means of the span's attention blocks, in forward order (a
+    /// The whole image's means of the network's attention blocks, in forward order (a
     /// window of the image is the input); a block past them stops the run.
     Given(&'a [Vec<f32>]),
+}
+
+/// The attention means a run has used so far.
+struct MeanSource<'a> {
+    means: Means<'a>,
+    used: usize,
+}
+
+impl MeanSource<'_> {
+    /// The gate of `gate` for `features` (its block's input), or `None` when the given
+    /// means have run out.
+    fn gate(&mut self, gate: &cvq_kernels::Gate, features: &Maps) -> Option<Vec<f32>> {
+        match self.means {
+            Means::Own => Some(gate.of(&features.means())),
+            Means::Given(m) => {
+                let mean = m.get(self.used)?;
+                self.used += 1;
+                Some(gate.of(mean))
+            }
+        }
+    }
+}
+
+impl CpuGroup {
+    /// `x + conv(blocks(x))` (see [`CpuDecoder::forward_span`] for `Err`).
+    fn forward(&self, x: &Maps, pool: &mut MeanSource<'_>, threads: usize) -> Result<Maps, Maps> {
+        let mut y: Option<Maps> = None;
+        for block in &self.blocks {
+            let cur = y.as_ref().unwrap_or(x);
+            let hidden = block.conv1.forward(cur, None, block.activation, threads);
+            let mut z = block
+                .conv2
+                .forward(&hidden, None, Activation::Identity, threads);
+            let gate = match &block.gate {
+                None => None,
+                Some(g) => match pool.gate(g, &z) {
+                    Some(gate) => Some(gate),
+                    None => return Err(z),
+                },
+            };
+            gated_residual(cur, &mut z, gate.as_deref(), block.res_scale);
+            y = Some(z);
+        }
+        let last = y.as_ref().unwrap_or(x);
+        Ok(self
+            .conv
+            .forward(last, Some(x), Activation::Identity, threads))
+    }
 }
 
 /// The decoder's kernels (see the module docs).
 #[derive(Debug, Clone)]
 pub struct CpuDecoder {
     pub(crate) head: Conv3x3,
-    pub(crate) stages: Vec<CpuStage>,
+    /// Each stage's convolution and residual group.
+    pub(crate) stages: Vec<(Conv3x3, CpuGroup)>,
     /// The tail `F_3 → 3` as written (run after the last shuffle: an empty span's end).
     pub(crate) tail: Conv3x3,
     /// The tail folded before the last shuffle (`4·F_3 → 12`).
@@ -69,52 +118,63 @@ impl CpuDecoder {
         means: Means<'_>,
         threads: usize,
     ) -> Result<Maps, Maps> {
-        let conv = |k: &Conv3x3, x: &Maps, residual: Option<&Maps>, act| {
-            k.forward(x, residual, act, threads)
-        };
+        let mut pool = MeanSource { means, used: 0 };
         let mut x = if span.start == 0 {
-            conv(&self.head, &x, None, Activation::Identity)
+            self.head.forward(&x, None, Activation::Identity, threads)
         } else {
             x
         };
-        let mut given = 0;
         for t in span.clone() {
-            let stage = &self.stages[t];
-            let input = conv(&stage.conv, &x, None, Activation::Identity);
-            let mut y: Option<Maps> = None;
-            for block in &stage.blocks {
-                let cur = y.as_ref().unwrap_or(&input);
-                let hidden = conv(&block.conv1, cur, None, block.activation);
-                let mut z = conv(&block.conv2, &hidden, None, Activation::Identity);
-                let gate = match (&block.gate, means) {
-                    (None, _) => None,
-                    (Some(g), Means::Own) => Some(g.of(&z.means())),
-                    (Some(g), Means::Given(m)) => match m.get(given) {
-                        Some(m) => {
-                            given += 1;
-                            Some(g.of(m))
-                        }
-                        None => return Err(z),
-                    },
-                };
-                gated_residual(cur, &mut z, gate.as_deref(), block.res_scale);
-                y = Some(z);
-            }
-            let last = y.as_ref().unwrap_or(&input);
-            let group = conv(&stage.group_conv, last, Some(&input), Activation::Identity);
+            let (conv, group) = &self.stages[t];
+            let input = conv.forward(&x, None, Activation::Identity, threads);
+            let y = group.forward(&input, &mut pool, threads)?;
             x = if t == STAGES - 1 {
-                conv(&self.tail_folded, &group, None, Activation::Identity).pixel_shuffle()
+                let tail = &self.tail_folded;
+                tail.forward(&y, None, Activation::Identity, threads)
+                    .pixel_shuffle()
             } else {
-                group.pixel_shuffle()
+                y.pixel_shuffle()
             };
         }
         if span.end == STAGES {
             if span.is_empty() {
-                x = conv(&self.tail, &x, None, Activation::Identity);
+                x = self.tail.forward(&x, None, Activation::Identity, threads);
             }
             x.affine(&self.add_mean.0, &self.add_mean.1);
         }
         Ok(x)
+    }
+}
+
+/// The encoder's kernels (see the module docs).
+#[derive(Debug, Clone)]
+pub struct CpuEncoder {
+    /// `(mean, std)` of the input's normalisation.
+    pub(crate) sub_mean: ([f32; 3], [f32; 3]),
+    pub(crate) head: Conv3x3,
+    /// Each stage's residual group (after the space-to-depth) and convolution.
+    pub(crate) stages: Vec<(CpuGroup, Conv3x3)>,
+    pub(crate) tail: Conv3x3,
+}
+
+impl CpuEncoder {
+    /// As [`Encoder::forward_pooled`](super::encoder::Encoder::forward_pooled) on
+    /// channels-last maps: `image` (`H × W × 3`, values in `0..1`, `H`, `W` multiples of
+    /// 16) → `Ok(latent)` (`H/16 × W/16 × C`), or `Err(features)` — the input of the
+    /// first attention block whose mean `means` lacks.
+    pub fn forward(&self, mut image: Maps, means: Means<'_>, threads: usize) -> Result<Maps, Maps> {
+        let mut pool = MeanSource { means, used: 0 };
+        image.normalize(&self.sub_mean.0, &self.sub_mean.1);
+        let mut x = self
+            .head
+            .forward(&image, None, Activation::Identity, threads);
+        drop(image);
+        for (group, conv) in &self.stages {
+            let deep = x.pixel_unshuffle();
+            let y = group.forward(&deep, &mut pool, threads)?;
+            x = conv.forward(&y, None, Activation::Identity, threads);
+        }
+        Ok(self.tail.forward(&x, None, Activation::Identity, threads))
     }
 }
 
@@ -126,6 +186,7 @@ mod tests {
     use super::*;
     use crate::config::{Activation as Act, AttentionKind, CvqnConfig, Preset};
     use crate::model::decoder::Decoder;
+    use crate::model::encoder::Encoder;
     use crate::model::layers::attention::GivenMeans;
     use crate::model::layers::conv::f32_data;
 
@@ -238,6 +299,64 @@ mod tests {
                     .unwrap_err();
                 assert!(max_diff(&maps(stop_burn), &stop) < 1e-4);
             }
+        }
+    }
+
+    /// The encoder's kernels compute the Burn encoder's latent, with its own means and
+    /// with given ones, and stop at the same attention input.
+    #[test]
+    fn kernels_compute_the_burn_encoder() {
+        let device = Default::default();
+        for attention in [AttentionKind::None, AttentionKind::Sigmoid] {
+            let mut cfg = CvqnConfig::preset(Preset::Tiny);
+            cfg.encoder.attention = attention;
+            cfg.encoder.blocks = [0, 1, 1, 1];
+            cfg.encoder.activation = Act::LeakyRelu {
+                negative_slope: 0.2,
+            };
+            let encoder = Encoder::<B>::new(&cfg, &device);
+            let kernels = encoder
+                .cpu_kernels()
+                .expect("kernels for an encoder without GDN");
+            let image = Tensor::<B, 4>::random([1, 3, 48, 32], Distribution::Default, &device);
+            let burn = maps(encoder.forward(image.clone()));
+            let ours = kernels.forward(maps(image.clone()), Means::Own, 2).unwrap();
+            assert_eq!((ours.height, ours.width, ours.channels), (3, 2, 8));
+            assert!(
+                max_diff(&burn, &ours) < 1e-4,
+                "{attention:?}: {}",
+                max_diff(&burn, &ours)
+            );
+            if attention == AttentionKind::None {
+                continue;
+            }
+            let widths = crate::model::encoder::encoder_stage_widths(&cfg.encoder);
+            let given: Vec<Vec<f32>> = (1..4)
+                .map(|t| (0..widths[t].0).map(|c| 0.02 * c as f32 - 0.3).collect())
+                .collect();
+            let tensors: Vec<Tensor<B, 2>> = given
+                .iter()
+                .map(|m| {
+                    Tensor::from_data(
+                        burn::tensor::TensorData::new(m.clone(), [1, m.len()]),
+                        &device,
+                    )
+                })
+                .collect();
+            let burn = encoder
+                .forward_pooled(image.clone(), &mut GivenMeans::new(&tensors))
+                .unwrap();
+            let ours = kernels
+                .forward(maps(image.clone()), Means::Given(&given), 1)
+                .unwrap();
+            assert!(max_diff(&maps(burn), &ours) < 1e-4);
+            let stop_burn = encoder
+                .forward_pooled(image.clone(), &mut GivenMeans::new(&tensors[..1]))
+                .unwrap_err();
+            let stop = kernels
+                .forward(maps(image), Means::Given(&given[..1]), 2)
+                .unwrap_err();
+            assert!(max_diff(&maps(stop_burn), &stop) < 1e-4);
         }
     }
 
