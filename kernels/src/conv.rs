@@ -2,12 +2,23 @@
 
 use crate::maps::Maps;
 
-/// Output positions per matrix product (1024 keep the im2col rows of a 32-channel layer
-/// in L2). Every product has exactly this many rows — the last one of a map is padded —
-/// so the matrix library blocks every product alike and a position's value does not
-/// depend on the size of the map it lies in: a window of an image computes the same
-/// bits as the whole image, which keeps tiled encoding's symbols those of the whole.
+/// Most output positions per matrix product.
 const STRIP_POSITIONS: usize = 1024;
+
+/// Bytes of im2col rows per product: `cargo bench -p cvq-kernels` was fastest here with
+/// about 1 MiB (256 KiB–2 MiB tried).
+const STRIP_BYTES: usize = 1 << 20;
+
+/// Output positions per product for `cin` input channels: [`STRIP_POSITIONS`], fewer for
+/// wide inputs so that the im2col rows stay within [`STRIP_BYTES`] (a multiple of 16, at
+/// least 64). Every product of a layer has exactly this many rows — the last one of a
+/// map is padded — so the matrix library blocks every product alike and a position's
+/// value does not depend on the size of the map it lies in: a window of an image
+/// computes the same bits as the whole image, which keeps tiled encoding's symbols
+/// those of the whole. It is a function of the layer alone, never of the map.
+fn strip_positions(cin: usize) -> usize {
+    (STRIP_BYTES / (9 * cin * 4) / 16 * 16).clamp(64, STRIP_POSITIONS)
+}
 
 /// A pointwise non-linearity applied to a convolution's output.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,7 +125,7 @@ impl Conv3x3 {
                 "residual"
             );
         }
-        let m = STRIP_POSITIONS;
+        let m = strip_positions(self.cin);
         // Scratch per thread: the im2col rows and the product of one strip.
         let strip = |s: usize, dst: &mut [f32], (col, acc): &mut (Vec<f32>, Vec<f32>)| {
             let valid = dst.len();
