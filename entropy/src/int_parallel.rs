@@ -252,7 +252,8 @@ impl IntParallelGroupModel {
     }
 
     /// As [`Self::code`], computing the distributions of each band of
-    /// [`BAND_ROWS`] rows on `threads` threads (1: on the calling thread, none spawned)
+    /// [`BAND_ROWS`] rows on `threads` threads (1, and always on WebAssembly: on the
+    /// calling thread, none spawned)
     /// before coding its symbols in order: the distributions depend only on `prior` and,
     /// in the second pass, on the anchors, never on the symbols of the same pass, so the
     /// symbols and the bytes do not depend on `threads`.
@@ -360,6 +361,12 @@ impl IntParallelGroupModel {
                     logits,
                 );
             }
+        };
+        // WebAssembly has no threads to spawn (std panics): one there.
+        let threads = if cfg!(target_family = "wasm") {
+            1
+        } else {
+            threads
         };
         let threads = threads.clamp(1, positions.len().div_ceil(MIN_POSITIONS_PER_THREAD).max(1));
         if threads == 1 {

@@ -97,7 +97,8 @@ impl Conv3x3 {
     }
 
     /// `act(residual + conv(x) + bias)` (`residual`: `h × w × cout` when given), the
-    /// strips of positions split among `threads` threads (1: on the calling thread, none spawned).
+    /// strips of positions split among `threads` threads (1, and always on WebAssembly: on
+    /// the calling thread, none spawned).
     ///
     /// # Panics
     /// If `x` does not have `cin` channels or `residual` is not `h × w × cout`.
@@ -158,6 +159,12 @@ impl Conv3x3 {
             }
         };
         let strips: Vec<&mut [f32]> = out.data.chunks_mut(m * self.cout).collect();
+        // WebAssembly has no threads to spawn (std panics): one there.
+        let threads = if cfg!(target_family = "wasm") {
+            1
+        } else {
+            threads
+        };
         let threads = threads.clamp(1, strips.len());
         if threads == 1 {
             let mut scratch = (Vec::new(), Vec::new());
