@@ -30,7 +30,7 @@ use crate::model::cpu::{CpuDecoder, CpuEncoder, Means};
 use crate::model::decoder::STAGES;
 use crate::model::split_merge::{ChannelGroups, inverse_order, order_tensor};
 use crate::model::synthesis::Synthesis;
-use crate::tiling::{Features, f32_values};
+use crate::tiling::{Features, f32_values, mean_values};
 use cvq_kernels::Maps;
 
 /// The latent stride: images are padded to a multiple of this.
@@ -693,10 +693,7 @@ impl<B: Backend> CodecModel<B> {
         let ends = span.end == STAGES;
         if let Some(kernels) = self.cpu.as_ref().map(|k| &k.decoder)
             && let Some(maps) = tensor_maps(input.clone())
-            && let Some(given) = means
-                .iter()
-                .map(|m| f32_values(m.clone().into_data()).ok())
-                .collect::<Option<Vec<_>>>()
+            && let Some(given) = mean_values(means)
         {
             let out = kernels
                 .forward_span(maps, span, Means::Given(&given), threads)

@@ -476,11 +476,9 @@ impl<B: Backend> CodecModel<B> {
             .map(|(k, t)| (k, (t / threads.max(1)).max(1)));
         let run = |win: &Window, means: &[Tensor<B, 2>]| {
             let (rows, cols) = (px(&win.outer_rows), px(&win.outer_cols));
-            if let Some((kernels, inner_threads)) = kernels {
-                let given: Vec<Vec<f32>> = means
-                    .iter()
-                    .map(|m| f32_values(m.clone().into_data()).unwrap_or_default())
-                    .collect();
+            if let Some((kernels, inner_threads)) = kernels
+                && let Some(given) = mean_values(means)
+            {
                 let input = crate::codec::image_region_maps(image, rows, cols);
                 return kernels
                     .forward(input, Means::Given(&given), inner_threads)
@@ -574,6 +572,15 @@ fn attention_means<B: Backend>(
         ));
     }
     Ok(means)
+}
+
+/// The values of attention means `[1, C]` each, for the CPU kernels (`None` if the
+/// backend cannot read them: the caller runs the Burn modules instead).
+pub(crate) fn mean_values<B: Backend>(means: &[Tensor<B, 2>]) -> Option<Vec<Vec<f32>>> {
+    means
+        .iter()
+        .map(|m| f32_values(m.clone().into_data()).ok())
+        .collect()
 }
 
 /// A window's attention input where a run stopped for its whole-image mean: a Burn

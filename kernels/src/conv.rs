@@ -86,16 +86,6 @@ impl Conv3x3 {
         }
     }
 
-    /// Input channels.
-    pub fn input_channels(&self) -> usize {
-        self.cin
-    }
-
-    /// Output channels.
-    pub fn output_channels(&self) -> usize {
-        self.cout
-    }
-
     /// `act(residual + conv(x) + bias)` (`residual`: `h × w × cout` when given), the
     /// strips of positions split among `threads` threads (1, and always on WebAssembly: on
     /// the calling thread, none spawned).
