@@ -256,50 +256,149 @@ pub(crate) fn image_region_maps(
 /// distance tensors stay small whatever the image's size.
 const QUANTIZE_BAND_ROWS: usize = 16;
 
-/// The channel order and each group's symbols (`[c_g][h][w]`) of an encoder output at
-/// rate point `rate`, computed band by band of latent rows (the quantizers act per
-/// element, so the symbols are those of the whole latent; the order is computed once
-/// from the whole gained latent).
-fn quantized_symbols<B: Backend>(
+/// The symbols of an encoder output at rate point `rate`, queued on the backend as one
+/// integer tensor to read back ([`SymbolLayout`] says how it is laid out): quantised band
+/// by band of latent rows (the quantizers act per element, so the symbols are those of
+/// the whole latent; the order is computed once from the whole gained latent).
+fn queued_symbols<B: Backend>(
     model: &Cvqn<B>,
     latent: Tensor<B, 4>,
     rate: usize,
-) -> Result<(Vec<usize>, Vec<Vec<usize>>), CodecError> {
+) -> (Tensor<B, 1, Int>, SymbolLayout) {
     let latent = model.gained(latent, rate);
     let order = model.channel_order(&latent);
-    let [_, _, h, w] = latent.dims();
+    let [_, channels, h, w] = latent.dims();
     let permuted = crate::model::split_merge::permute_channels(latent, order.clone());
-    let widths = model.groups().sizes().to_vec();
-    let mut symbols: Vec<Vec<usize>> = widths.iter().map(|&c| vec![0; c * h * w]).collect();
+    let mut parts = vec![order];
     for y0 in (0..h).step_by(QUANTIZE_BAND_ROWS) {
         let y1 = (y0 + QUANTIZE_BAND_ROWS).min(h);
-        let band = permuted
-            .clone()
-            .slice([0..1, 0..permuted.dims()[1], y0..y1, 0..w]);
-        for (g, (part, q)) in model
+        let band = permuted.clone().slice([0..1, 0..channels, y0..y1, 0..w]);
+        for (part, q) in model
             .groups()
             .split(band)
             .into_iter()
             .zip(&model.quantizers)
-            .enumerate()
         {
-            let values = int_values(q.symbols(part))?;
-            let rows = (y1 - y0) * w;
-            for ch in 0..widths[g] {
-                let dst = ch * h * w + y0 * w;
-                symbols[g][dst..dst + rows].copy_from_slice(&values[ch * rows..(ch + 1) * rows]);
-            }
+            parts.push(q.symbols(part).flatten::<1>(0, 3));
         }
     }
-    Ok((int_values(order.unsqueeze::<4>())?, symbols))
+    let layout = SymbolLayout {
+        widths: model.groups().sizes().to_vec(),
+        height: h,
+        width: w,
+    };
+    (Tensor::cat(parts, 0), layout)
 }
 
-fn int_values<B: Backend>(t: Tensor<B, 4, Int>) -> Result<Vec<usize>, CodecError> {
-    t.into_data()
-        .convert::<i64>()
-        .into_vec::<i64>()
-        .map(|v| v.into_iter().map(|s| s.max(0) as usize).collect())
-        .map_err(|e| CodecError::Weights(format!("reading symbols: {e:?}")))
+/// How [`queued_symbols`] lays out an encode's symbols in one integer tensor: the
+/// channel order (`C` values), then for each band of [`QUANTIZE_BAND_ROWS`] latent rows
+/// and each group `g` in model order its symbols `[c_g, rows, width]`.
+#[derive(Debug, Clone)]
+struct SymbolLayout {
+    /// Channels of each group (model order).
+    widths: Vec<usize>,
+    /// Latent rows.
+    height: usize,
+    /// Latent columns.
+    width: usize,
+}
+
+impl SymbolLayout {
+    /// The channel order and each group's symbols `[c_g][h][w]` from the read-back
+    /// values.
+    fn unpack(&self, data: TensorData) -> Result<(Vec<usize>, Vec<Vec<usize>>), CodecError> {
+        let values = data
+            .convert::<i64>()
+            .into_vec::<i64>()
+            .map_err(|e| CodecError::Weights(format!("reading symbols: {e:?}")))?;
+        let (h, w) = (self.height, self.width);
+        let channels: usize = self.widths.iter().sum();
+        if values.len() != channels * (1 + h * w) {
+            return Err(CodecError::Weights(format!(
+                "the encoder gave {} symbols, expected {}",
+                values.len(),
+                channels * (1 + h * w)
+            )));
+        }
+        let value = |v: i64| v.max(0) as usize;
+        let order = values[..channels].iter().map(|&v| value(v)).collect();
+        let mut symbols: Vec<Vec<usize>> =
+            self.widths.iter().map(|&c| vec![0; c * h * w]).collect();
+        let mut at = channels;
+        for y0 in (0..h).step_by(QUANTIZE_BAND_ROWS) {
+            let rows = (y0 + QUANTIZE_BAND_ROWS).min(h) - y0;
+            for (g, &c) in self.widths.iter().enumerate() {
+                for ch in 0..c {
+                    let dst = ch * h * w + y0 * w;
+                    let src = &values[at..at + rows * w];
+                    for (d, &v) in symbols[g][dst..dst + rows * w].iter_mut().zip(src) {
+                        *d = value(v);
+                    }
+                    at += rows * w;
+                }
+            }
+        }
+        Ok((order, symbols))
+    }
+}
+
+/// An encode whose network work is queued on the backend and whose symbols are still
+/// to be read back ([`CodecModel::queue_encode`]): read `symbols` (`into_data`, or
+/// `into_data_async` where the backend cannot block, as WebGPU in a browser) and hand the
+/// data to `writer`, which entropy-codes it on the CPU into the `.cvq` file.
+#[derive(Debug)]
+pub struct PendingEncode<B: Backend> {
+    /// The symbols, laid out as `writer` expects.
+    pub symbols: Tensor<B, 1, Int>,
+    /// Turns the read-back symbols into the file (no backend).
+    pub writer: SymbolWriter,
+}
+
+impl<B: Backend> PendingEncode<B> {
+    /// Reads the symbols back (blocking) and writes the file.
+    ///
+    /// # Errors
+    ///
+    /// As [`SymbolWriter::write`].
+    pub fn finish(self) -> Result<Encoded, CodecError> {
+        self.writer.write(self.symbols.into_data())
+    }
+}
+
+/// The CPU half of an encode ([`PendingEncode`]): the integer entropy model at the
+/// encode's rate point and the file header's fields.
+#[derive(Debug, Clone)]
+pub struct SymbolWriter {
+    layout: SymbolLayout,
+    entropy: EntropyModel,
+    header: FileHeader,
+}
+
+impl SymbolWriter {
+    /// Entropy-codes the read-back symbols (`data` of [`PendingEncode::symbols`]) and
+    /// writes the `.cvq` file.
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::Weights`] for data that is not the pending encode's; entropy or
+    /// container errors (e.g. an image beyond the format's limits).
+    pub fn write(&self, data: TensorData) -> Result<Encoded, CodecError> {
+        let (order, symbols) = self.layout.unpack(data)?;
+        let (lh, lw) = (self.layout.height, self.layout.width);
+        let (payloads, bits) = self.entropy.encode_with_estimate(&symbols, lh, lw)?;
+        let (permutation, groups) = stored_layout(&self.entropy, &order)?;
+        let header = FileHeader {
+            permutation,
+            groups,
+            ..self.header.clone()
+        };
+        let stored: Vec<&Vec<u8>> = payloads.iter().rev().collect();
+        Ok(Encoded {
+            bytes: write_file(&header, &stored)?,
+            payload_bytes: stored.iter().map(|p| p.len()).collect(),
+            estimated_bits: bits.iter().sum(),
+        })
+    }
 }
 
 impl<B: Backend> CodecModel<B> {
@@ -535,6 +634,41 @@ impl<B: Backend> CodecModel<B> {
         tile: usize,
         threads: usize,
     ) -> Result<Encoded, CodecError> {
+        self.queue_encode_tiled(image, quality, tile, threads)?
+            .finish()
+    }
+
+    /// [`Self::encode_at`] up to the symbols, left on the backend ([`PendingEncode`]):
+    /// for backends that read back asynchronously (WebGPU in a browser), the encoder and
+    /// the quantizers run whole-image on the backend and nothing is read yet. A model
+    /// whose channel order depends on the image (SE importance) reads its importance
+    /// scores back here.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::encode_at`] (before the entropy coding).
+    pub fn queue_encode(
+        &self,
+        image: &RgbImage,
+        quality: u8,
+    ) -> Result<PendingEncode<B>, CodecError> {
+        self.queue_encode_tiled(image, quality, 0, 1)
+    }
+
+    /// Whether [`Self::queue_encode`] reads from the backend before its symbols: the
+    /// channel order comes from the image (SE importance). A backend that cannot block
+    /// cannot encode such a model.
+    pub fn encode_reads_order(&self) -> bool {
+        self.model.as_ref().is_some_and(Cvqn::order_from_image)
+    }
+
+    fn queue_encode_tiled(
+        &self,
+        image: &RgbImage,
+        quality: u8,
+        tile: usize,
+        threads: usize,
+    ) -> Result<PendingEncode<B>, CodecError> {
         let Some(model) = &self.model else {
             return Err(CodecError::DecoderOnly {
                 model: self.id_string(),
@@ -560,25 +694,26 @@ impl<B: Backend> CodecModel<B> {
                 .encoder
                 .forward(image_to_tensor::<B>(image, &self.device))
         };
-        let (order, symbols) = quantized_symbols(model, latent, rate)?;
-        let (payloads, bits) = entropy.encode_with_estimate(&symbols, lh, lw)?;
-        let estimated_bits = bits.iter().sum();
-        let (permutation, groups) = stored_layout(&entropy, &order)?;
+        let dim = |v: usize| {
+            u32::try_from(v).map_err(|_| CodecError::BadImage(format!("{v} pixels is too large")))
+        };
         let header = FileHeader {
-            width: image.width as u32,
-            height: image.height as u32,
+            width: dim(image.width)?,
+            height: dim(image.height)?,
             model: self.id.clone(),
             quality,
             entropy_model: self.entropy.kind(),
-            permutation,
-            groups,
+            permutation: cvq_bitstream::format::Permutation::identity(0),
+            groups: Vec::new(),
         };
-        let stored: Vec<&Vec<u8>> = payloads.iter().rev().collect();
-        let bytes = write_file(&header, &stored)?;
-        Ok(Encoded {
-            bytes,
-            payload_bytes: stored.iter().map(|p| p.len()).collect(),
-            estimated_bits,
+        let (symbols, layout) = queued_symbols(model, latent, rate);
+        Ok(PendingEncode {
+            symbols,
+            writer: SymbolWriter {
+                layout,
+                entropy,
+                header,
+            },
         })
     }
 

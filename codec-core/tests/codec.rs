@@ -81,6 +81,42 @@ fn encode_decode_round_trip_is_exact_for_both_entropy_models() {
     }
 }
 
+#[test]
+fn a_queued_encode_read_back_later_writes_the_encoders_file_across_bands() {
+    // 45×300 px: 19 latent rows, two bands of quantisation (16 rows each).
+    let (codec, _) = tiny_codec(11, EntropyKind::Parallel);
+    let image = test_image(45, 300);
+    let pending = codec.queue_encode(&image, codec.quality).unwrap();
+    let data = pending.symbols.clone().into_data();
+    let encoded = pending.writer.write(data.clone()).unwrap();
+    assert_eq!(encoded.bytes, codec.encode(&image).unwrap().bytes);
+    let decoded = codec
+        .decode_symbols(&encoded.bytes, &Limits::default(), false)
+        .unwrap();
+    let q = codec
+        .model
+        .as_ref()
+        .unwrap()
+        .quantize(burn::tensor::Tensor::<B, 4>::from_data(
+            burn::tensor::TensorData::new(padded_planar(&image), [1, 3, 304, 48]),
+            &Default::default(),
+        ));
+    for ((_, s), d) in q.groups.iter().zip(&decoded.symbols) {
+        let s: Vec<i64> = s.clone().into_data().convert::<i64>().into_vec().unwrap();
+        assert_eq!(s.iter().map(|&v| v as usize).collect::<Vec<_>>(), *d);
+    }
+    // Data that is not the pending encode's is refused, not misread.
+    let mut short: Vec<i64> = data.convert::<i64>().into_vec().unwrap();
+    short.pop();
+    let n = short.len();
+    let err = pending
+        .writer
+        .write(burn::tensor::TensorData::new(short, [n]))
+        .unwrap_err();
+    assert!(matches!(err, CodecError::Weights(_)), "{err}");
+    assert!(!codec.encode_reads_order());
+}
+
 /// Independent reference for the encoder's padding (edge replication to 16), so the
 /// round-trip test also checks `image_to_tensor`.
 fn padded_planar(image: &RgbImage) -> Vec<f32> {

@@ -77,6 +77,24 @@ fn a_file_holds_one_group_of_the_encoders_bits_per_iteration() {
 }
 
 #[test]
+fn a_queued_encode_read_back_later_writes_the_encoders_file() {
+    let (codec, _) = tiny(5, 3);
+    let img = image(37, 21);
+    let pending = codec.queue_encode(&img, 3).unwrap();
+    assert_eq!(pending.codes.dims(), [1, 3 * 4, 2, 3]);
+    let data = pending.codes.clone().into_data();
+    let written = pending.writer.write(data.clone()).unwrap();
+    assert_eq!(written.bytes, codec.encode(&img, 3).unwrap().bytes);
+    let mut short: Vec<f32> = data.into_vec().unwrap();
+    short.truncate(5);
+    let err = pending
+        .writer
+        .write(burn::tensor::TensorData::new(short, [5]))
+        .unwrap_err();
+    assert!(matches!(err, CodecError::Weights(_)), "{err}");
+}
+
+#[test]
 fn every_prefix_of_whole_iterations_decodes_to_that_iterations_image() {
     let (codec, _) = tiny(5, 4);
     let enc = codec.encode(&image(40, 33), 4).unwrap();

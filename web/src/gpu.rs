@@ -1,8 +1,13 @@
-//! Synthesis on WebGPU (feature `webgpu`): Burn's wgpu backend with WGSL kernels.
+//! Synthesis and analysis on WebGPU (feature `webgpu`): Burn's wgpu backend with WGSL
+//! kernels.
 //!
 //! Entropy decoding stays on the CPU in WASM with the integer model, so both paths decode
 //! the same symbols; only the float synthesis network runs on the GPU, and its pixels are
-//! read back asynchronously (browsers cannot block on the GPU).
+//! read back asynchronously (browsers cannot block on the GPU). Encoding runs the encoder
+//! and the quantizers (CVQN; every iteration of a recurrent model) on the GPU, reads the
+//! symbols back asynchronously and entropy-codes them on the CPU: a float tie may give a
+//! symbol other than the CPU path's, but the file is a `.cvq` like any other and decodes
+//! to the same pixels everywhere.
 //!
 //! ```js
 //! import init, { GpuCodec } from "cvq-web/webgpu"; // node_modules/cvq-web/webgpu/cvq_web.js
@@ -11,6 +16,7 @@
 //!   const gpu = await GpuCodec.create();          // embedded decoder-only model
 //!   const img = await gpu.decode(bytes);          // same DecodedImage as Codec.decode
 //!   const rnn = await GpuCodec.create(cvqmBytes); // any model file, either family
+//!   const cvq = await rnn.encode(imageData.data, w, h, 4); // a full .cvqm encodes too
 //! }
 //! ```
 
@@ -23,7 +29,7 @@ use cvq_core::codec::{CodecError, pixels_to_image};
 use cvq_core::loaded::LoadedModel;
 use wasm_bindgen::prelude::*;
 
-use crate::{DecodedImage, Streams};
+use crate::{DecodedImage, Streams, rgba_image};
 
 /// The backend that runs synthesis on the GPU (f32, WGSL, no kernel fusion).
 pub type Gpu = burn::backend::WebGpu;
@@ -93,6 +99,61 @@ impl GpuCodec {
         self.model.id_string()
     }
 
+    /// Whether this model can encode (a full `.cvqm`); the embedded decoder-only model
+    /// cannot.
+    #[wasm_bindgen(getter, js_name = canEncode)]
+    pub fn can_encode(&self) -> bool {
+        self.model.can_encode()
+    }
+
+    /// Encodes RGBA pixels (`ImageData.data`, alpha ignored) at `quality` (a rate point,
+    /// or iterations of a recurrent model) with the encoder on the GPU; resolves to the
+    /// `.cvq` bytes. Throws for a decoder-only model, a quality the model lacks, a bad
+    /// buffer, or a model whose channel order is computed from the image (SE
+    /// importance: it needs a blocking read-back; encode it with `Codec`).
+    pub fn encode(
+        &self,
+        rgba: &[u8],
+        width: u32,
+        height: u32,
+        quality: u8,
+    ) -> Result<js_sys::Promise, JsError> {
+        let image = rgba_image(rgba, width, height)?;
+        let done = |r: Result<Vec<u8>, CodecError>| {
+            r.map(|bytes| JsValue::from(js_sys::Uint8Array::from(bytes.as_slice())))
+                .map_err(|e| JsError::new(&e.to_string()).into())
+        };
+        Ok(match &self.model {
+            LoadedModel::Cvqn(m) => {
+                if m.encode_reads_order() {
+                    return Err(JsError::new(&format!(
+                        "model {} computes its channel order from the image (SE importance), \
+                         which needs a blocking read-back: encode it on the CPU path (Codec)",
+                        m.id_string()
+                    )));
+                }
+                let pending = m.queue_encode(&image, quality)?;
+                let (symbols, writer) = (pending.symbols, pending.writer);
+                wasm_bindgen_futures::future_to_promise(async move {
+                    done(match symbols.into_data_async().await {
+                        Ok(data) => writer.write(data).map(|e| e.bytes),
+                        Err(e) => Err(read_error("symbols", e)),
+                    })
+                })
+            }
+            LoadedModel::Recurrent(m) => {
+                let pending = m.queue_encode(&image, usize::from(quality))?;
+                let (codes, writer) = (pending.codes, pending.writer);
+                wasm_bindgen_futures::future_to_promise(async move {
+                    done(match codes.into_data_async().await {
+                        Ok(data) => writer.write(data).map(|e| e.bytes),
+                        Err(e) => Err(read_error("codes", e)),
+                    })
+                })
+            }
+        })
+    }
+
     /// Decodes a complete `.cvq` file; resolves to a `DecodedImage`. Corrupt input
     /// rejects (entropy decoding runs before anything reaches the GPU).
     pub fn decode(&self, bytes: &[u8]) -> Result<js_sys::Promise, JsError> {
@@ -146,9 +207,14 @@ async fn read_back(
     let data = pixels
         .into_data_async()
         .await
-        .map_err(|e| CodecError::Weights(format!("reading pixels from the GPU: {e:?}")))?;
+        .map_err(|e| read_error("pixels", e))?;
     let image = pixels_to_image(header, data)?;
     Ok(DecodedImage::with_groups(&image, received, groups))
+}
+
+/// A failed read-back from the GPU.
+fn read_error(what: &str, e: impl std::fmt::Debug) -> CodecError {
+    CodecError::Weights(format!("reading {what} from the GPU: {e:?}"))
 }
 
 /// The embedded model's bytes, or an error for builds without one.

@@ -375,6 +375,17 @@ fn check_rgba(rgba: &[u8], width: u32, height: u32) -> Result<(), CodecError> {
     Ok(())
 }
 
+/// RGBA pixels (`ImageData.data`, alpha ignored) as the image to encode.
+///
+/// # Errors
+///
+/// [`CodecError::BadImage`] for a buffer that is not `4·width·height` bytes or an
+/// empty image.
+pub fn rgba_image(rgba: &[u8], width: u32, height: u32) -> Result<RgbImage, CodecError> {
+    check_rgba(rgba, width, height)?;
+    RgbImage::new(width as usize, height as usize, rgba_to_rgb(rgba))
+}
+
 /// A loaded model: decodes `.cvq` files it made and encodes at its rate point. Either
 /// codec family: CVQN (qualities are rate points) or the recurrent progressive codec
 /// (qualities are iteration counts; `decodeEach` paints every iteration).
@@ -683,9 +694,7 @@ impl Codec {
         height: u32,
         quality: u8,
     ) -> Result<Vec<u8>, CodecError> {
-        check_rgba(rgba, width, height)?;
-        let (w, h) = (width as usize, height as usize);
-        let image = RgbImage::new(w, h, rgba_to_rgb(rgba))?;
+        let image = rgba_image(rgba, width, height)?;
         Ok(match &self.model {
             LoadedModel::Cvqn(m) => m.encode_at(&image, quality)?.bytes,
             LoadedModel::Recurrent(m) => m.encode(&image, usize::from(quality))?.bytes,

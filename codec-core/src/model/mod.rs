@@ -208,6 +208,12 @@ impl<B: Backend> Cvqn<B> {
             .collect()
     }
 
+    /// Whether [`Self::channel_order`] depends on the latent (SE importance): it then
+    /// reads the SE head's scores back from the device.
+    pub fn order_from_image(&self) -> bool {
+        self.se.is_some() && self.se_importance
+    }
+
     /// Channel order for a latent: the SE head's per-batch order, else the fixed order.
     pub fn channel_order(&self, latent: &Tensor<B, 4>) -> Tensor<B, 1, Int> {
         match (&self.se, self.se_importance) {

@@ -50,6 +50,70 @@ pub struct RecurrentEncoded {
     pub payload_bytes: Vec<usize>,
 }
 
+/// A recurrent encode whose iterations are queued on the backend
+/// ([`RecurrentCodecModel::queue_encode`]): read `codes` back (`into_data`, or
+/// `into_data_async` where the backend cannot block) and hand the data to `writer`.
+#[derive(Debug)]
+pub struct PendingRecurrentEncode<B: Backend> {
+    /// The codes (±1) of every iteration, `[1, T·bits, h/16, w/16]`, iteration by
+    /// iteration.
+    pub codes: Tensor<B, 4>,
+    /// Turns the read-back codes into the file (no backend).
+    pub writer: BitsWriter,
+}
+
+impl<B: Backend> PendingRecurrentEncode<B> {
+    /// Reads the codes back (blocking) and writes the file.
+    ///
+    /// # Errors
+    ///
+    /// As [`BitsWriter::write`].
+    pub fn finish(self) -> Result<RecurrentEncoded, CodecError> {
+        self.writer.write(self.codes.into_data())
+    }
+}
+
+/// The CPU half of a recurrent encode ([`PendingRecurrentEncode`]): codes the bits of
+/// each iteration with the binary context model and writes the file.
+#[derive(Debug, Clone)]
+pub struct BitsWriter {
+    header: FileHeader,
+    /// `(bits, h/16, w/16)` of one iteration.
+    shape: (usize, usize, usize),
+}
+
+impl BitsWriter {
+    /// Entropy-codes the read-back codes (`data` of [`PendingRecurrentEncode::codes`])
+    /// and writes the `.cvq` file.
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::Weights`] for data that is not the pending encode's; entropy or
+    /// container errors.
+    pub fn write(&self, data: TensorData) -> Result<RecurrentEncoded, CodecError> {
+        let bits = codes_to_bits(data)?;
+        let (b, h, w) = self.shape;
+        let iterations = self.header.groups.len();
+        if bits.len() != iterations * b * h * w {
+            return Err(CodecError::Weights(format!(
+                "the encoder gave {} codes, expected {}",
+                bits.len(),
+                iterations * b * h * w
+            )));
+        }
+        let mut payloads: Vec<Vec<u8>> = Vec::with_capacity(iterations);
+        let mut prev: Option<&[u8]> = None;
+        for plane in bits.chunks_exact(b * h * w) {
+            payloads.push(encode_bits(plane, prev, self.shape)?);
+            prev = Some(plane);
+        }
+        Ok(RecurrentEncoded {
+            bytes: write_file(&self.header, &payloads)?,
+            payload_bytes: payloads.iter().map(Vec::len).collect(),
+        })
+    }
+}
+
 /// Bits decoded from a (possibly partial) file, before synthesis.
 #[derive(Debug, Clone)]
 pub struct DecodedBits {
@@ -211,6 +275,21 @@ impl<B: Backend> RecurrentCodecModel<B> {
         image: &RgbImage,
         iterations: usize,
     ) -> Result<RecurrentEncoded, CodecError> {
+        self.queue_encode(image, iterations)?.finish()
+    }
+
+    /// [`Self::encode`] up to the codes, left on the backend ([`PendingRecurrentEncode`]):
+    /// every iteration is queued, nothing is read back yet (for backends that read back
+    /// asynchronously, as WebGPU in a browser).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::encode`] (before the entropy coding).
+    pub fn queue_encode(
+        &self,
+        image: &RgbImage,
+        iterations: usize,
+    ) -> Result<PendingRecurrentEncode<B>, CodecError> {
         if !self.can_encode() {
             return Err(CodecError::DecoderOnly {
                 model: self.id_string(),
@@ -218,23 +297,21 @@ impl<B: Backend> RecurrentCodecModel<B> {
         }
         self.check_iterations(iterations)?;
         let (lh, lw) = (image.height.div_ceil(STRIDE), image.width.div_ceil(STRIDE));
-        let shape = (self.config.bits, lh, lw);
         let x = image_to_tensor::<B>(image, &self.device);
         let mut state = RecurrentState::default();
         let mut recon = RecurrentCodec::<B>::initial_reconstruction(x.dims(), &self.device);
-        let mut payloads: Vec<Vec<u8>> = Vec::with_capacity(iterations);
-        let mut prev: Option<Vec<u8>> = None;
+        let mut codes = Vec::with_capacity(iterations);
         for _ in 0..iterations {
-            let (codes, next) = self.net.iterate(x.clone(), recon, &mut state, false);
+            let (c, next) = self.net.iterate(x.clone(), recon, &mut state, false);
             recon = next;
-            let plane = codes_to_bits(codes.into_data())?;
-            payloads.push(encode_bits(&plane, prev.as_deref(), shape)?);
-            prev = Some(plane);
+            codes.push(c);
         }
-        let header = self.header(image.width, image.height, iterations)?;
-        Ok(RecurrentEncoded {
-            bytes: write_file(&header, &payloads)?,
-            payload_bytes: payloads.iter().map(Vec::len).collect(),
+        Ok(PendingRecurrentEncode {
+            codes: Tensor::cat(codes, 1),
+            writer: BitsWriter {
+                header: self.header(image.width, image.height, iterations)?,
+                shape: (self.config.bits, lh, lw),
+            },
         })
     }
 
