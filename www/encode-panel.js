@@ -132,7 +132,8 @@ function show({ file, image, enc, dec, rows, pixels }) {
   const cvqBytes = enc.bytes.length;
   $("summary").textContent = `${file.name}: ${width}×${height} → ${cvqBytes} B ` +
     `(${fmt((cvqBytes * 8) / pixels, 4)} bpp) with model ${enc.id}; encode ` +
-    `${fmt(enc.ms, 0)} ms, decode ${fmt(dec.ms, 0)} ms; encoded on ${enc.backend}, decoded on ${dec.backend}.`;
+    `${fmt(enc.ms, 0)} ms, decode ${fmt(dec.ms, 0)} ms; encoded on ${enc.backend}, decoded on ${dec.backend}.` +
+    (enc.gpuError ? ` (WebGPU could not encode: ${enc.gpuError})` : "");
   const body = $("formats").tBodies[0];
   body.replaceChildren(...rows.map((r) => {
     const tr = document.createElement("tr");

@@ -169,10 +169,12 @@ export class CvqClient {
   }
 
   /**
-   * Encodes RGBA pixels: {bytes: Uint8Array, ms, quality, id, family, backend}. By default
-   * with the default model at its quality; `model` names one of `config.models` instead
-   * (e.g. "cvq-rnn", the recurrent family), `quality` picks a rate point (a recurrent
-   * model's iteration count). Rejects for a quality the model does not have.
+   * Encodes RGBA pixels: {bytes: Uint8Array, ms, quality, id, family, backend, gpuError}.
+   * By default with the default model at its quality; `model` names one of
+   * `config.models` instead (e.g. "cvq-rnn", the recurrent family), `quality` picks a
+   * rate point (a recurrent model's iteration count). Rejects for a quality the model
+   * does not have. While WebGPU is in use the encoder runs there (`backend` says where
+   * it ran; `gpuError` why a WebGPU encode fell back to the CPU path, if it did).
    * @param {Uint8ClampedArray|Uint8Array} rgba copied, unless `transfer` is true
    * @param {{model?: string, quality?: number, transfer?: boolean}|boolean} [options]
    *   (a boolean is `transfer`, as in earlier versions)

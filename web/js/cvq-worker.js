@@ -20,6 +20,8 @@ let ready = null;
  * @property {string|null} gpuNote  why WebGPU is not in use
  * @property {(name?: string) => Promise<object>} encoder  Codec that can encode: the
  *   default model's, or that of the page's model `name` (loaded on first use)
+ * @property {(name?: string) => Promise<{cpu: object, gpu: object|null}>} encoders  the
+ *   same model's Codec and, while WebGPU is in use, its GpuCodec
  * @property {(id: string) => Promise<{cpu: object, gpu: object|null}>} model  Codecs
  *   (CPU path, and WebGPU while in use) for the model `id`: the embedded one, or one of
  *   `models` fetched on first use
@@ -31,7 +33,8 @@ let ready = null;
  * `GpuCodec` when `backend` allows and an adapter exists — "auto" skips software
  * (fallback) adapters such as SwiftShader, which are slower than the SIMD CPU path — and
  * then the larger WebGPU build (`gpuModuleUrl`) is loaded; otherwise the CPU-only build
- * (`moduleUrl`, smaller download). Encoding runs on the CPU path in both.
+ * (`moduleUrl`, smaller download). Encoding runs where synthesis does: the encoder on
+ * WebGPU (its symbols read back, entropy-coded in wasm), else on the CPU path.
  * @param {{moduleUrl: string, gpuModuleUrl: string, modelUrl: string|null,
  *   backend?: "auto"|"webgpu"|"cpu"}} opts
  * @returns {Promise<Backend>}
@@ -88,17 +91,19 @@ async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, models = {},
     // The embedded model may be decoder-only (canEncode === false); then the full model
     // is fetched once, on the first encode. `undefined` (older builds) means it can encode.
     // With `name`, one of the page's `models` encodes instead (e.g. the recurrent family).
-    async encoder(name) {
-      if (name) {
-        const { cpu } = await load(urlOf(name));
-        if (!cpu.canEncode) throw new Error(`model ${name} is decoder-only: it cannot encode`);
-        return cpu;
-      }
-      if (decoder.canEncode !== false) return decoder;
-      if (!modelUrl) {
+    // Resolves to {cpu, gpu}: the model's Codec, and its GpuCodec while WebGPU is in use.
+    async encoders(name) {
+      if (!name && decoder.canEncode !== false) return embedded;
+      if (!name && !modelUrl) {
         throw new Error("encoding needs the full model (.cvqm): configure({ modelUrl })");
       }
-      return (await load(modelUrl)).cpu;
+      const url = name ? urlOf(name) : modelUrl;
+      const { cpu } = await load(url);
+      if (!cpu.canEncode) throw new Error(`model ${name} is decoder-only: it cannot encode`);
+      return { cpu, gpu: gpu ? await loadGpu(url) : null };
+    },
+    async encoder(name) {
+      return (await this.encoders(name)).cpu;
     },
     // Files of other models (the recurrent family, other rate points): the page names
     // their model files in `models`, by name or by full id; each is fetched once.
@@ -204,7 +209,7 @@ const OPS = {
     return decodeWith(b, bytes, "decodePartial");
   },
   async encode(b, [rgba, width, height, { model, quality } = {}]) {
-    const codec = await b.encoder(model);
+    const { cpu: codec, gpu } = await b.encoders(model);
     const q = quality ?? codec.quality;
     const qualities = Array.from(codec.qualities);
     if (!qualities.includes(q)) {
@@ -212,10 +217,21 @@ const OPS = {
         (codec.family === "recurrent" ? "iterations" : "qualities") + ` ${qualities.join(", ")}`);
     }
     const t0 = performance.now();
-    const bytes = codec.encode(rgba, width, height, q);
+    // The encoder on WebGPU while it is in use; a model it cannot run there (one whose
+    // channel order comes from the image) encodes on the CPU path, and the reply says why.
+    let bytes = null, backend = "CPU (wasm SIMD)", gpuError;
+    if (gpu?.encode) {
+      try {
+        bytes = await gpu.encode(rgba, width, height, q);
+        backend = b.name;
+      } catch (e) {
+        gpuError = e instanceof Error ? e.message : String(e);
+      }
+    }
+    bytes ??= codec.encode(rgba, width, height, q);
     const ms = performance.now() - t0;
-    return [{ bytes, ms, quality: q, id: codec.id, family: codec.family,
-      backend: "CPU (wasm SIMD)" }, [bytes.buffer]];
+    return [{ bytes, ms, quality: q, id: codec.id, family: codec.family, backend, gpuError },
+      [bytes.buffer]];
   },
   // A large CVQN image in tiles on the CPU path (memory bounded by the tile, whatever the
   // photo's size): each finished tile goes to the page at once (`emit`), the reply then

@@ -3,13 +3,20 @@
 // must stay within PSNR ≥ 45 dB of the native decoder (float kernels differ in rounding;
 // the symbols are identical because entropy decoding runs in wasm on the CPU); the
 // worker's "webgpu" backend drives <cvq-img> the same way; a recurrent file (the page's
-// model, not the embedded one) decodes on WebGPU too. Needs a build with the
+// model, not the embedded one) decodes on WebGPU too; `GpuCodec.encode` (the encoder on
+// the GPU) writes CVQN and recurrent files that the native `cvq decode` and the wasm CPU
+// path decode to identical pixels, and the worker encodes there while WebGPU is in use
+// (needs the native binary: target/debug/cvq, which `cargo test --workspace` builds, or
+// CVQ_BIN). Needs a build with the
 // `webgpu` feature (.ci/run). Fails when chromium offers no adapter, unless
 // CVQ_ALLOW_NO_WEBGPU=1. Screenshot: www/test-results/webgpu.png.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { useBrowser, open, png, canvasPixels, artifacts } from "./harness.mjs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, statSync, writeFileSync, readFileSync } from "node:fs";
+import { useBrowser, open, png, canvasPixels, artifacts, root, differing } from "./harness.mjs";
+import { readPng } from "../../web/tests/node/png.mjs";
 
 useBrowser();
 
@@ -184,6 +191,133 @@ test("the worker's webgpu backend decodes the page's recurrent model into <cvq-i
   const db = psnr(canvas.rgba, png(`${FIXTURES}/kodim23-crop-rnn4.cvq.png`).rgba);
   console.log(`# recurrent file, worker on ${got.backend}: <cvq-img> PSNR vs native ${db.toFixed(2)} dB`);
   assert.ok(db >= 45, `PSNR ${db.toFixed(2)} dB`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+/** The native `cvq` binary: CVQ_BIN, else the newer of target/debug/cvq and target/release/cvq. */
+function nativeCvq() {
+  if (process.env.CVQ_BIN) return process.env.CVQ_BIN;
+  const found = ["target/debug/cvq", "target/release/cvq"].map((p) => join(root, p))
+    .filter(existsSync).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  assert.ok(found.length, "the native cvq binary is missing: cargo build -p cvq (or set CVQ_BIN)");
+  return found[0];
+}
+
+/** The native decoder's RGBA of `.cvq` bytes (saved as `name` in the artifacts folder). */
+function nativeDecode(bytes, name, args = []) {
+  mkdirSync(artifacts, { recursive: true });
+  const file = join(artifacts, name);
+  writeFileSync(file, Uint8Array.from(bytes));
+  execFileSync(nativeCvq(), ["decode", file, "-o", `${file}.png`, ...args], { stdio: "pipe" });
+  return readPng(readFileSync(`${file}.png`));
+}
+
+/** Bytes at which two files differ, and their lengths. */
+function fileDiff(a, b) {
+  let n = Math.abs(a.length - b.length);
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) n++;
+  return `${a.length} vs ${b.length} B, ${n} bytes differ`;
+}
+
+const INPUT = `${FIXTURES}/kodim23-crop-q3.cvq.png`; // any photo: 72×56
+
+/** The input image, as page.evaluate can pass it. */
+function inputImage() {
+  const { width, height, rgba } = png(INPUT);
+  return { width, height, rgba: Array.from(rgba) };
+}
+
+test("GpuCodec encodes on WebGPU: CVQN and recurrent files that decode to the native pixels", async (t) => {
+  const { page, errors } = await open("/www/tests/element.html");
+  const info = await adapter(page);
+  if (!requireAdapter(info.found, t)) return;
+  const input = inputImage();
+  const got = await page.evaluate(async ({ fixtures, input }) => {
+    const wasm = await import("/www/node_modules/cvq-web/webgpu/cvq_web.js");
+    await wasm.default();
+    const bytes = async (p) => new Uint8Array(await (await fetch(p)).arrayBuffer());
+    const rgba = Uint8Array.from(input.rgba);
+    const { width: w, height: h } = input;
+    const out = {};
+    for (const [name, url, quality] of [["cvqn", "/models/cvq-compact-q3.cvqm", 3],
+      ["rnn", `/${fixtures}/rnn-tiny.cvqm`, 4]]) {
+      const model = await bytes(url);
+      const gpu = await wasm.GpuCodec.create(model);
+      const cpu = new wasm.Codec(model);
+      const t0 = performance.now();
+      const file = await gpu.encode(rgba, w, h, quality);
+      const ms = performance.now() - t0;
+      const cpuFile = cpu.encode(rgba, w, h, quality);
+      const onCpu = cpu.decode(file);
+      const onGpu = await gpu.decode(file);
+      out[name] = { canEncode: gpu.canEncode, ms, file: Array.from(file),
+        cpuFile: Array.from(cpuFile), groups: onCpu.groupsReceived,
+        cpuRgba: Array.from(onCpu.rgba), gpuRgba: Array.from(onGpu.rgba) };
+    }
+    const embedded = await wasm.GpuCodec.create();
+    out.embeddedCanEncode = embedded.canEncode;
+    try {
+      await embedded.encode(rgba, w, h, 3);
+      out.decoderOnly = "no error";
+    } catch (e) {
+      out.decoderOnly = e.message;
+    }
+    try {
+      await embedded.encode(rgba.subarray(1), w, h, 3);
+      out.badBuffer = "no error";
+    } catch (e) {
+      out.badBuffer = e.message;
+    }
+    return out;
+  }, { fixtures: FIXTURES, input });
+  for (const [name, args, groups] of [["cvqn", [], 3],
+    ["rnn", ["--model", join(root, FIXTURES, "rnn-tiny.cvqm")], 4]]) {
+    const r = got[name];
+    assert.equal(r.canEncode, true);
+    assert.equal(r.groups, groups);
+    const native = nativeDecode(r.file, `webgpu-encoded-${name}.cvq`, args);
+    const cpuPath = nativeDecode(r.cpuFile, `cpu-encoded-${name}.cvq`, args);
+    assert.equal(native.width, input.width);
+    assert.equal(native.height, input.height);
+    // The GPU's file decodes to exactly the native pixels on the wasm CPU path.
+    assert.equal(differing(r.cpuRgba, native.rgba), 0, `${name}: wasm CPU decode ≠ native decode`);
+    const gpuDb = psnr(r.gpuRgba, native.rgba);
+    // Its quality is the CPU encoder's (a float tie may change a symbol, not the image).
+    const [a, b] = [psnr(native.rgba, input.rgba), psnr(cpuPath.rgba, input.rgba)];
+    console.log(`# ${name}: GPU encode ${r.ms.toFixed(0)} ms; GPU file vs CPU file: ` +
+      `${fileDiff(r.file, r.cpuFile)}; PSNR vs input ${a.toFixed(2)} dB (CPU file ${b.toFixed(2)} dB); ` +
+      `WebGPU decode vs native ${gpuDb.toFixed(2)} dB`);
+    assert.ok(gpuDb >= 45, `${name}: WebGPU decode PSNR ${gpuDb.toFixed(2)} dB vs native`);
+    assert.ok(Math.abs(a - b) < 0.5, `${name}: PSNR ${a} (GPU file) vs ${b} (CPU file)`);
+    assert.ok(Math.abs(r.file.length - r.cpuFile.length) <= 8 + r.cpuFile.length / 20,
+      `${name}: ${fileDiff(r.file, r.cpuFile)}`);
+  }
+  assert.equal(got.embeddedCanEncode, false);
+  assert.match(got.decoderOnly, /decoder-only/);
+  assert.match(got.badBuffer, /RGBA image needs 4·w·h bytes/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("the worker encodes on WebGPU while it is in use", async (t) => {
+  const { page, errors } = await open("/www/tests/element.html");
+  const info = await adapter(page);
+  if (!requireAdapter(info.found, t)) return;
+  const input = inputImage();
+  const got = await page.evaluate(async (input) => {
+    const { configure, client } = await import("/www/node_modules/cvq-web/cvq-client.js");
+    configure({ backend: "webgpu", modelUrl: "/models/cvq-compact-q3.cvqm" });
+    const r = await client().encode(Uint8Array.from(input.rgba), input.width, input.height);
+    return { backend: r.backend, gpuError: r.gpuError ?? null, id: r.id, bytes: Array.from(r.bytes) };
+  }, input);
+  assert.match(got.backend, /^WebGPU \(/, "encoded on the WebGPU path");
+  assert.equal(got.gpuError, null);
+  assert.match(got.id, /^cvq-compact#/);
+  const native = nativeDecode(got.bytes, "webgpu-worker-encoded.cvq");
+  const db = psnr(native.rgba, input.rgba);
+  console.log(`# worker on ${got.backend}: ${got.bytes.length} B, native decode PSNR vs input ${db.toFixed(2)} dB`);
+  assert.ok(db > 15, `PSNR ${db.toFixed(2)} dB`);
   assert.deepEqual(errors, []);
   await page.close();
 });
