@@ -216,25 +216,109 @@ pub fn windows(lh: usize, lw: usize, tile: usize, halo: usize) -> Vec<Window> {
 
 /// Channel-attention blocks of the encoder (one pass of tiled analysis each).
 pub fn analysis_attention_blocks(cfg: &CvqnConfig) -> usize {
-    if cfg.encoder.attention == AttentionKind::None {
-        return 0;
-    }
-    cfg.encoder.blocks.iter().sum()
+    analysis_span_attention_blocks(cfg, 0..STAGES)
 }
 
 /// The encoder's receptive-field radius in latent positions (rounded up), channel
-/// attention aside (as [`synthesis_halo`]).
-///
-/// The head convolution at full resolution (1 px), then per stage `t` (after a
-/// space-to-depth to `1/2^(t+1)`) the residual group and the stage convolution
-/// (`2·blocks + 2` convolutions of `2^(t+1)` px), then the tail at 16 px.
+/// attention aside (as [`synthesis_halo`]): [`analysis_span_halo`] of all stages.
 pub fn analysis_halo(cfg: &CvqnConfig) -> usize {
-    let mut pixels = 1; // head
-    for (t, (_, blocks, _)) in encoder_stage_widths(&cfg.encoder).into_iter().enumerate() {
-        pixels += (2 + 2 * blocks) << (t + 1);
+    analysis_span_halo(cfg, 0..STAGES)
+}
+
+/// The receptive-field radius of the encoder stages `span`, in positions of the span's
+/// output (`2^|span|` input positions each), rounded up.
+///
+/// In positions of the span's input (`2^span.start` pixels each): the head convolution
+/// at full resolution (in a span from stage 0: 1), then per stage `t` (after a
+/// space-to-depth to `1/2^(t+1)`) the residual group and the stage convolution
+/// (`2·blocks + 2` convolutions of `2^(t+1)` px), then the tail (in a span that ends the
+/// encoder) at 16 px.
+pub fn analysis_span_halo(cfg: &CvqnConfig, span: Range<usize>) -> usize {
+    let stages = encoder_stage_widths(&cfg.encoder);
+    let mut input = usize::from(span.start == 0); // head
+    for t in span.clone() {
+        input += (2 + 2 * stages[t].1) << (t + 1 - span.start);
     }
-    pixels += STRIDE; // tail
-    pixels.div_ceil(STRIDE)
+    if span.end == STAGES {
+        input += STRIDE >> span.start; // tail
+    }
+    input.div_ceil(1 << span.len())
+}
+
+/// Channel-attention blocks of the encoder stages `span` (one pass of tiled analysis
+/// each, before the pass that runs the span to its end).
+pub fn analysis_span_attention_blocks(cfg: &CvqnConfig, span: Range<usize>) -> usize {
+    if cfg.encoder.attention == AttentionKind::None {
+        return 0;
+    }
+    cfg.encoder.blocks[span].iter().sum()
+}
+
+/// The segments of a tiled analysis of an image of `lh × lw` latent positions: spans
+/// of encoder stages covering `0..STAGES` in order (as [`synthesis_segments`]). A
+/// segment ends after stage `t < 3` when its output (`F_{t+1}` channels at
+/// `2^(3−t)` positions a side per latent position, as `f32`) fits in `budget` bytes.
+pub fn analysis_segments(
+    cfg: &CvqnConfig,
+    lh: usize,
+    lw: usize,
+    budget: usize,
+) -> Vec<Range<usize>> {
+    let stages = encoder_stage_widths(&cfg.encoder);
+    let mut cuts = vec![0];
+    for t in 0..STAGES - 1 {
+        let side = 1usize << (3 - t);
+        let bytes = stages[t]
+            .2
+            .saturating_mul(lh * side)
+            .saturating_mul(lw * side)
+            .saturating_mul(4);
+        if bytes <= budget {
+            cuts.push(t + 1);
+        }
+    }
+    cuts.push(STAGES);
+    cuts.windows(2).map(|c| c[0]..c[1]).collect()
+}
+
+/// The plan of a tiled analysis (as [`synthesis_plan`]): the [`analysis_segments`],
+/// each with its tile in latent positions. The first segment (from the pixels) uses
+/// `tile`; a later one works at lower resolution, so it takes tiles `2^k` times larger,
+/// as large as keeps its widest activation within the widest of the whole encoder on a
+/// `tile` window.
+pub fn analysis_plan(
+    cfg: &CvqnConfig,
+    lh: usize,
+    lw: usize,
+    tile: usize,
+    budget: usize,
+) -> Vec<Segment> {
+    let stages = encoder_stage_widths(&cfg.encoder);
+    // Floats per latent position of the widest activation of the stages `span`: stage
+    // `t` works on `width` channels at `4^(3−t)` positions per latent position.
+    let widest = |span: Range<usize>| {
+        span.map(|t| stages[t].0 << (2 * (3 - t)))
+            .max()
+            .unwrap_or(1)
+            .max(1)
+    };
+    let all = widest(0..STAGES);
+    analysis_segments(cfg, lh, lw, budget)
+        .into_iter()
+        .map(|stages| {
+            let mut grow = 0;
+            if stages.start > 0 {
+                while (widest(stages.clone()) << (2 * (grow + 1))) <= all && grow < 8 {
+                    grow += 1;
+                }
+            }
+            Segment {
+                attention_blocks: analysis_span_attention_blocks(cfg, stages.clone()),
+                tile: tile.max(1) << grow,
+                stages,
+            }
+        })
+        .collect()
 }
 
 /// Runs `work` on every window of `plan` on `threads` scoped threads and hands each
@@ -446,10 +530,13 @@ impl<B: Backend> CodecModel<B> {
     }
 
     /// The encoder's output for `image` computed tile by tile (`tile` latent positions
-    /// a side, windows of the edge-padded input with [`analysis_halo`]) on `threads`
-    /// threads: `[1, C, ⌈H/16⌉, ⌈W/16⌉]`, the whole-image latent up to float summation
-    /// order. An encoder with channel attention first gathers the whole image's means,
-    /// one pass over the windows per attention block (as [`Self::synthesize_tiled`]).
+    /// a side, windows of the edge-padded input with the receptive field's halo) on
+    /// `threads` threads: `[1, C, ⌈H/16⌉, ⌈W/16⌉]`, the whole-image latent (bit for
+    /// bit on the CPU kernels, up to float summation order on Burn). The encoder runs
+    /// in segments ([`analysis_plan`]: stage outputs of at most
+    /// [`SEGMENT_BUDGET_BYTES`] are kept whole between them), and a segment with channel
+    /// attention first gathers the whole image's means, one pass over its windows per
+    /// attention block (as [`Self::synthesize_tiled`]).
     ///
     /// # Errors
     ///
@@ -461,67 +548,97 @@ impl<B: Backend> CodecModel<B> {
         tile: usize,
         threads: usize,
     ) -> Result<burn::tensor::Tensor<B, 4>, CodecError> {
+        self.analyze_tiled_within(image, tile, threads, SEGMENT_BUDGET_BYTES)
+    }
+
+    /// As [`Self::analyze_tiled`] keeping at most `budget` bytes of each stage output
+    /// between segments (0 runs every window through the whole encoder, once per
+    /// attention block and once more).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::analyze_tiled`].
+    pub fn analyze_tiled_within(
+        &self,
+        image: &RgbImage,
+        tile: usize,
+        threads: usize,
+        budget: usize,
+    ) -> Result<burn::tensor::Tensor<B, 4>, CodecError> {
         let not_tileable = || CodecError::NotTileable {
             model: self.id_string(),
         };
         let model = self.model.as_ref().ok_or_else(not_tileable)?;
-        let halo = analysis_halo(&self.config);
         let (lh, lw) = (image.height.div_ceil(STRIDE), image.width.div_ceil(STRIDE));
-        let c = self.config.code_channels;
-        let plan = windows(lh, lw, tile, halo);
         let device = self.device();
-        let px = |r: &Range<usize>| r.start * STRIDE..r.end * STRIDE;
         let kernels = self
             .cpu_encoder()
             .map(|(k, t)| (k, (t / threads.max(1)).max(1)));
-        let run = |win: &Window, means: &[Tensor<B, 2>]| {
-            let (rows, cols) = (px(&win.outer_rows), px(&win.outer_cols));
-            if let Some((kernels, inner_threads)) = kernels
-                && let Some(given) = mean_values(means)
-            {
-                let input = crate::codec::image_region_maps(image, rows, cols);
-                return kernels
-                    .forward(input, Means::Given(&given), inner_threads)
-                    .map(|m| crate::codec::maps_tensor(&m, device))
-                    .map_err(Features::Maps);
-            }
-            let input = crate::codec::image_region_to_tensor::<B>(image, rows, cols, device);
-            let mut pool = crate::model::layers::attention::GivenMeans::new(means);
-            model
-                .encoder
-                .forward_pooled(input, &mut pool)
-                .map_err(Features::Tensor)
-        };
-        let blocks = analysis_attention_blocks(&self.config);
-        let means = attention_means(&plan, threads, blocks, run, |_| {}, device)?;
-        let mut latent = vec![0f32; c * lh * lw];
-        run_windows(
-            &plan,
-            threads,
-            |win| match run(win, &means) {
-                Ok(out) => f32_values(out.into_data()),
-                Err(_) => Err(CodecError::Weights(format!(
-                    "the encoder has more than {blocks} attention blocks"
-                ))),
-            },
-            |_, win, values| {
-                let (oh, ow) = (win.outer_rows.len(), win.outer_cols.len());
-                for ch in 0..c {
-                    for y in win.rows.clone() {
-                        let src = (ch * oh + y - win.outer_rows.start) * ow;
-                        let (a, b) = (
-                            src + win.cols.start - win.outer_cols.start,
-                            src + win.cols.end - win.outer_cols.start,
-                        );
-                        let dst = (ch * lh + y) * lw;
-                        latent[dst + win.cols.start..dst + win.cols.end]
-                            .copy_from_slice(&values[a..b]);
-                    }
+        // The current segment's input: the image (`None`), or the last segment's output.
+        let mut input: Option<Planes> = None;
+        for segment in analysis_plan(&self.config, lh, lw, tile, budget) {
+            let span = segment.stages;
+            // Output positions per latent position, input positions per output position.
+            let scale = 1 << (STAGES - span.end);
+            let grow = 1 << span.len();
+            let plan = windows(
+                lh * scale,
+                lw * scale,
+                segment.tile * scale,
+                analysis_span_halo(&self.config, span.clone()),
+            );
+            let inner = |win: &Window| {
+                let scaled = |r: &Range<usize>| r.start * grow..r.end * grow;
+                (scaled(&win.outer_rows), scaled(&win.outer_cols))
+            };
+            let run = |win: &Window, means: &[Tensor<B, 2>]| {
+                let (rows, cols) = inner(win);
+                if let Some((kernels, inner_threads)) = kernels
+                    && let Some(given) = mean_values(means)
+                {
+                    let x = match &input {
+                        None => crate::codec::image_region_maps(image, rows, cols),
+                        Some(planes) => planes.maps(rows, cols),
+                    };
+                    return kernels
+                        .forward_span(x, span.clone(), Means::Given(&given), inner_threads)
+                        .map(|m| crate::codec::maps_tensor(&m, device))
+                        .map_err(Features::Maps);
                 }
-            },
-        )?;
+                let x = match &input {
+                    None => crate::codec::image_region_to_tensor::<B>(image, rows, cols, device),
+                    Some(planes) => planes.region(rows, cols, device),
+                };
+                let mut pool = crate::model::layers::attention::GivenMeans::new(means);
+                model
+                    .encoder
+                    .forward_span(x, span.clone(), &mut pool)
+                    .map_err(Features::Tensor)
+            };
+            let blocks = segment.attention_blocks;
+            let means = attention_means(&plan, threads, blocks, run, |_| {}, device)?;
+            let channels = match span.end {
+                STAGES => self.config.code_channels,
+                end => encoder_stage_widths(&self.config.encoder)[end - 1].2,
+            };
+            let mut output = Planes::zeros(channels, lh * scale, lw * scale);
+            run_windows(
+                &plan,
+                threads,
+                |win| match run(win, &means) {
+                    Ok(out) => f32_values(out.into_data()),
+                    Err(_) => Err(CodecError::Weights(format!(
+                        "encoder stages {span:?} have more than {blocks} attention blocks"
+                    ))),
+                },
+                |_, win, values| output.put(win, 1, &values),
+            )?;
+            input = Some(output);
+        }
+        let latent =
+            input.ok_or_else(|| CodecError::Weights("the encoder has no stages".into()))?;
         Ok(burn::tensor::Tensor::from_data(
-            burn::tensor::TensorData::new(latent, [1, c, lh, lw]),
+            burn::tensor::TensorData::new(latent.values, [1, latent.channels, lh, lw]),
             device,
         ))
     }
@@ -646,7 +763,11 @@ impl Planes {
 
     /// The window's outer rows × columns: `[1, C, |outer rows|, |outer cols|]`.
     fn window<B: Backend>(&self, win: &Window, device: &B::Device) -> Tensor<B, 4> {
-        let (rows, cols) = (win.outer_rows.clone(), win.outer_cols.clone());
+        self.region(win.outer_rows.clone(), win.outer_cols.clone(), device)
+    }
+
+    /// `rows × cols` as planar values `[C, |rows|, |cols|]`.
+    fn planar(&self, rows: Range<usize>, cols: Range<usize>) -> Vec<f32> {
         let mut data = Vec::with_capacity(self.channels * rows.len() * cols.len());
         for c in 0..self.channels {
             for y in rows.clone() {
@@ -654,10 +775,27 @@ impl Planes {
                 data.extend_from_slice(&self.values[at + cols.start..at + cols.end]);
             }
         }
+        data
+    }
+
+    /// `rows × cols`: `[1, C, |rows|, |cols|]`.
+    fn region<B: Backend>(
+        &self,
+        rows: Range<usize>,
+        cols: Range<usize>,
+        device: &B::Device,
+    ) -> Tensor<B, 4> {
+        let shape = [1, self.channels, rows.len(), cols.len()];
         Tensor::from_data(
-            burn::tensor::TensorData::new(data, [1, self.channels, rows.len(), cols.len()]),
+            burn::tensor::TensorData::new(self.planar(rows, cols), shape),
             device,
         )
+    }
+
+    /// `rows × cols` as channels-last maps (for the CPU kernels).
+    fn maps(&self, rows: Range<usize>, cols: Range<usize>) -> Maps {
+        let (h, w) = (rows.len(), cols.len());
+        Maps::from_planes(&self.planar(rows, cols), self.channels, h, w)
     }
 
     /// Stores the tile of a window's output `values` (`[C, g·|outer rows|,
@@ -767,6 +905,44 @@ mod tests {
         cfg.encoder.attention = AttentionKind::None;
         assert_eq!(analysis_halo(&cfg), 9);
         assert_eq!(analysis_attention_blocks(&cfg), 0);
+    }
+
+    #[test]
+    fn a_12_mp_analysis_keeps_the_eighth_resolution_output_between_two_segments() {
+        // cvq-compact's encoder: features [8, 16, 32, 48], blocks [0, 1, 1, 1].
+        let mut cfg = CvqnConfig::preset(Preset::Tiny);
+        cfg.encoder.features = [8, 16, 32, 48];
+        cfg.encoder.blocks = [0, 1, 1, 1];
+        let (lh, lw) = (188, 250); // 4000×3000 px
+        // Stage outputs: 192 MB, 96 MB (too large for 64 MB), 36 MB (kept).
+        assert_eq!(
+            analysis_segments(&cfg, lh, lw, SEGMENT_BUDGET_BYTES),
+            vec![0..3, 3..4]
+        );
+        // 1 + 2·2 + 4·4 + 4·8 = 53 px → 7 positions of 8 px; (4·8 + 2) / 2 → 5 of 16 px.
+        assert_eq!(analysis_span_halo(&cfg, 0..3), 7);
+        assert_eq!(analysis_span_halo(&cfg, 3..4), 5);
+        let plan = analysis_plan(&cfg, lh, lw, 32, SEGMENT_BUDGET_BYTES);
+        assert_eq!(
+            plan,
+            vec![
+                Segment {
+                    stages: 0..3,
+                    tile: 32,
+                    attention_blocks: 2
+                },
+                Segment {
+                    stages: 3..4,
+                    tile: 64,
+                    attention_blocks: 1
+                },
+            ]
+        );
+        // No budget: one segment, the whole encoder per window (halo 9 positions).
+        assert_eq!(analysis_segments(&cfg, lh, lw, 0), vec![0..4]);
+        assert_eq!(analysis_span_halo(&cfg, 0..4), analysis_halo(&cfg));
+        // A small image keeps every stage's output.
+        assert_eq!(analysis_segments(&cfg, 4, 5, SEGMENT_BUDGET_BYTES).len(), 4);
     }
 
     #[test]

@@ -491,10 +491,36 @@ fn assert_kernel_encodes_tile(kernels: &CodecModel<B>, burn: &CodecModel<B>, ima
             "kernel encoder tile {tile}: the file differs"
         );
     }
+    assert_analysis_segments_agree(kernels, image, 0.0);
+    assert_analysis_segments_agree(burn, image, 1e-4);
     assert_close(
         &burn.decode(&bytes).unwrap(),
         &kernels.decode(&bytes).unwrap(),
     );
+}
+
+/// Tiled analysis in segments (every stage's output kept whole at this size) and
+/// without (every window through the whole encoder) gives the same latent, within
+/// `tolerance` (0: bit for bit, as the CPU kernels compute it).
+fn assert_analysis_segments_agree(codec: &CodecModel<B>, image: &RgbImage, tolerance: f32) {
+    for (tile, threads) in [(4, 2), (7, 1)] {
+        let latent = |budget| -> Vec<f32> {
+            codec
+                .analyze_tiled_within(image, tile, threads, budget)
+                .unwrap()
+                .into_data()
+                .into_vec()
+                .unwrap()
+        };
+        let (segmented, whole_encoder) = (latent(SEGMENT_BUDGET_BYTES), latent(0));
+        let diff = segmented
+            .iter()
+            .zip(&whole_encoder)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert_eq!(segmented.len(), whole_encoder.len());
+        assert!(diff <= tolerance, "tile {tile}: latents differ by {diff}");
+    }
 }
 
 /// Two decodes of the same file agree within ±1 in at most 0.1 % of the values.

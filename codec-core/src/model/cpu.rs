@@ -162,19 +162,39 @@ impl CpuEncoder {
     /// channels-last maps: `image` (`H × W × 3`, values in `0..1`, `H`, `W` multiples of
     /// 16) → `Ok(latent)` (`H/16 × W/16 × C`), or `Err(features)` — the input of the
     /// first attention block whose mean `means` lacks.
-    pub fn forward(&self, mut image: Maps, means: Means<'_>, threads: usize) -> Result<Maps, Maps> {
+    pub fn forward(&self, image: Maps, means: Means<'_>, threads: usize) -> Result<Maps, Maps> {
+        self.forward_span(image, 0..STAGES, means, threads)
+    }
+
+    /// As [`Encoder::forward_span`](super::encoder::Encoder::forward_span) on
+    /// channels-last maps (`x`: the image for a span from stage 0, else the previous
+    /// stage's output; batch 1), each convolution split over `threads` threads.
+    pub fn forward_span(
+        &self,
+        x: Maps,
+        span: Range<usize>,
+        means: Means<'_>,
+        threads: usize,
+    ) -> Result<Maps, Maps> {
         let mut pool = MeanSource { means, used: 0 };
-        image.normalize(&self.sub_mean.0, &self.sub_mean.1);
-        let mut x = self
-            .head
-            .forward(&image, None, Activation::Identity, threads);
-        drop(image);
-        for (group, conv) in &self.stages {
+        let mut x = if span.start == 0 {
+            let mut image = x;
+            image.normalize(&self.sub_mean.0, &self.sub_mean.1);
+            self.head
+                .forward(&image, None, Activation::Identity, threads)
+        } else {
+            x
+        };
+        for (group, conv) in &self.stages[span.clone()] {
             let deep = x.pixel_unshuffle();
             let y = group.forward(&deep, &mut pool, threads)?;
             x = conv.forward(&y, None, Activation::Identity, threads);
         }
-        Ok(self.tail.forward(&x, None, Activation::Identity, threads))
+        Ok(if span.end == STAGES {
+            self.tail.forward(&x, None, Activation::Identity, threads)
+        } else {
+            x
+        })
     }
 }
 

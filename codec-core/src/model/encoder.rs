@@ -5,6 +5,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{Tensor, backend::Backend};
 
 use super::cpu::CpuEncoder;
+use super::decoder::STAGES;
 use super::layers::attention::GivenMeans;
 use super::layers::conv::{conv3x3_kernel, same_conv};
 use super::layers::gdn::Gdn;
@@ -110,14 +111,36 @@ impl<B: Backend> Encoder<B> {
         image: Tensor<B, 4>,
         pool: &mut GivenMeans<'_, B>,
     ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
-        let mut x = self.head.forward(self.sub_mean.forward(image));
-        for stage in &self.stages {
+        self.forward_span(image, 0..STAGES, pool)
+    }
+
+    /// The stages `span` alone (as [`Self::forward_pooled`]): from the image when the
+    /// span starts at 0 (mean shift and head first), else from the output of stage
+    /// `span.start − 1` (`[B, F_s, h, w]`); to the latent when it ends at [`STAGES`]
+    /// (the tail last), else to the output of stage `span.end − 1`, `2^|span|` times
+    /// smaller. `pool` gives the means of the span's attention blocks, in order.
+    pub fn forward_span(
+        &self,
+        x: Tensor<B, 4>,
+        span: std::ops::Range<usize>,
+        pool: &mut GivenMeans<'_, B>,
+    ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
+        let mut x = if span.start == 0 {
+            self.head.forward(self.sub_mean.forward(x))
+        } else {
+            x
+        };
+        for stage in &self.stages[span.clone()] {
             x = inverse_pixel_shuffle(x, 2);
             if let Some(gdn) = &stage.gdn {
                 x = gdn.forward(x);
             }
             x = stage.conv.forward(stage.group.forward_pooled(x, pool)?);
         }
-        Ok(self.tail.forward(x))
+        Ok(if span.end == STAGES {
+            self.tail.forward(x)
+        } else {
+            x
+        })
     }
 }
