@@ -266,10 +266,9 @@ pub fn analysis_segments(
 ) -> Vec<Range<usize>> {
     let stages = encoder_stage_widths(&cfg.encoder);
     let mut cuts = vec![0];
-    for t in 0..STAGES - 1 {
+    for (t, &(_, _, out)) in stages.iter().enumerate().take(STAGES - 1) {
         let side = 1usize << (3 - t);
-        let bytes = stages[t]
-            .2
+        let bytes = out
             .saturating_mul(lh * side)
             .saturating_mul(lw * side)
             .saturating_mul(4);
