@@ -650,4 +650,33 @@ fn assert_tiles_match_the_whole_image(
             "tile {tile}: max {max}, {off} values differ"
         );
     }
+    // The same plan with nothing read back before each tile (the WebGPU path's), one
+    // tile of the last segment at a time: every pixel once, ±1 of the whole image.
+    for tile in [1, 4, 13] {
+        let (w, h) = (whole.width, whole.height);
+        let mut rgb = vec![0u8; 3 * w * h];
+        let mut painted = vec![0u8; w * h];
+        let tiles = codec.queued_tiles(&decoded, tile).unwrap();
+        let total = tiles.total();
+        assert_eq!(total, cvq_core::tiling::tile_count(lh, lw, tile));
+        let mut made = 0;
+        for queued in tiles {
+            let t = queued.unwrap().finish().unwrap();
+            for (y, row) in t.image.data.chunks_exact(3 * t.image.width).enumerate() {
+                let at = (t.y + y) * w + t.x;
+                rgb[3 * at..3 * at + row.len()].copy_from_slice(row);
+                painted[at..at + t.image.width]
+                    .iter_mut()
+                    .for_each(|n| *n += 1);
+            }
+            made += 1;
+        }
+        assert_eq!(made, total);
+        assert!(
+            painted.iter().all(|&n| n == 1),
+            "tile {tile}: a pixel painted twice or never"
+        );
+        eprint!("queued tiles of {tile}: ");
+        assert_close(&RgbImage::new(w, h, rgb).unwrap(), &whole);
+    }
 }

@@ -156,7 +156,9 @@ export class CvqClient {
    * `onTile({x, y, width, height, rgba})` with each finished tile as it arrives — for
    * large photos: the worker's memory is bounded by the tile, and the page paints the
    * image as it comes. Resolves to {tiles, ms, backend, memoryBytes} (memoryBytes: the
-   * wasm module's memory afterwards). Synthesis runs on the CPU path.
+   * wasm module's memory afterwards). Synthesis runs on WebGPU while it is in use (each
+   * tile read back before the next is queued: GPU memory bounded by the tile too), else
+   * on the CPU path; `backend` says which.
    * @param {Uint8Array} bytes copied, unless `transfer` is true
    * @param {(tile: {x: number, y: number, width: number, height: number,
    *   rgba: Uint8ClampedArray}) => void} onTile

@@ -233,23 +233,27 @@ const OPS = {
     return [{ bytes, ms, quality: q, id: codec.id, family: codec.family, backend, gpuError },
       [bytes.buffer]];
   },
-  // A large CVQN image in tiles on the CPU path (memory bounded by the tile, whatever the
-  // photo's size): each finished tile goes to the page at once (`emit`), the reply then
-  // says how many there were. A recurrent file decodes whole and comes as one tile.
+  // A large CVQN image in tiles (memory bounded by the tile, whatever the photo's size),
+  // synthesis on WebGPU while it is in use, else on the CPU path: each finished tile goes
+  // to the page at once (`emit`), the reply then says how many there were. A recurrent
+  // file decodes whole and comes as one tile.
   async decodeTiles(b, [bytes, { tile = 512, partial = false } = {}], emit) {
-    const { cpu } = await codecsFor(b, bytes);
+    const { cpu, gpu } = await codecsFor(b, bytes);
     const t0 = performance.now();
     const send = (img, x, y) => {
       const rgba = img.rgba;
       emit({ x, y, width: img.width, height: img.height, rgba }, [rgba.buffer]);
     };
-    let tiles = 1;
+    let tiles = 1, backend = "CPU (wasm SIMD)";
     if (cpu.family === "recurrent") {
       using(partial ? cpu.decodePartial(bytes) : cpu.decode(bytes), (img) => send(img, 0, 0));
+    } else if (gpu?.decodeTiles) {
+      tiles = await gpu.decodeTiles(bytes, tile, partial, (t) => using(t, () => send(t, t.x, t.y)));
+      backend = b.name;
     } else {
       tiles = cpu.decodeTiles(bytes, tile, partial, (t) => using(t, () => send(t, t.x, t.y)));
     }
-    return [{ tiles, ms: performance.now() - t0, backend: "CPU (wasm SIMD)",
+    return [{ tiles, ms: performance.now() - t0, backend,
       memoryBytes: b.memory.buffer.byteLength }, []];
   },
   async compare(b, [reference, distorted, width, height]) {

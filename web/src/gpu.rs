@@ -21,12 +21,14 @@
 //! ```
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use burn::backend::wgpu::{RuntimeOptions, WgpuDevice, graphics, init_setup_async};
 use burn::tensor::Tensor;
 use cvq_bitstream::format::{FileHeader, Limits};
-use cvq_core::codec::{CodecError, pixels_to_image};
+use cvq_core::codec::{CodecError, STRIDE, pixels_to_image};
 use cvq_core::loaded::LoadedModel;
+use cvq_core::tiling::DecodedTile;
 use wasm_bindgen::prelude::*;
 
 use crate::{DecodedImage, Streams, rgba_image};
@@ -62,7 +64,8 @@ async fn gpu_device() -> (WgpuDevice, String) {
 /// A model whose synthesis runs on WebGPU: either family, as [`Codec`](crate::Codec).
 #[wasm_bindgen]
 pub struct GpuCodec {
-    model: LoadedModel<Gpu>,
+    /// Shared with the tile loop of [`GpuCodec::decode_tiles`], which outlives the call.
+    model: Rc<LoadedModel<Gpu>>,
     /// A recurrent model's streams (prefix by prefix decoding runs each iteration once,
     /// as on the CPU path); the cell states stay on the GPU between calls.
     streams: Streams<Gpu>,
@@ -80,7 +83,7 @@ impl GpuCodec {
             None => embedded()?.to_vec(),
         };
         Ok(GpuCodec {
-            model: LoadedModel::load(&bytes, &device)?,
+            model: Rc::new(LoadedModel::load(&bytes, &device)?),
             streams: Streams::default(),
             adapter,
         })
@@ -97,6 +100,56 @@ impl GpuCodec {
     #[wasm_bindgen(getter)]
     pub fn id(&self) -> String {
         self.model.id_string()
+    }
+
+    /// Decodes a (possibly partial, with `partial`) CVQN file in tiles of about
+    /// `tile_px` pixels a side with synthesis on the GPU, calling `paint(tile)` with each
+    /// tile (a `DecodedImage` placed at `x`, `y`) as its pixels come back; resolves to
+    /// the number of tiles. Nothing is read back before the tiles, and each tile is read
+    /// back before the next is queued, so GPU memory depends on the tile, not on the
+    /// photo (a whole 12-MP synthesis needs more than a browser's buffer limit). Pixels
+    /// within ±1 of `decode` (attention means summed in `f32` on the GPU). Throws as
+    /// `decode` for a corrupt file, or for a recurrent one (it decodes iteration by
+    /// iteration); rejects with what `paint` throws.
+    #[wasm_bindgen(js_name = decodeTiles)]
+    pub fn decode_tiles(
+        &self,
+        bytes: &[u8],
+        tile_px: u32,
+        partial: bool,
+        paint: js_sys::Function,
+    ) -> Result<js_sys::Promise, JsError> {
+        let LoadedModel::Cvqn(m) = &*self.model else {
+            return Err(JsError::new(
+                "tiled decoding is for CVQN files; recurrent files decode iteration by \
+                 iteration (decodePartial)",
+            ));
+        };
+        let symbols = m.decode_symbols(bytes, &Limits::default(), partial)?;
+        let model = Rc::clone(&self.model);
+        let tile = (tile_px as usize).div_ceil(STRIDE).max(1);
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let LoadedModel::Cvqn(m) = &*model else {
+                unreachable!("checked before the future")
+            };
+            let fail = |e: CodecError| JsValue::from(JsError::new(&e.to_string()));
+            let groups = symbols.header.groups.len();
+            let mut painted = 0u32;
+            for queued in m.queued_tiles(&symbols, tile).map_err(fail)? {
+                let t = queued.map_err(fail)?;
+                let data = t
+                    .pixels
+                    .into_data_async()
+                    .await
+                    .map_err(|e| fail(read_error("pixels", e)))?;
+                let tile =
+                    DecodedTile::from_pixels(t.x, t.y, t.width, t.height, data).map_err(fail)?;
+                let image = DecodedImage::tile(&tile, symbols.groups_received, groups);
+                paint.call1(&JsValue::NULL, &JsValue::from(image))?;
+                painted += 1;
+            }
+            Ok(JsValue::from(painted))
+        }))
     }
 
     /// Whether this model can encode (a full `.cvqm`); the embedded decoder-only model
@@ -123,7 +176,7 @@ impl GpuCodec {
             r.map(|bytes| JsValue::from(js_sys::Uint8Array::from(bytes.as_slice())))
                 .map_err(|e| JsError::new(&e.to_string()).into())
         };
-        Ok(match &self.model {
+        Ok(match &*self.model {
             LoadedModel::Cvqn(m) => {
                 if m.encode_reads_order() {
                     return Err(JsError::new(&format!(
@@ -174,7 +227,7 @@ impl GpuCodec {
     /// pixels waits, in the returned promise.
     fn decode_with(&self, bytes: &[u8], partial: bool) -> Result<js_sys::Promise, JsError> {
         let limits = Limits::default();
-        let (header, pixels, received, groups) = match &self.model {
+        let (header, pixels, received, groups) = match &*self.model {
             LoadedModel::Cvqn(m) => {
                 let symbols = m.decode_symbols(bytes, &limits, partial)?;
                 let pixels = m.synthesis_tensor(&symbols);

@@ -321,3 +321,57 @@ test("the worker encodes on WebGPU while it is in use", async (t) => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test("GpuCodec and the worker decode in tiles on WebGPU (every pixel once, PSNR ≥ 45 dB vs native)", async (t) => {
+  const { page, errors } = await open("/www/tests/element.html");
+  const info = await adapter(page);
+  if (!requireAdapter(info.found, t)) return;
+  const got = await page.evaluate(async (fixtures) => {
+    const bytes = new Uint8Array(await (await fetch(`/${fixtures}/kodim23-crop-q3.cvq`)).arrayBuffer());
+    const out = {};
+    // 72×56 in 16-px tiles: 5 × 4 tiles, the last column and row cropped.
+    const stitch = () => {
+      const img = { width: 72, height: 56, rgba: new Array(4 * 72 * 56).fill(0), painted: new Array(72 * 56).fill(0), tiles: 0 };
+      img.paint = ({ x, y, width, height, rgba }) => {
+        img.tiles++;
+        for (let r = 0; r < height; r++) {
+          for (let c = 0; c < width; c++) {
+            const at = (y + r) * 72 + x + c;
+            img.painted[at]++;
+            for (let k = 0; k < 4; k++) img.rgba[4 * at + k] = rgba[4 * (r * width + c) + k];
+          }
+        }
+      };
+      return img;
+    };
+    const wasm = await import("/www/node_modules/cvq-web/webgpu/cvq_web.js");
+    await wasm.default();
+    const gpu = await wasm.GpuCodec.create();
+    const direct = stitch();
+    const t0 = performance.now();
+    const count = await gpu.decodeTiles(bytes, 16, false, (tile) => {
+      direct.paint({ x: tile.x, y: tile.y, width: tile.width, height: tile.height, rgba: tile.rgba });
+      tile.free();
+    });
+    const plain = ({ rgba, painted, tiles }) => ({ rgba, painted, tiles });
+    out.direct = { count, ms: performance.now() - t0, ...plain(direct) };
+    const { configure, client } = await import("/www/node_modules/cvq-web/cvq-client.js");
+    configure({ backend: "webgpu" });
+    const viaWorker = stitch();
+    const r = await client().decodeTiles(bytes, viaWorker.paint, { tile: 16 });
+    out.worker = { count: r.tiles, backend: r.backend, ...plain(viaWorker) };
+    return out;
+  }, FIXTURES);
+  const want = png(`${FIXTURES}/kodim23-crop-q3.cvq.png`);
+  for (const [name, run] of [["GpuCodec", got.direct], ["worker", got.worker]]) {
+    assert.equal(run.count, 20, `${name}: tiles`);
+    assert.equal(run.tiles, 20, `${name}: tiles painted`);
+    assert.ok(run.painted.every((n) => n === 1), `${name}: every pixel painted once`);
+    const db = psnr(run.rgba, want.rgba);
+    console.log(`# ${name}: 20 tiles of 16 px on WebGPU${run.ms ? ` in ${run.ms.toFixed(0)} ms` : ""}, PSNR vs native ${db.toFixed(2)} dB`);
+    assert.ok(db >= 45, `${name}: PSNR ${db.toFixed(2)} dB`);
+  }
+  assert.match(got.worker.backend, /^WebGPU \(/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -37,6 +37,9 @@ use crate::model::decoder::{STAGES, decoder_stage_widths};
 use crate::model::encoder::encoder_stage_widths;
 use cvq_kernels::Maps;
 
+mod device;
+pub use device::{QueuedTile, QueuedTiles};
+
 /// Channel-attention blocks of the decoder (each needs one whole-image mean).
 pub fn synthesis_attention_blocks(cfg: &CvqnConfig) -> usize {
     span_attention_blocks(cfg, 0..STAGES)
@@ -720,12 +723,7 @@ fn tile_sums<B: Backend>(
         Features::Tensor(t) => t.dims()[2],
         Features::Maps(m) => m.height,
     };
-    let s = height / win.outer_rows.len().max(1);
-    let scaled = |inner: &Range<usize>, outer: &Range<usize>| {
-        (inner.start - outer.start) * s..(inner.end - outer.start) * s
-    };
-    let rows = scaled(&win.rows, &win.outer_rows);
-    let cols = scaled(&win.cols, &win.outer_cols);
+    let (rows, cols) = tile_region(win, height);
     let positions = rows.len() * cols.len();
     let sums = match features {
         Features::Maps(m) => m.sums(rows, cols),
@@ -739,6 +737,19 @@ fn tile_sums<B: Backend>(
         }
     };
     Ok((sums, positions))
+}
+
+/// The rows and columns of a window's tile in features that span the window's outer
+/// rows in `height` rows (`height / |outer rows|` per window position).
+fn tile_region(win: &Window, height: usize) -> (Range<usize>, Range<usize>) {
+    let s = height / win.outer_rows.len().max(1);
+    let scaled = |inner: &Range<usize>, outer: &Range<usize>| {
+        (inner.start - outer.start) * s..(inner.end - outer.start) * s
+    };
+    (
+        scaled(&win.rows, &win.outer_rows),
+        scaled(&win.cols, &win.outer_cols),
+    )
 }
 
 /// A decoder stage's output over the whole image, kept between two segments of a tiled
@@ -836,7 +847,7 @@ pub struct DecodedTile {
 pub(crate) fn tile_of(
     win: &Window,
     pixels: &[f32],
-    (w, h): (usize, usize),
+    size: (usize, usize),
     s: usize,
 ) -> Result<DecodedTile, CodecError> {
     let (oh, ow) = (win.outer_rows.len() * s, win.outer_cols.len() * s);
@@ -847,21 +858,40 @@ pub(crate) fn tile_of(
         )));
     }
     let (oy, ox) = (win.outer_rows.start * s, win.outer_cols.start * s);
-    let (y0, x0) = (win.rows.start * s, win.cols.start * s);
-    let (y1, x1) = ((win.rows.end * s).min(h), (win.cols.end * s).min(w));
-    let mut rgb = Vec::with_capacity(3 * (y1 - y0) * (x1 - x0));
-    for y in y0..y1 {
-        for x in x0..x1 {
+    let (rows, cols) = kept_pixels(win, size, s);
+    rgb_tile(rows, cols, |y, x, c| {
+        pixels[(c * oh + y - oy) * ow + x - ox]
+    })
+}
+
+/// The image pixels a window keeps (its tile, in units of `s` pixels, cropped to the
+/// image of `w × h`): rows, columns.
+fn kept_pixels(win: &Window, (w, h): (usize, usize), s: usize) -> (Range<usize>, Range<usize>) {
+    (
+        win.rows.start * s..(win.rows.end * s).min(h),
+        win.cols.start * s..(win.cols.end * s).min(w),
+    )
+}
+
+/// The tile of image `rows × cols` whose value at `(y, x)`, channel `c`, is
+/// `value(y, x, c)` (≈ `0..255`), rounded and clamped to 8 bits.
+fn rgb_tile(
+    rows: Range<usize>,
+    cols: Range<usize>,
+    value: impl Fn(usize, usize, usize) -> f32,
+) -> Result<DecodedTile, CodecError> {
+    let mut rgb = Vec::with_capacity(3 * rows.len() * cols.len());
+    for y in rows.clone() {
+        for x in cols.clone() {
             for c in 0..3 {
-                let v = pixels[(c * oh + y - oy) * ow + x - ox];
-                rgb.push(libm::roundf(v).clamp(0.0, 255.0) as u8);
+                rgb.push(libm::roundf(value(y, x, c)).clamp(0.0, 255.0) as u8);
             }
         }
     }
     Ok(DecodedTile {
-        x: x0,
-        y: y0,
-        image: RgbImage::new(x1 - x0, y1 - y0, rgb)?,
+        x: cols.start,
+        y: rows.start,
+        image: RgbImage::new(cols.len(), rows.len(), rgb)?,
     })
 }
 
