@@ -31,7 +31,7 @@ use cvq_core::loaded::LoadedModel;
 use cvq_core::tiling::DecodedTile;
 use wasm_bindgen::prelude::*;
 
-use crate::{DecodedImage, Streams, rgba_image};
+use crate::{DecodedImage, Streams, rgba_image, tiles_need_cvqn};
 
 /// The backend that runs synthesis on the GPU (f32, WGSL, no kernel fusion).
 pub type Gpu = burn::backend::WebGpu;
@@ -120,10 +120,7 @@ impl GpuCodec {
         paint: js_sys::Function,
     ) -> Result<js_sys::Promise, JsError> {
         let LoadedModel::Cvqn(m) = &*self.model else {
-            return Err(JsError::new(
-                "tiled decoding is for CVQN files; recurrent files decode iteration by \
-                 iteration (decodePartial)",
-            ));
+            return Err(tiles_need_cvqn().into());
         };
         let symbols = m.decode_symbols(bytes, &Limits::default(), partial)?;
         let model = Rc::clone(&self.model);

@@ -363,6 +363,15 @@ pub fn compare_rgba(
     Ok(Metrics { psnr, ms_ssim })
 }
 
+/// The error of a tiled decode with a recurrent model.
+fn tiles_need_cvqn() -> CodecError {
+    CodecError::WrongFamily(
+        "tiled decoding is for CVQN files; recurrent files decode iteration by iteration \
+         (decodePartial)"
+            .into(),
+    )
+}
+
 /// Checks that `rgba` holds a `width × height` RGBA image.
 fn check_rgba(rgba: &[u8], width: u32, height: u32) -> Result<(), CodecError> {
     let (w, h) = (width as usize, height as usize);
@@ -647,11 +656,7 @@ impl Codec {
         mut paint: impl FnMut(DecodedImage),
     ) -> Result<u32, CodecError> {
         let LoadedModel::Cvqn(m) = &self.model else {
-            return Err(CodecError::WrongFamily(
-                "tiled decoding is for CVQN files; recurrent files decode iteration by \
-                 iteration (decodePartial)"
-                    .into(),
-            ));
+            return Err(tiles_need_cvqn());
         };
         let symbols = m.decode_symbols(bytes, &Limits::default(), partial)?;
         let tile = (tile_px as usize).div_ceil(cvq_core::codec::STRIDE).max(1);

@@ -15,8 +15,8 @@ use std::ops::Range;
 use burn::tensor::{Tensor, TensorData, backend::Backend};
 
 use super::{
-    DecodedTile, Features, SEGMENT_BUDGET_BYTES, Window, kept_pixels, rgb_tile, span_halo,
-    synthesis_plan, tile_region, windows,
+    DecodedTile, Features, SEGMENT_BUDGET_BYTES, Window, kept_pixels, rgb_tile, synthesis_plan,
+    synthesis_windows, tile_region,
 };
 use crate::codec::{CodecError, CodecModel, DecodedSymbols, STRIDE, maps_tensor};
 
@@ -192,14 +192,9 @@ impl<B: Backend> CodecModel<B> {
         let count = plan.len();
         let mut input: Option<Tensor<B, 4>> = None;
         for (i, segment) in plan.into_iter().enumerate() {
+            let wins = synthesis_windows(&self.config, &segment, lh, lw);
             let span = segment.stages;
             let scale = 1 << span.start;
-            let wins = windows(
-                lh * scale,
-                lw * scale,
-                segment.tile * scale,
-                span_halo(&self.config, span.clone()),
-            );
             let run = |win: &Window, means: &[Tensor<B, 2>]| {
                 let x = window_input(self, decoded, input.as_ref(), win);
                 self.synthesis_span(x, span.clone(), means, 1)

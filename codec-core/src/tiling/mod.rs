@@ -97,19 +97,61 @@ pub fn synthesis_segments(
     budget: usize,
 ) -> Vec<Range<usize>> {
     let f = cfg.decoder.features;
+    segments_within(budget, |t| output_bytes(f[t + 1], lh, lw, 1 << (t + 1)))
+}
+
+/// Bytes of `channels` `f32` maps of `side × side` positions per latent position of an
+/// `lh × lw` latent.
+fn output_bytes(channels: usize, lh: usize, lw: usize, side: usize) -> usize {
+    channels
+        .saturating_mul(lh * side)
+        .saturating_mul(lw * side)
+        .saturating_mul(4)
+}
+
+/// Spans of stages covering `0..STAGES` in order, cut after each stage `t < 3` whose
+/// output (`bytes(t)`) fits in `budget` bytes.
+fn segments_within(budget: usize, bytes: impl Fn(usize) -> usize) -> Vec<Range<usize>> {
     let mut cuts = vec![0];
-    for t in 0..STAGES - 1 {
-        let side = 1usize << (t + 1);
-        let bytes = f[t + 1]
-            .saturating_mul(lh * side)
-            .saturating_mul(lw * side)
-            .saturating_mul(4);
-        if bytes <= budget {
-            cuts.push(t + 1);
-        }
-    }
+    cuts.extend(
+        (0..STAGES - 1)
+            .filter(|&t| bytes(t) <= budget)
+            .map(|t| t + 1),
+    );
     cuts.push(STAGES);
     cuts.windows(2).map(|c| c[0]..c[1]).collect()
+}
+
+/// Segments with their tiles: the segment at `full` (the one at full resolution) takes
+/// `tile`; every other works at lower resolution, so it takes tiles `2^k` times larger,
+/// as large as keeps its widest activation (`widest(span)` floats per latent position)
+/// within the widest of the whole network on a `tile` window. `blocks(span)`: its
+/// attention blocks.
+fn plan_of(
+    segments: Vec<Range<usize>>,
+    full: usize,
+    tile: usize,
+    widest: impl Fn(Range<usize>) -> usize,
+    blocks: impl Fn(Range<usize>) -> usize,
+) -> Vec<Segment> {
+    let all = widest(0..STAGES);
+    segments
+        .into_iter()
+        .enumerate()
+        .map(|(i, stages)| {
+            let mut grow = 0;
+            if i != full {
+                while (widest(stages.clone()) << (2 * (grow + 1))) <= all && grow < 8 {
+                    grow += 1;
+                }
+            }
+            Segment {
+                attention_blocks: blocks(stages.clone()),
+                tile: tile.max(1) << grow,
+                stages,
+            }
+        })
+        .collect()
 }
 
 /// One segment of a tiled synthesis ([`synthesis_plan`]).
@@ -144,34 +186,35 @@ pub fn synthesis_plan(
     budget: usize,
 ) -> Vec<Segment> {
     let widths = decoder_stage_widths(&cfg.decoder);
-    // Floats per latent position of the widest activation of the stages `span`: stage
-    // `t` works on `width` channels at `4^t` positions per latent position.
+    let segments = synthesis_segments(cfg, lh, lw, budget);
+    let last = segments.len() - 1;
+    // Stage `t` works on `width` channels at `4^t` positions per latent position.
     let widest = |span: Range<usize>| {
         span.map(|t| widths[t].1 << (2 * t))
             .max()
             .unwrap_or(1)
             .max(1)
     };
-    let all = widest(0..STAGES);
-    let segments = synthesis_segments(cfg, lh, lw, budget);
-    let count = segments.len();
-    segments
-        .into_iter()
-        .enumerate()
-        .map(|(i, stages)| {
-            let mut grow = 0;
-            if i + 1 < count {
-                while (widest(stages.clone()) << (2 * (grow + 1))) <= all && grow < 8 {
-                    grow += 1;
-                }
-            }
-            Segment {
-                attention_blocks: span_attention_blocks(cfg, stages.clone()),
-                tile: tile.max(1) << grow,
-                stages,
-            }
-        })
-        .collect()
+    plan_of(segments, last, tile, widest, |span| {
+        span_attention_blocks(cfg, span)
+    })
+}
+
+/// The windows of a synthesis segment over an `lh × lw` latent, in positions of the
+/// segment's input, with the segment's halo.
+pub(crate) fn synthesis_windows(
+    cfg: &CvqnConfig,
+    segment: &Segment,
+    lh: usize,
+    lw: usize,
+) -> Vec<Window> {
+    let scale = 1 << segment.stages.start;
+    windows(
+        lh * scale,
+        lw * scale,
+        segment.tile * scale,
+        span_halo(cfg, segment.stages.clone()),
+    )
 }
 
 /// Tiles of `tile` latent positions a side covering an `lh × lw` latent.
@@ -268,19 +311,7 @@ pub fn analysis_segments(
     budget: usize,
 ) -> Vec<Range<usize>> {
     let stages = encoder_stage_widths(&cfg.encoder);
-    let mut cuts = vec![0];
-    for (t, &(_, _, out)) in stages.iter().enumerate().take(STAGES - 1) {
-        let side = 1usize << (3 - t);
-        let bytes = out
-            .saturating_mul(lh * side)
-            .saturating_mul(lw * side)
-            .saturating_mul(4);
-        if bytes <= budget {
-            cuts.push(t + 1);
-        }
-    }
-    cuts.push(STAGES);
-    cuts.windows(2).map(|c| c[0]..c[1]).collect()
+    segments_within(budget, |t| output_bytes(stages[t].2, lh, lw, 1 << (3 - t)))
 }
 
 /// The plan of a tiled analysis (as [`synthesis_plan`]): the [`analysis_segments`],
@@ -296,31 +327,17 @@ pub fn analysis_plan(
     budget: usize,
 ) -> Vec<Segment> {
     let stages = encoder_stage_widths(&cfg.encoder);
-    // Floats per latent position of the widest activation of the stages `span`: stage
-    // `t` works on `width` channels at `4^(3−t)` positions per latent position.
+    // Stage `t` works on `width` channels at `4^(3−t)` positions per latent position.
     let widest = |span: Range<usize>| {
         span.map(|t| stages[t].0 << (2 * (3 - t)))
             .max()
             .unwrap_or(1)
             .max(1)
     };
-    let all = widest(0..STAGES);
-    analysis_segments(cfg, lh, lw, budget)
-        .into_iter()
-        .map(|stages| {
-            let mut grow = 0;
-            if stages.start > 0 {
-                while (widest(stages.clone()) << (2 * (grow + 1))) <= all && grow < 8 {
-                    grow += 1;
-                }
-            }
-            Segment {
-                attention_blocks: analysis_span_attention_blocks(cfg, stages.clone()),
-                tile: tile.max(1) << grow,
-                stages,
-            }
-        })
-        .collect()
+    let segments = analysis_segments(cfg, lh, lw, budget);
+    plan_of(segments, 0, tile, widest, |span| {
+        analysis_span_attention_blocks(cfg, span)
+    })
 }
 
 /// Runs `work` on every window of `plan` on `threads` scoped threads and hands each
@@ -459,15 +476,10 @@ impl<B: Backend> CodecModel<B> {
         // The current segment's input: the code (`None`), or the last segment's output.
         let mut input: Option<Planes> = None;
         for segment in plan {
+            let plan = synthesis_windows(&self.config, &segment, lh, lw);
             let span = segment.stages;
             // Positions of the span's input per latent position.
             let scale = 1 << span.start;
-            let plan = windows(
-                lh * scale,
-                lw * scale,
-                segment.tile * scale,
-                span_halo(&self.config, span.clone()),
-            );
             let window_input = |win: &Window| match &input {
                 None => self.region_code(decoded, win.outer_rows.clone(), win.outer_cols.clone()),
                 Some(planes) => planes.window(win, device),
