@@ -252,6 +252,15 @@ pub(crate) fn image_region_maps(
     }
 }
 
+/// An image side as a `.cvq` header stores it.
+///
+/// # Errors
+///
+/// [`CodecError::BadImage`] for a side beyond `u32`.
+pub(crate) fn header_dimension(pixels: usize) -> Result<u32, CodecError> {
+    u32::try_from(pixels).map_err(|_| CodecError::BadImage(format!("{pixels} pixels is too large")))
+}
+
 /// Latent rows quantised at a time when encoding: the quantizers' `[C, rows, W, L]`
 /// distance tensors stay small whatever the image's size.
 const QUANTIZE_BAND_ROWS: usize = 16;
@@ -694,12 +703,9 @@ impl<B: Backend> CodecModel<B> {
                 .encoder
                 .forward(image_to_tensor::<B>(image, &self.device))
         };
-        let dim = |v: usize| {
-            u32::try_from(v).map_err(|_| CodecError::BadImage(format!("{v} pixels is too large")))
-        };
         let header = FileHeader {
-            width: dim(image.width)?,
-            height: dim(image.height)?,
+            width: header_dimension(image.width)?,
+            height: header_dimension(image.height)?,
             model: self.id.clone(),
             quality,
             entropy_model: self.entropy.kind(),

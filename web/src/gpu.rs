@@ -24,7 +24,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::backend::wgpu::{RuntimeOptions, WgpuDevice, graphics, init_setup_async};
-use burn::tensor::Tensor;
+use burn::tensor::{BasicOps, Tensor, TensorData};
 use cvq_bitstream::format::{FileHeader, Limits};
 use cvq_core::codec::{CodecError, STRIDE, pixels_to_image};
 use cvq_core::loaded::LoadedModel;
@@ -134,11 +134,7 @@ impl GpuCodec {
             let mut painted = 0u32;
             for queued in m.queued_tiles(&symbols, tile).map_err(fail)? {
                 let t = queued.map_err(fail)?;
-                let data = t
-                    .pixels
-                    .into_data_async()
-                    .await
-                    .map_err(|e| fail(read_error("pixels", e)))?;
+                let data = read_data(t.pixels, "pixels").await.map_err(fail)?;
                 let tile =
                     DecodedTile::from_pixels(t.x, t.y, t.width, t.height, data).map_err(fail)?;
                 let image = DecodedImage::tile(&tile, symbols.groups_received, groups);
@@ -169,10 +165,7 @@ impl GpuCodec {
         quality: u8,
     ) -> Result<js_sys::Promise, JsError> {
         let image = rgba_image(rgba, width, height)?;
-        let done = |r: Result<Vec<u8>, CodecError>| {
-            r.map(|bytes| JsValue::from(js_sys::Uint8Array::from(bytes.as_slice())))
-                .map_err(|e| JsError::new(&e.to_string()).into())
-        };
+        let bytes = |e: Vec<u8>| js_sys::Uint8Array::from(e.as_slice());
         Ok(match &*self.model {
             LoadedModel::Cvqn(m) => {
                 if m.encode_reads_order() {
@@ -183,22 +176,16 @@ impl GpuCodec {
                     )));
                 }
                 let pending = m.queue_encode(&image, quality)?;
-                let (symbols, writer) = (pending.symbols, pending.writer);
-                wasm_bindgen_futures::future_to_promise(async move {
-                    done(match symbols.into_data_async().await {
-                        Ok(data) => writer.write(data).map(|e| e.bytes),
-                        Err(e) => Err(read_error("symbols", e)),
-                    })
+                promise(async move {
+                    let data = read_data(pending.symbols, "symbols").await?;
+                    Ok(bytes(pending.writer.write(data)?.bytes))
                 })
             }
             LoadedModel::Recurrent(m) => {
                 let pending = m.queue_encode(&image, usize::from(quality))?;
-                let (codes, writer) = (pending.codes, pending.writer);
-                wasm_bindgen_futures::future_to_promise(async move {
-                    done(match codes.into_data_async().await {
-                        Ok(data) => writer.write(data).map(|e| e.bytes),
-                        Err(e) => Err(read_error("codes", e)),
-                    })
+                promise(async move {
+                    let data = read_data(pending.codes, "codes").await?;
+                    Ok(bytes(pending.writer.write(data)?.bytes))
                 })
             }
         })
@@ -237,11 +224,8 @@ impl GpuCodec {
                 (bits.header, pixels, bits.planes.len(), bits.iterations)
             }
         };
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
-            read_back(&header, pixels, received, groups)
-                .await
-                .map(JsValue::from)
-                .map_err(|e| JsError::new(&e.to_string()).into())
+        Ok(promise(async move {
+            read_back(&header, pixels, received, groups).await
         }))
     }
 }
@@ -254,17 +238,31 @@ async fn read_back(
     received: usize,
     groups: usize,
 ) -> Result<DecodedImage, CodecError> {
-    let data = pixels
-        .into_data_async()
-        .await
-        .map_err(|e| read_error("pixels", e))?;
+    let data = read_data(pixels, "pixels").await?;
     let image = pixels_to_image(header, data)?;
     Ok(DecodedImage::with_groups(&image, received, groups))
 }
 
-/// A failed read-back from the GPU.
-fn read_error(what: &str, e: impl std::fmt::Debug) -> CodecError {
-    CodecError::Weights(format!("reading {what} from the GPU: {e:?}"))
+/// Reads `what` back from the GPU without blocking.
+async fn read_data<const D: usize, K: BasicOps<Gpu>>(
+    tensor: Tensor<Gpu, D, K>,
+    what: &str,
+) -> Result<TensorData, CodecError> {
+    tensor
+        .into_data_async()
+        .await
+        .map_err(|e| CodecError::Weights(format!("reading {what} from the GPU: {e:?}")))
+}
+
+/// A JS promise of what `work` makes; a [`CodecError`] rejects it with its text.
+fn promise<T: Into<JsValue>>(
+    work: impl std::future::Future<Output = Result<T, CodecError>> + 'static,
+) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        work.await
+            .map(Into::into)
+            .map_err(|e| JsError::new(&e.to_string()).into())
+    })
 }
 
 /// The embedded model's bytes, or an error for builds without one.

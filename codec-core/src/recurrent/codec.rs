@@ -24,7 +24,8 @@ use cvq_entropy::{ModelKind, RecurrentModelFile, WeightPrecision};
 use super::config::RecurrentConfig;
 use super::{RecurrentCodec, RecurrentState};
 use crate::codec::{
-    CodecError, RgbImage, STRIDE, image_to_tensor, load_weights, pixels_to_image, record_bytes,
+    CodecError, RgbImage, STRIDE, header_dimension, image_to_tensor, load_weights, pixels_to_image,
+    record_bytes,
 };
 
 /// A recurrent model ready to encode and decode.
@@ -321,13 +322,10 @@ impl<B: Backend> RecurrentCodecModel<B> {
         height: usize,
         iterations: usize,
     ) -> Result<FileHeader, CodecError> {
-        let dim = |v: usize| {
-            u32::try_from(v).map_err(|_| CodecError::BadImage(format!("{v} pixels is too large")))
-        };
         let bits = self.config.bits;
         Ok(FileHeader {
-            width: dim(width)?,
-            height: dim(height)?,
+            width: header_dimension(width)?,
+            height: header_dimension(height)?,
             model: self.id.clone(),
             quality: u8::try_from(iterations).unwrap_or(u8::MAX),
             entropy_model: EntropyModelKind::Binary,

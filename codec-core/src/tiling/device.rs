@@ -43,7 +43,7 @@ impl<B: Backend> QueuedTile<B> {
     ///
     /// As [`DecodedTile::from_pixels`].
     pub fn finish(self) -> Result<DecodedTile, CodecError> {
-        let data = self.pixels.clone().into_data();
+        let data = self.pixels.into_data();
         DecodedTile::from_pixels(self.x, self.y, self.width, self.height, data)
     }
 }

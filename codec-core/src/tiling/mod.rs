@@ -764,8 +764,9 @@ fn tile_region(win: &Window, height: usize) -> (Range<usize>, Range<usize>) {
     )
 }
 
-/// A decoder stage's output over the whole image, kept between two segments of a tiled
-/// synthesis: `values` is `[channels, height, width]`, row-major.
+/// A stage's output over the whole image, kept between two segments of a tiled
+/// synthesis or analysis (and the stitched latent of the last analysis segment):
+/// `values` is `[channels, height, width]`, row-major.
 struct Planes {
     channels: usize,
     height: usize,
