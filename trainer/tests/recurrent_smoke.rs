@@ -1,7 +1,8 @@
 //! CPU smoke test of the recurrent family in `cvq-train`: `train` picks it from a
 //! `rnn-…` preset, the loss falls, `--resume` continues the run, `export` writes a CVQR
 //! model that the `cvq` library and CLI encode and decode at every iteration count, and
-//! `eval` reports each iteration count from real files.
+//! `eval` reports each iteration count from real files, and `--init-from` a model file
+//! starts a run from its weights.
 
 use std::path::{Path, PathBuf};
 
@@ -119,4 +120,44 @@ fn recurrent_run_learns_resumes_exports_and_evaluates_every_iteration_count() {
     // Real files: the 2-iteration row is the size of the 2-iteration encode above.
     assert!((bpp(2) - 8.0 * two.bytes.len() as f64 / (72.0 * 56.0)).abs() < 1e-9);
     assert!(bpp(1) < bpp(8) && bpp(8) < bpp(16));
+
+    // Fine-tuning from the model file: a run started from it holds its weights (f16
+    // widened to f32), so exporting that run at step 0 writes the same file again.
+    let tuned = dir.path().join("tuned");
+    let start_from = |preset: &str| {
+        cvq_train().run([
+            "train",
+            "--out",
+            tuned.to_str().unwrap(),
+            "--data",
+            data_dir().to_str().unwrap(),
+            "--steps",
+            "0",
+            "--preset",
+            preset,
+            "--batch-size",
+            "4",
+            "--crop",
+            "32",
+            "--init-from",
+            model.to_str().unwrap(),
+        ])
+    };
+    start_from("rnn-tiny").success();
+    let again = dir.path().join("again.cvqm");
+    cvq_train()
+        .run([
+            "export",
+            "--run",
+            tuned.to_str().unwrap(),
+            "-o",
+            again.to_str().unwrap(),
+        ])
+        .success();
+    assert!(std::fs::read(&again).unwrap() == std::fs::read(&model).unwrap());
+    // Another architecture is refused with a message, not a panic.
+    std::fs::remove_dir_all(&tuned).unwrap();
+    start_from("rnn-compact")
+        .fails(1)
+        .stderr_has("whose configuration differs");
 }

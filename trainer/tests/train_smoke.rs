@@ -1,5 +1,6 @@
 //! CPU smoke tests of `cvq-train`: a short run learns (the loss falls), its export
-//! encodes and decodes through the `cvq` library, and an interrupted-and-resumed run ends
+//! encodes and decodes through the `cvq` library (and a run started from that file holds its
+//! weights), and an interrupted-and-resumed run ends
 //! bit-identical to an uninterrupted one.
 
 use std::path::{Path, PathBuf};
@@ -146,6 +147,42 @@ fn loss_falls_then_export_encode_decode() {
         text.contains("<svg") && text.contains("polyline"),
         "no curves drawn"
     );
+
+    // Fine-tuning from a model file: a run started from it holds its weights and channel
+    // order, so exporting that run at step 0 writes the same file again. (f32 files: the
+    // integer entropy tables are computed from the f32 weights at export, so an f16 file's
+    // tables differ slightly from those of its widened weights, while the weights match.)
+    let full = dir.path().join("full.cvqm");
+    let export_f32 = |run: &Path, out: &Path| {
+        cvq_train()
+            .run([
+                "export",
+                "--run",
+                run.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--precision",
+                "f32",
+            ])
+            .success();
+    };
+    export_f32(&run, &full);
+    let tuned = dir.path().join("tuned");
+    let from_file = TrainOptions {
+        init_from: Some(full.clone()),
+        ..crate::options(&tuned, false)
+    };
+    train::<Train>(
+        Some(tiny_config(0)),
+        None,
+        &from_file,
+        &never,
+        &Default::default(),
+    )
+    .unwrap();
+    let again = dir.path().join("again.cvqm");
+    export_f32(&tuned, &again);
+    assert!(std::fs::read(&again).unwrap() == std::fs::read(&full).unwrap());
 }
 
 /// Reconstruction of a fixed input: equal outputs mean equal weights and order.

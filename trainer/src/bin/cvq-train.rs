@@ -202,7 +202,8 @@ struct TrainArgs {
     /// Continue the run in --out from its last checkpoint (its train.json is used).
     #[arg(long)]
     resume: bool,
-    /// Start from another run's weights (fine-tuning: fresh optimizer, step 0).
+    /// Start from another run's weights, or from a model file (`.cvqm`, f16 weights
+    /// widened to f32) of the same configuration: fine-tuning with a fresh optimizer from step 0.
     #[arg(long)]
     init_from: Option<PathBuf>,
     /// Total steps of the run (with --resume: extend or shorten the run).
@@ -470,6 +471,13 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Bench(args) => {
+            if args.step.recurrent_model()?.is_some() {
+                return Err(
+                    "bench times the CVQN family; time a recurrent model with `cvq-train train \
+                     --steps N` (its summary line gives steps/s)"
+                        .into(),
+                );
+            }
             let cfg = args.step.config()?;
             let opts = BenchOptions {
                 batch_sizes: args.batch_sizes.clone(),

@@ -19,7 +19,12 @@ use burn::module::{AutodiffModule, Module};
 use burn::optim::Optimizer;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
+use cvq_core::codec::CodecModel;
+use cvq_core::config::CvqnConfig;
 use cvq_core::model::Cvqn;
+use cvq_core::recurrent::RecurrentCodec;
+use cvq_core::recurrent::codec::RecurrentCodecModel;
+use cvq_core::recurrent::config::RecurrentConfig;
 use serde::{Deserialize, Serialize};
 
 use super::TrainError;
@@ -145,6 +150,67 @@ pub fn load_model<B: burn::tensor::backend::Backend>(
     }
     model.set_order(&state.order);
     Ok(model)
+}
+
+/// Reads a model file (`.cvqm`) that `--init-from` names instead of a run folder.
+fn read_model_file(path: &Path) -> Result<Vec<u8>, TrainError> {
+    std::fs::read(path).map_err(|source| TrainError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// The error of a model file whose architecture is not the run's.
+fn other_architecture(path: &Path, name: &str) -> TrainError {
+    TrainError::Checkpoint(format!(
+        "{}: the model file holds `{name}`, whose configuration differs from this run's; \
+         start from it with the run configuration it was trained with (`cvq info --json`)",
+        path.display()
+    ))
+}
+
+/// A CVQN model's weights and channel order from a `.cvqm` file (f16 weights widened to
+/// f32): fine-tuning a shipped model. Its configuration must equal the run's `config`.
+///
+/// # Errors
+///
+/// Unreadable or invalid files, a decoder-only file, another architecture.
+pub fn cvqn_from_model_file<B: burn::tensor::backend::Backend>(
+    path: &Path,
+    config: &CvqnConfig,
+    device: &B::Device,
+) -> Result<Cvqn<B>, TrainError> {
+    let bytes = read_model_file(path)?;
+    let loaded = CodecModel::<B>::load(&bytes, device)
+        .map_err(|e| TrainError::Checkpoint(format!("{}: {e}", path.display())))?;
+    if loaded.config != *config {
+        return Err(other_architecture(path, &loaded.config.name));
+    }
+    loaded.model.ok_or_else(|| {
+        TrainError::Checkpoint(format!(
+            "{}: a decoder-only file has no encoder to train; start from the full `.cvqm`",
+            path.display()
+        ))
+    })
+}
+
+/// A recurrent model's weights from a `.cvqm` file (as [`cvqn_from_model_file`]).
+///
+/// # Errors
+///
+/// Unreadable or invalid files, another architecture.
+pub fn recurrent_from_model_file<B: burn::tensor::backend::Backend>(
+    path: &Path,
+    config: &RecurrentConfig,
+    device: &B::Device,
+) -> Result<RecurrentCodec<B>, TrainError> {
+    let bytes = read_model_file(path)?;
+    let loaded = RecurrentCodecModel::<B>::load(&bytes, device)
+        .map_err(|e| TrainError::Checkpoint(format!("{}: {e}", path.display())))?;
+    if loaded.config != *config {
+        return Err(other_architecture(path, &loaded.config.name));
+    }
+    Ok(loaded.net)
 }
 
 /// Loads checkpointed weights into `module` (any architecture; the record must fit it).

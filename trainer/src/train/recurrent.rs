@@ -223,7 +223,12 @@ pub fn train_recurrent<B: AutodiffBackend>(
         (model, state.step, state.seconds)
     } else if let Some(from) = &opts.init_from {
         truncate_metrics(run, 0)?;
-        (checkpoint::load_weights(from, fresh, device)?, 0, 0.0)
+        let model = if from.is_file() {
+            checkpoint::recurrent_from_model_file(from, &cfg.model, device)?
+        } else {
+            checkpoint::load_weights(from, fresh, device)?
+        };
+        (model, 0, 0.0)
     } else {
         truncate_metrics(run, 0)?;
         (fresh, 0, 0.0)
