@@ -286,19 +286,7 @@ fn matmul_add(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Deterministic values in `[-1, 1)`.
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-            })
-            .collect()
-    }
+    use ::tests::values;
 
     /// The convolution by its definition, channels-first in and out.
     fn direct(

@@ -140,3 +140,16 @@ pub fn write_test_png(path: &Path, w: u32, h: u32, k: u32) {
     .save(path)
     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
+
+/// Deterministic test values in `[-1, 1)` (xorshift), the same for every run and target.
+pub fn values(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+        })
+        .collect()
+}

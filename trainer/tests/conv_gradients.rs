@@ -7,6 +7,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorData};
+use tests::values;
 
 type B = Autodiff<Flex>;
 
@@ -32,19 +33,6 @@ impl Case {
             / self.stride[axis]
             + 1
     }
-}
-
-/// Deterministic values in [-1, 1) (xorshift), so every run tests the same numbers.
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
 }
 
 /// The gradients of `Σ conv2d(x, w, b) · r` by definition: (dx, dw, db).

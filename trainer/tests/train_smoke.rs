@@ -51,6 +51,21 @@ fn options(run: &Path, resume: bool) -> TrainOptions {
 
 type Train = Autodiff<Flex>;
 
+/// `cvq-train export` of `run` to `out` with weights at `precision` (f16 or f32).
+fn export(run: &Path, out: &Path, precision: &str) {
+    cvq_train()
+        .run([
+            "export",
+            "--run",
+            run.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--precision",
+            precision,
+        ])
+        .success();
+}
+
 /// Model initialisation draws from Burn's process-wide RNG (seeded per run), so runs
 /// in concurrently executing tests would interleave their draws: tests that train
 /// hold this lock.
@@ -87,15 +102,7 @@ fn loss_falls_then_export_encode_decode() {
     );
 
     let model = dir.path().join("m.cvqm");
-    cvq_train()
-        .run([
-            "export",
-            "--run",
-            run.to_str().unwrap(),
-            "-o",
-            model.to_str().unwrap(),
-        ])
-        .success();
+    export(&run, &model, "f16");
 
     // The exported model file encodes and decodes with the codec library.
     let codec = cvq::Model::open(&model).unwrap();
@@ -153,20 +160,7 @@ fn loss_falls_then_export_encode_decode() {
     // integer entropy tables are computed from the f32 weights at export, so an f16 file's
     // tables differ slightly from those of its widened weights, while the weights match.)
     let full = dir.path().join("full.cvqm");
-    let export_f32 = |run: &Path, out: &Path| {
-        cvq_train()
-            .run([
-                "export",
-                "--run",
-                run.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-                "--precision",
-                "f32",
-            ])
-            .success();
-    };
-    export_f32(&run, &full);
+    export(&run, &full, "f32");
     let tuned = dir.path().join("tuned");
     let from_file = TrainOptions {
         init_from: Some(full.clone()),
@@ -181,7 +175,7 @@ fn loss_falls_then_export_encode_decode() {
     )
     .unwrap();
     let again = dir.path().join("again.cvqm");
-    export_f32(&tuned, &again);
+    export(&tuned, &again, "f32");
     assert!(std::fs::read(&again).unwrap() == std::fs::read(&full).unwrap());
 }
 

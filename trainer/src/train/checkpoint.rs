@@ -152,21 +152,30 @@ pub fn load_model<B: burn::tensor::backend::Backend>(
     Ok(model)
 }
 
-/// Reads a model file (`.cvqm`) that `--init-from` names instead of a run folder.
-fn read_model_file(path: &Path) -> Result<Vec<u8>, TrainError> {
-    std::fs::read(path).map_err(|source| TrainError::Io {
+/// Loads a model file (`.cvqm`) that `--init-from` names instead of a run folder with
+/// `load`, which gives the file's configuration and networks; the configuration must be
+/// the run's.
+fn from_model_file<C: PartialEq, T>(
+    path: &Path,
+    config: &C,
+    name: impl Fn(&C) -> &str,
+    load: impl FnOnce(&[u8]) -> Result<(C, T), cvq_core::codec::CodecError>,
+) -> Result<T, TrainError> {
+    let bytes = std::fs::read(path).map_err(|source| TrainError::Io {
         path: path.display().to_string(),
         source,
-    })
-}
-
-/// The error of a model file whose architecture is not the run's.
-fn other_architecture(path: &Path, name: &str) -> TrainError {
-    TrainError::Checkpoint(format!(
-        "{}: the model file holds `{name}`, whose configuration differs from this run's; \
-         start from it with the run configuration it was trained with (`cvq info --json`)",
-        path.display()
-    ))
+    })?;
+    let (stored, networks) =
+        load(&bytes).map_err(|e| TrainError::Checkpoint(format!("{}: {e}", path.display())))?;
+    if stored != *config {
+        return Err(TrainError::Checkpoint(format!(
+            "{}: the model file holds `{}`, whose configuration differs from this run's; \
+             start from it with the run configuration it was trained with (`cvq info --json`)",
+            path.display(),
+            name(&stored)
+        )));
+    }
+    Ok(networks)
 }
 
 /// A CVQN model's weights and channel order from a `.cvqm` file (f16 weights widened to
@@ -180,13 +189,13 @@ pub fn cvqn_from_model_file<B: burn::tensor::backend::Backend>(
     config: &CvqnConfig,
     device: &B::Device,
 ) -> Result<Cvqn<B>, TrainError> {
-    let bytes = read_model_file(path)?;
-    let loaded = CodecModel::<B>::load(&bytes, device)
-        .map_err(|e| TrainError::Checkpoint(format!("{}: {e}", path.display())))?;
-    if loaded.config != *config {
-        return Err(other_architecture(path, &loaded.config.name));
-    }
-    loaded.model.ok_or_else(|| {
+    let model = from_model_file(
+        path,
+        config,
+        |c| &c.name,
+        |bytes| CodecModel::<B>::load(bytes, device).map(|m| (m.config, m.model)),
+    )?;
+    model.ok_or_else(|| {
         TrainError::Checkpoint(format!(
             "{}: a decoder-only file has no encoder to train; start from the full `.cvqm`",
             path.display()
@@ -204,13 +213,12 @@ pub fn recurrent_from_model_file<B: burn::tensor::backend::Backend>(
     config: &RecurrentConfig,
     device: &B::Device,
 ) -> Result<RecurrentCodec<B>, TrainError> {
-    let bytes = read_model_file(path)?;
-    let loaded = RecurrentCodecModel::<B>::load(&bytes, device)
-        .map_err(|e| TrainError::Checkpoint(format!("{}: {e}", path.display())))?;
-    if loaded.config != *config {
-        return Err(other_architecture(path, &loaded.config.name));
-    }
-    Ok(loaded.net)
+    from_model_file(
+        path,
+        config,
+        |c| &c.name,
+        |bytes| RecurrentCodecModel::<B>::load(bytes, device).map(|m| (m.config, m.net)),
+    )
 }
 
 /// Loads checkpointed weights into `module` (any architecture; the record must fit it).
