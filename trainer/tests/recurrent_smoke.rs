@@ -4,18 +4,13 @@
 //! `eval` reports each iteration count from real files, and `--init-from` a model file
 //! starts a run from its weights.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use cvq_train::train::read_metrics;
-use tests::Bin;
 
-fn data_dir() -> PathBuf {
-    tests::golden_dir()
-}
+mod common;
 
-fn cvq_train() -> Bin {
-    Bin::new(env!("CARGO_BIN_EXE_cvq-train"))
-}
+use common::{cvq_train, data_dir, export};
 
 fn train(run: &Path, steps: u64, resume: bool) {
     let steps = steps.to_string();
@@ -68,16 +63,7 @@ fn recurrent_run_learns_resumes_exports_and_evaluates_every_iteration_count() {
     assert_eq!(read_metrics(&run).unwrap().len(), 34);
 
     let model = dir.path().join("rnn.cvqm");
-    cvq_train()
-        .run([
-            "export",
-            "--run",
-            run.to_str().unwrap(),
-            "-o",
-            model.to_str().unwrap(),
-        ])
-        .success()
-        .stdout_has("recurrent, 1..=16 iterations");
+    export(&run, &model, "f16").stdout_has("recurrent, 1..=16 iterations");
     assert_eq!(&std::fs::read(&model).unwrap()[..4], b"CVQR");
 
     let codec = cvq::Model::open(&model).unwrap();
@@ -145,15 +131,7 @@ fn recurrent_run_learns_resumes_exports_and_evaluates_every_iteration_count() {
     };
     start_from("rnn-tiny").success();
     let again = dir.path().join("again.cvqm");
-    cvq_train()
-        .run([
-            "export",
-            "--run",
-            tuned.to_str().unwrap(),
-            "-o",
-            again.to_str().unwrap(),
-        ])
-        .success();
+    export(&tuned, &again, "f16");
     assert!(std::fs::read(&again).unwrap() == std::fs::read(&model).unwrap());
     // Another architecture is refused with a message, not a panic.
     std::fs::remove_dir_all(&tuned).unwrap();

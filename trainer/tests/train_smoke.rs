@@ -3,7 +3,7 @@
 //! weights), and an interrupted-and-resumed run ends
 //! bit-identical to an uninterrupted one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use burn::backend::{Autodiff, Flex};
@@ -11,16 +11,11 @@ use burn::tensor::{Tensor, TensorData};
 use cvq_core::config::{CvqnConfig, Preset};
 use cvq_core::loss::Distortion;
 use cvq_train::train::{TrainConfig, TrainOptions, load_trained, read_metrics, train};
-use tests::{Bin, write_test_png};
+use tests::write_test_png;
 
-/// The folder holding the 72×56 Kodak crop used as training data here.
-fn data_dir() -> PathBuf {
-    tests::golden_dir()
-}
+mod common;
 
-fn cvq_train() -> Bin {
-    Bin::new(env!("CARGO_BIN_EXE_cvq-train"))
-}
+use common::{cvq_train, data_dir, export};
 
 fn tiny_config(steps: u64) -> TrainConfig {
     let mut cfg = TrainConfig::new(CvqnConfig::preset(Preset::Tiny));
@@ -50,21 +45,6 @@ fn options(run: &Path, resume: bool) -> TrainOptions {
 }
 
 type Train = Autodiff<Flex>;
-
-/// `cvq-train export` of `run` to `out` with weights at `precision` (f16 or f32).
-fn export(run: &Path, out: &Path, precision: &str) {
-    cvq_train()
-        .run([
-            "export",
-            "--run",
-            run.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--precision",
-            precision,
-        ])
-        .success();
-}
 
 /// Model initialisation draws from Burn's process-wide RNG (seeded per run), so runs
 /// in concurrently executing tests would interleave their draws: tests that train

@@ -391,12 +391,14 @@ pub fn train<B: AutodiffBackend>(
     let mut model = if opts.resume {
         Cvqn::<B>::new(&cfg.model, device)
             .map_err(|e| TrainError::Config(TrainConfigError(e.to_string())))?
-    } else if let Some(from) = opts.init_from.as_deref().filter(|f| f.is_file()) {
-        checkpoint::cvqn_from_model_file(from, &cfg.model, device)?
     } else if let Some(from) = &opts.init_from {
-        let model = Cvqn::<B>::new(&cfg.model, device)
-            .map_err(|e| TrainError::Config(TrainConfigError(e.to_string())))?;
-        checkpoint::load_model(from, model, device)?
+        if from.is_file() {
+            checkpoint::cvqn_from_model_file(from, &cfg.model, device)?
+        } else {
+            let model = Cvqn::<B>::new(&cfg.model, device)
+                .map_err(|e| TrainError::Config(TrainConfigError(e.to_string())))?;
+            checkpoint::load_model(from, model, device)?
+        }
     } else {
         initial_model(&cfg, &data, device)?
     };
