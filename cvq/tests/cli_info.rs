@@ -59,3 +59,41 @@ fn info_prints_the_recurrent_presets_cost_per_iteration() {
         .fails(1)
         .stderr_has("unknown recurrent preset `huge`");
 }
+
+fn shipped(name: &str) -> String {
+    format!("{}/../models/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn info_describes_model_files_of_both_families() {
+    cvq()
+        .run(["info", &shipped("cvq-compact-q3.cvqm")])
+        .success()
+        .stdout_has("model:       cvq-compact#")
+        .stdout_has("family:      CVQN, encoder + decoder")
+        .stdout_has("quality:")
+        // The compact decoder's cost (models/README.md).
+        .stdout_has("9,778");
+    cvq()
+        .run(["info", &shipped("cvq-compact-q3.cvqd")])
+        .success()
+        .stdout_has("decoder only (cannot encode)");
+    cvq()
+        .run(["info", &shipped("cvq-rnn.cvqm")])
+        .success()
+        .stdout_has("family:      recurrent (progressive), encoder + decoder")
+        .stdout_has("iterations:  1, 2, 3, 4, 5, 6, 7, 8 (default 8)")
+        .stdout_has("17,192");
+}
+
+#[test]
+fn info_reports_a_damaged_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.cvqm");
+    let bytes = std::fs::read(shipped("cvq-compact-q3.cvqm")).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    cvq()
+        .run(["info", path.to_str().unwrap()])
+        .fails(1)
+        .stderr_has("cut.cvqm");
+}

@@ -112,6 +112,9 @@ pub fn decode(input: &Path, output: &Path, options: &Options) -> Result<Decoded,
 /// A truncated file is described as far as it goes.
 pub fn file_info(path: &Path) -> Result<String, String> {
     let bytes = read(path)?;
+    if cvq_entropy::model_family(&bytes).is_some() {
+        return model_info(path, &bytes);
+    }
     let limits = Limits::default();
     let partial = read_prefix(&bytes, &limits).map_err(|e| format!("{}: {e}", path.display()))?;
     let complete = read_file(&bytes, &limits).is_ok();
@@ -186,6 +189,43 @@ pub fn file_info(path: &Path) -> Result<String, String> {
                 "no"
             }
         );
+    }
+    Ok(s)
+}
+
+/// `cvq info MODEL.cvqm|.cvqd`: the model's name and hash, family, what it can do, its
+/// qualities and its architecture (parameters and MACs per pixel).
+fn model_info(path: &Path, bytes: &[u8]) -> Result<String, String> {
+    let model = Model::from_bytes(bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut s = String::new();
+    let _ = writeln!(s, "model file:  {} ({} bytes)", path.display(), bytes.len());
+    let _ = writeln!(s, "model:       {}", model.id());
+    let role = if model.can_encode() {
+        "encoder + decoder"
+    } else {
+        "decoder only (cannot encode)"
+    };
+    let family = match model.family() {
+        cvq::ModelFamily::Cvqn => "CVQN",
+        cvq::ModelFamily::Recurrent => "recurrent (progressive)",
+    };
+    let _ = writeln!(s, "family:      {family}, {role}");
+    let qualities: Vec<String> = model.qualities().iter().map(u8::to_string).collect();
+    let what = match model.family() {
+        cvq::ModelFamily::Cvqn => "quality",
+        cvq::ModelFamily::Recurrent => "iterations",
+    };
+    let _ = writeln!(
+        s,
+        "{:<13}{} (default {})",
+        format!("{what}:"),
+        qualities.join(", "),
+        model.quality()
+    );
+    if let Some(codec) = model.codec() {
+        s += &crate::info::render_table(&codec.config);
+    } else if let Some(rnn) = model.recurrent() {
+        s += &crate::info::render_recurrent(&rnn.config, false);
     }
     Ok(s)
 }

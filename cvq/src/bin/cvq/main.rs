@@ -75,10 +75,11 @@ enum Command {
         #[arg(long)]
         tile: Option<u32>,
     },
-    /// Describe a .cvq file (header, groups, bytes per group), or a model architecture
+    /// Describe a .cvq file (header, groups, bytes per group), a model file (.cvqm /
+    /// .cvqd: name, family, qualities, architecture), or a model architecture
     /// (parameters and MACs per pixel) with --preset / --config.
     Info {
-        /// A .cvq file.
+        /// A .cvq file, or a model file (.cvqm, .cvqd).
         #[arg(conflicts_with_all = ["preset", "config"])]
         file: Option<PathBuf>,
         /// Preset name: paper, thesis, baseline, small, tiny; recurrent codec: rnn-seed,
