@@ -392,8 +392,8 @@ fn tensor<T: GradScalar>(data: Vec<T>, shape: Shape, dtype: DType) -> FlexTensor
     FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(shape), dtype)
 }
 
-/// Runs `f32_op` on f32/f64 operands directly, and on half-precision operands widened to
-/// f32 with the result narrowed back.
+/// Runs `op_f32` / `op_f64` on f32 / f64 operands, and `op_f32` on half-precision
+/// operands widened to f32 with the result narrowed back.
 fn dispatch(
     operands: [FlexTensor; 2],
     op_f32: impl FnOnce(&[f32], &[f32]) -> Vec<f32>,
