@@ -6,8 +6,9 @@
 //   node scripts/large-fixture.mjs --samples OUT.cvq    (samples an existing OUT.cvq again, after
 //                                                        a change to the decoder's arithmetic)
 // The committed fixture: ../shared/data/kodak/kodim23.png upscaled to 4000×3000
-// (`/usr/bin/convert kodim23.png -filter Triangle -resize 4000x3000! big.png`,
-// ImageMagick), quality 3 (the model the web module embeds).
+// with Pillow's bilinear filter (`python3 -c "from PIL import Image;
+// Image.open('kodim23.png').convert('RGB').resize((4000, 3000), Image.BILINEAR).save('big.png')"`),
+// quality 3 (the model the web module embeds).
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
