@@ -11,7 +11,7 @@ use cvq_core::complexity::complexity;
 use cvq_core::config::{CvqnConfig, ImportanceKind, Preset};
 use cvq_core::loss::{Distortion, RateDistortionLoss};
 use cvq_core::model::Cvqn;
-use cvq_core::model::context3d::ContextModel3d;
+use cvq_core::model::context3d::{ContextModel3d, symbol_rates};
 use cvq_core::model::importance::re_importance;
 use cvq_core::model::quantizer::GmmQuantizer;
 use cvq_core::model::split_merge::order_from_importance;
@@ -121,6 +121,52 @@ fn quantizer_symbols_in_range_and_straight_through_gradient() {
                 .any(|g| g != 0.0)
         );
     }
+}
+
+/// The rate of a hard symbol gives the latent no gradient; the soft rate gradient
+/// (`nll + soft_nll − stop_gradient(soft_nll)`) keeps the value and pulls the latent
+/// towards the cheaper level.
+#[test]
+fn soft_rate_gradient_pulls_the_latent_towards_cheaper_symbols() {
+    let device = Default::default();
+    let q = GmmQuantizer::<AB>::new(3, 0.7072, &device);
+    // Means −1, 0, 1; every latent 0.2 picks level 1.
+    let z = Tensor::<AB, 4>::full([1, 2, 2, 2], 0.2, &device).require_grad();
+    let out = q.forward(z.clone());
+    assert!(
+        out.symbols
+            .clone()
+            .into_data()
+            .convert::<i64>()
+            .iter::<i64>()
+            .all(|k| k == 1)
+    );
+    // The context model finds level 2 (value +1) cheapest: logits [1, L, C, h, w].
+    let logits = Tensor::<AB, 1>::from_floats([0.0, 1.0, 3.0], &device)
+        .reshape([1, 3, 1, 1, 1])
+        .repeat_dim(2, 2)
+        .repeat_dim(3, 2)
+        .repeat_dim(4, 2);
+    let (nll, soft_nll) = symbol_rates(logits, out.symbols, out.soft_weights);
+    let hard_grads = nll.clone().sum().backward();
+    let hard = z.grad(&hard_grads).map(|g| g.abs().sum().into_scalar());
+    assert!(hard.is_none_or(|g| g == 0.0), "hard rate gradient {hard:?}");
+
+    let soft_rate = nll.clone() + soft_nll.clone() - soft_nll.detach();
+    soft_rate
+        .clone()
+        .into_data()
+        .assert_approx_eq::<f32>(&nll.into_data(), Default::default());
+    let grads = soft_rate.sum().backward();
+    let gz: Vec<f32> = z
+        .grad(&grads)
+        .expect("the soft rate reaches the latent")
+        .into_data()
+        .convert::<f32>()
+        .into_vec()
+        .unwrap();
+    // Gradient descent raises z towards level 2.
+    assert!(gz.iter().all(|&g| g < 0.0), "{gz:?}");
 }
 
 #[test]
@@ -293,6 +339,7 @@ fn small_preset_overfits_one_crop() {
     let x = kodak_crop(&device);
     let loss_fn = RateDistortionLoss {
         rate: Default::default(),
+        rate_gradient: Default::default(),
         distortion: Distortion::Mse { lambda: 0.01 },
         gmm_beta: 0.0,
     };

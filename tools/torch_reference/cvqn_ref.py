@@ -314,7 +314,7 @@ class GmmQuantizer(nn.Module):
         symbols = (log_w - dist * HARD_SCALE).argmax(dim=4, keepdim=True).reshape(b, c, h, w)
         hard = self.dequantize(symbols)
         values = soft + (hard - soft).detach()
-        return values, symbols
+        return values, symbols, soft_w
 
     def dequantize(self, symbols):
         return self.mean.index_select(0, symbols.flatten()).reshape(symbols.shape)
@@ -353,10 +353,14 @@ class ParallelContextModel(nn.Module):
         return self.out(f).reshape(b, self.channels, self.levels, h, w).transpose(1, 2)
 
 
-def symbol_nll(logits, symbols):
+def symbol_rates(logits, symbols, soft_w):
+    """context3d::symbol_rates: (nll of the symbols, its expectation under the soft
+    assignment with the probabilities detached), each [B, C_g, H, W]."""
     b, _, c, h, w = logits.shape
     log_p = torch.log_softmax(logits, 1)
-    return -log_p.gather(1, symbols.unsqueeze(1)).reshape(b, c, h, w)
+    nll = -log_p.gather(1, symbols.unsqueeze(1)).reshape(b, c, h, w)
+    soft_nll = -(soft_w.permute(0, 4, 1, 2, 3) * log_p.detach()).sum(1)
+    return nll, soft_nll
 
 
 def group_channels(cfg):
@@ -390,6 +394,8 @@ class Cvqn(nn.Module):
             ParallelContextModel(cfg["levels"][g], gs[g], sum(gs[g + 1:]), cfg["entropy_features"][g], k)
             for g in range(len(cfg["levels"])))
         self.register_buffer("order", torch.arange(cfg["code_channels"], dtype=torch.int64))
+        # RateGradient::Soft (CvqnOutput::with_soft_rate_gradient) when True.
+        self.soft_rate_gradient = False
         if k > 1:
             # synthesis::rate_gains: log gain of rate point i = ln 0.5 + ln 4 · i/(K−1).
             log_gain = torch.tensor([math.log(0.5) + math.log(4.0) * i / (k - 1) for i in range(k)])
@@ -409,16 +415,19 @@ class Cvqn(nn.Module):
         permuted = latent.index_select(1, order)
         parts = list(torch.split(permuted, self.group_sizes, dim=1))  # narrow() views
         groups = [q(p) for p, q in zip(parts, self.quantizers)]
-        merged = torch.cat([v for v, _ in groups], 1)
+        merged = torch.cat([v for v, _, _ in groups], 1)
         code = merged.index_select(1, torch.argsort(order, stable=True))  # unpermute_channels
         if self.inv_gain is not None:
             code = code * torch.exp(self.inv_gain[rate]).reshape(1, -1, 1, 1)
-        # entropy_logits() + symbol_nll()
+        # entropy_logits() + symbol_rates()
         nlls = []
         for g in range(len(groups)):
-            prior = torch.cat([v for v, _ in groups[g + 1:]], 1) if g + 1 < len(groups) else None
+            prior = torch.cat([v for v, _, _ in groups[g + 1:]], 1) if g + 1 < len(groups) else None
             logits = self.parallel[g](prior, groups[g][0], rate)
-            nlls.append(symbol_nll(logits, groups[g][1]))
+            nll, soft_nll = symbol_rates(logits, groups[g][1], groups[g][2])
+            if self.soft_rate_gradient:
+                nll = nll + soft_nll - soft_nll.detach()
+            nlls.append(nll)
         reconstruction = self.decoder(code)
         return reconstruction, latent, nlls, h * w
 
@@ -569,6 +578,9 @@ def main():
                          "trains a random one (default: the train.json's, else --lambda for all)")
     ap.add_argument("--rate-term", choices=["seed", "bpp"], default=None,
                     help="the loss's rate term (default: the train.json's, else seed)")
+    ap.add_argument("--rate-gradient", choices=["soft", "context"], default=None,
+                    help="how the rate's gradient reaches the encoder (cvq-train's --rate-gradient;"
+                         " default: the train.json's, else soft)")
     ap.add_argument("--grad-clip", type=float, default=None, help="clip by value, 0: off (default 1.0)")
     ap.add_argument("--log-every", type=int, default=None,
                     help="trainer's log_every: MS-SSIM of the batch on these steps if crop >= 161 "
@@ -592,7 +604,8 @@ def main():
 
     # TrainConfig::new defaults, then the train.json (if any), then explicit flags.
     defaults = {"batch": 8, "crop": 256, "lr": 1e-4, "lr_quantizer": 5e-5, "lam": 0.01,
-                "grad_clip": 1.0, "log_every": 10, "rate_weights": None, "rate_term": "seed"}
+                "grad_clip": 1.0, "log_every": 10, "rate_weights": None, "rate_term": "seed",
+                "rate_gradient": "soft"}
     cfg = None
     if args.train_json:
         with open(args.train_json) as fh:
@@ -605,7 +618,8 @@ def main():
                         lr_quantizer=tj["lr_quantizer"], lam=dist["Mse"]["lambda"],
                         grad_clip=tj["grad_clip"], log_every=tj["log_every"],
                         rate_weights=",".join(str(w) for w in tj.get("rate_weights", [])) or None,
-                        rate_term="bpp" if tj["loss"].get("rate") == "Bpp" else "seed")
+                        rate_term="bpp" if tj["loss"].get("rate") == "Bpp" else "seed",
+                        rate_gradient=tj["loss"].get("rate_gradient", "Context").lower())
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -624,6 +638,7 @@ def main():
         torch.backends.cudnn.benchmark = True
 
     model = Cvqn(cfg)
+    model.soft_rate_gradient = args.rate_gradient == "soft"
     if args.init_mpk:
         load_burn_checkpoint(model, args.init_mpk)
     else:

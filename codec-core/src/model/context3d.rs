@@ -115,15 +115,30 @@ impl<B: Backend> ContextModel3d<B> {
     }
 }
 
-/// Negative log-likelihood in nats of each symbol: logits `[B, L, C_g, H, W]`,
-/// symbols `[B, C_g, H, W]` → `[B, C_g, H, W]`.
-pub fn symbol_nll<B: Backend>(logits: Tensor<B, 5>, symbols: Tensor<B, 4, Int>) -> Tensor<B, 4> {
+/// The rate of each symbol of a group, in nats: logits `[B, L, C_g, H, W]`, symbols
+/// `[B, C_g, H, W]` and the quantizer's soft assignments `[B, C_g, H, W, L]` →
+/// `(nll, soft_nll)`, each `[B, C_g, H, W]`:
+/// - `nll`: the negative log-likelihood of the symbol (what a coder spends);
+/// - `soft_nll`: `−Σ_j s_j · ln p_j`, its expectation under the soft assignment `s` with
+///   the probabilities `p` detached. Its gradient reaches the latent (through `s`), which
+///   the symbol's own `nll` cannot: the symbol is an integer index.
+pub fn symbol_rates<B: Backend>(
+    logits: Tensor<B, 5>,
+    symbols: Tensor<B, 4, Int>,
+    soft_weights: Tensor<B, 5>,
+) -> (Tensor<B, 4>, Tensor<B, 4>) {
     let [b, _, c, h, w] = logits.dims();
     let log_p = activation::log_softmax(logits, 1);
-    log_p
+    let nll = log_p
+        .clone()
         .gather(1, symbols.unsqueeze_dim::<5>(1))
         .reshape([b, c, h, w])
-        .neg()
+        .neg();
+    let soft_nll = (soft_weights.permute([0, 4, 1, 2, 3]) * log_p.detach())
+        .sum_dim(1)
+        .reshape([b, c, h, w])
+        .neg();
+    (nll, soft_nll)
 }
 
 /// Parameters of a context model.

@@ -26,7 +26,7 @@ use burn::module::{Module, Param};
 use burn::tensor::{ElementConversion, Int, Tensor, backend::Backend};
 
 use crate::config::{ConfigError, CvqnConfig, EntropyKind, ImportanceKind};
-use context3d::{ContextModel3d, symbol_nll};
+use context3d::{ContextModel3d, symbol_rates};
 use decoder::Decoder;
 use encoder::Encoder;
 use importance::SeImportance;
@@ -68,6 +68,9 @@ pub struct GroupOutput<B: Backend> {
     pub symbols: Tensor<B, 4, Int>,
     /// Negative log-likelihood (nats) of each symbol under the context model `[B, C_g, h, w]`.
     pub nll: Tensor<B, 4>,
+    /// Its expectation under the quantizer's soft assignment, with the context model's
+    /// probabilities detached, `[B, C_g, h, w]` (see [`context3d::symbol_rates`]).
+    pub soft_nll: Tensor<B, 4>,
 }
 
 /// Everything the quantization stage produces.
@@ -80,6 +83,8 @@ pub struct QuantizedCode<B: Backend> {
     pub order: Tensor<B, 1, Int>,
     /// Per-group quantized values and symbols (permuted channel order).
     pub groups: Vec<(Tensor<B, 4>, Tensor<B, 4, Int>)>,
+    /// Per-group soft assignments `[B, C_g, h, w, L_g]` (permuted channel order).
+    pub soft_weights: Vec<Tensor<B, 5>>,
     /// Quantized code in the original channel order `[B, C, h, w]`: the decoder input.
     pub code: Tensor<B, 4>,
 }
@@ -100,6 +105,17 @@ pub struct CvqnOutput<B: Backend> {
 }
 
 impl<B: Backend> CvqnOutput<B> {
+    /// The same output with every symbol's `nll` given the gradient of its soft
+    /// expectation (`nll + soft_nll − stop_gradient(soft_nll)`): the values are
+    /// unchanged, and the rate terms computed from them now pull the latent towards
+    /// cheaper symbols ([`crate::loss::RateGradient::Soft`]).
+    pub fn with_soft_rate_gradient(mut self) -> Self {
+        for g in &mut self.groups {
+            g.nll = g.nll.clone() + g.soft_nll.clone() - g.soft_nll.clone().detach();
+        }
+        self
+    }
+
     /// The seed's rate term: mean over groups of the mean cross-entropy (nats/symbol), `[1]`.
     pub fn rate_ce(&self) -> Tensor<B, 1> {
         let n = self.groups.len() as f64;
@@ -263,14 +279,14 @@ impl<B: Backend> Cvqn<B> {
         let parts = self
             .groups()
             .split(permute_channels(latent.clone(), order.clone()));
-        let groups: Vec<_> = parts
+        let (groups, soft_weights): (Vec<_>, Vec<_>) = parts
             .into_iter()
             .zip(&self.quantizers)
             .map(|(part, q)| {
                 let out = q.forward(part);
-                (out.values, out.symbols)
+                ((out.values, out.symbols), out.soft_weights)
             })
-            .collect();
+            .unzip();
         let merged = self
             .groups()
             .merge(groups.iter().map(|(v, _)| v.clone()).collect());
@@ -283,6 +299,7 @@ impl<B: Backend> Cvqn<B> {
             latent,
             order,
             groups,
+            soft_weights,
             code,
         }
     }
@@ -306,10 +323,15 @@ impl<B: Backend> Cvqn<B> {
             .groups
             .into_iter()
             .zip(logits)
-            .map(|((values, symbols), logits)| GroupOutput {
-                nll: symbol_nll(logits, symbols.clone()),
-                values,
-                symbols,
+            .zip(q.soft_weights)
+            .map(|(((values, symbols), logits), soft)| {
+                let (nll, soft_nll) = symbol_rates(logits, symbols.clone(), soft);
+                GroupOutput {
+                    values,
+                    symbols,
+                    nll,
+                    soft_nll,
+                }
             })
             .collect();
         CvqnOutput {

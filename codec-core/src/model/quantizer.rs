@@ -32,6 +32,9 @@ pub struct Quantized<B: Backend> {
     pub values: Tensor<B, 4>,
     /// Symbols `k ∈ 0..L`, `[B, C, H, W]`.
     pub symbols: Tensor<B, 4, Int>,
+    /// Soft assignments `softmax_j(ln w_j − d_j)`, `[B, C, H, W, L]` (differentiable in
+    /// `z`, μ, σ and π; what the soft rate gradient of the loss flows through).
+    pub soft_weights: Tensor<B, 5>,
 }
 
 impl<B: Backend> GmmQuantizer<B> {
@@ -92,13 +95,17 @@ impl<B: Backend> GmmQuantizer<B> {
         let log_w = self.log_weight().reshape([1, 1, 1, 1, l]);
         let soft_w = activation::softmax(log_w.clone() - dist.clone(), 4);
         let mean5 = self.mean.val().reshape([1, 1, 1, 1, l]);
-        let soft = (soft_w * mean5).sum_dim(4).reshape([b, c, h, w]);
+        let soft = (soft_w.clone() * mean5).sum_dim(4).reshape([b, c, h, w]);
         let symbols = (log_w - dist.mul_scalar(HARD_SCALE))
             .argmax(4)
             .reshape([b, c, h, w]);
         let hard = self.dequantize(symbols.clone());
         let values = soft.clone() + (hard - soft).detach();
-        Quantized { values, symbols }
+        Quantized {
+            values,
+            symbols,
+            soft_weights: soft_w,
+        }
     }
 
     /// The symbols [`Self::forward`] picks, without its soft path (what encoding needs):

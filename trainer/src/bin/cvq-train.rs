@@ -18,7 +18,7 @@ use cvq::{Cpu, load_model};
 use cvq_core::codec::CodecModel;
 use cvq_core::config::{CvqnConfig, Preset};
 use cvq_core::loaded::LoadedModel;
-use cvq_core::loss::{Distortion, RateTerm};
+use cvq_core::loss::{Distortion, RateGradient, RateTerm};
 use cvq_core::recurrent::codec::RecurrentCodecModel;
 use cvq_core::recurrent::config::{RecurrentConfig, RecurrentPreset};
 use cvq_entropy::WeightPrecision;
@@ -72,6 +72,15 @@ enum RateKind {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum RateGradientKind {
+    /// Also through each symbol's soft assignment, so the distortion weight moves the
+    /// rate (straight-through, as for the values).
+    Soft,
+    /// Only through the context model's inputs (the seed's).
+    Context,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Precision {
     F16,
     F32,
@@ -103,6 +112,9 @@ struct StepArgs {
     /// Rate term of the loss.
     #[arg(long, value_enum, default_value = "seed")]
     rate_term: RateKind,
+    /// How the rate's gradient reaches the encoder.
+    #[arg(long, value_enum, default_value = "soft")]
+    rate_gradient: RateGradientKind,
     /// Distortion weights of the rate points of a variable-rate model (comma list,
     /// lowest quality first; one per `rate_points` of the model config).
     #[arg(long, value_delimiter = ',')]
@@ -140,6 +152,10 @@ impl StepArgs {
         cfg.loss.rate = match self.rate_term {
             RateKind::Seed => RateTerm::GroupMeanNats,
             RateKind::Bpp => RateTerm::Bpp,
+        };
+        cfg.loss.rate_gradient = match self.rate_gradient {
+            RateGradientKind::Soft => RateGradient::Soft,
+            RateGradientKind::Context => RateGradient::Context,
         };
         cfg.rate_weights = self.rate_weights.clone();
         cfg.crop = self.crop.unwrap_or(cfg.crop);

@@ -1,7 +1,7 @@
 //! The training configuration (`train.json` in a run folder).
 
 use cvq_core::config::CvqnConfig;
-use cvq_core::loss::{Distortion, RateDistortionLoss, RateTerm};
+use cvq_core::loss::{Distortion, RateDistortionLoss, RateGradient, RateTerm};
 use cvq_core::metrics::MS_SSIM_MIN_SIDE;
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +66,7 @@ impl TrainConfig {
                 distortion: Distortion::Mse { lambda: 0.01 },
                 gmm_beta: 0.0,
                 rate: RateTerm::GroupMeanNats,
+                rate_gradient: RateGradient::Soft,
             },
             rate_weights: Vec::new(),
             quality: 1,

@@ -205,16 +205,12 @@ fn model_info(path: &Path, bytes: &[u8]) -> Result<String, String> {
     } else {
         "decoder only (cannot encode)"
     };
-    let family = match model.family() {
-        cvq::ModelFamily::Cvqn => "CVQN",
-        cvq::ModelFamily::Recurrent => "recurrent (progressive)",
+    let (family, what) = match model.family() {
+        cvq::ModelFamily::Cvqn => ("CVQN", "quality"),
+        cvq::ModelFamily::Recurrent => ("recurrent (progressive)", "iterations"),
     };
     let _ = writeln!(s, "family:      {family}, {role}");
     let qualities: Vec<String> = model.qualities().iter().map(u8::to_string).collect();
-    let what = match model.family() {
-        cvq::ModelFamily::Cvqn => "quality",
-        cvq::ModelFamily::Recurrent => "iterations",
-    };
     let _ = writeln!(
         s,
         "{:<13}{} (default {})",
