@@ -11,7 +11,7 @@ use cvq_core::complexity::complexity;
 use cvq_core::config::{CvqnConfig, ImportanceKind, Preset};
 use cvq_core::loss::{Distortion, RateDistortionLoss};
 use cvq_core::model::Cvqn;
-use cvq_core::model::context3d::{ContextModel3d, symbol_rates};
+use cvq_core::model::context3d::{ContextModel3d, symbol_rates, with_soft_gradient};
 use cvq_core::model::importance::re_importance;
 use cvq_core::model::quantizer::GmmQuantizer;
 use cvq_core::model::split_merge::order_from_importance;
@@ -124,7 +124,7 @@ fn quantizer_symbols_in_range_and_straight_through_gradient() {
 }
 
 /// The rate of a hard symbol gives the latent no gradient; the soft rate gradient
-/// (`nll + soft_nll − stop_gradient(soft_nll)`) keeps the value and pulls the latent
+/// (`with_soft_gradient`: `nll + soft_nll − stop_gradient(soft_nll)`) keeps the value and pulls the latent
 /// towards the cheaper level.
 #[test]
 fn soft_rate_gradient_pulls_the_latent_towards_cheaper_symbols() {
@@ -152,7 +152,7 @@ fn soft_rate_gradient_pulls_the_latent_towards_cheaper_symbols() {
     let hard = z.grad(&hard_grads).map(|g| g.abs().sum().into_scalar());
     assert!(hard.is_none_or(|g| g == 0.0), "hard rate gradient {hard:?}");
 
-    let soft_rate = nll.clone() + soft_nll.clone() - soft_nll.detach();
+    let soft_rate = with_soft_gradient(nll.clone(), soft_nll);
     soft_rate
         .clone()
         .into_data()

@@ -141,6 +141,13 @@ pub fn symbol_rates<B: Backend>(
     (nll, soft_nll)
 }
 
+/// `nll` with the gradient of `soft_nll` (both from [`symbol_rates`]):
+/// `nll + soft_nll − stop_gradient(soft_nll)`, whose value is `nll`'s — the
+/// straight-through estimator of the soft rate gradient.
+pub fn with_soft_gradient<B: Backend>(nll: Tensor<B, 4>, soft_nll: Tensor<B, 4>) -> Tensor<B, 4> {
+    nll + soft_nll.clone() - soft_nll.detach()
+}
+
 /// Parameters of a context model.
 pub fn context_model_params(levels: usize, f: usize) -> usize {
     27 * (f + 2 * f * f + f * levels) + 3 * f + levels

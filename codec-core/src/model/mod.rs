@@ -26,7 +26,7 @@ use burn::module::{Module, Param};
 use burn::tensor::{ElementConversion, Int, Tensor, backend::Backend};
 
 use crate::config::{ConfigError, CvqnConfig, EntropyKind, ImportanceKind};
-use context3d::{ContextModel3d, symbol_rates};
+use context3d::{ContextModel3d, symbol_rates, with_soft_gradient};
 use decoder::Decoder;
 use encoder::Encoder;
 use importance::SeImportance;
@@ -111,7 +111,7 @@ impl<B: Backend> CvqnOutput<B> {
     /// cheaper symbols ([`crate::loss::RateGradient::Soft`]).
     pub fn with_soft_rate_gradient(mut self) -> Self {
         for g in &mut self.groups {
-            g.nll = g.nll.clone() + g.soft_nll.clone() - g.soft_nll.clone().detach();
+            g.nll = with_soft_gradient(g.nll.clone(), g.soft_nll.clone());
         }
         self
     }
