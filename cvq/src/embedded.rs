@@ -2,9 +2,14 @@
 //! trained and what it measures on Kodak). They stay in the repository's `models/`
 //! folder, shared with the web build and the trainer.
 
+use crate::Tune;
+
 /// A model file compiled into the library.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EmbeddedModel {
+    /// What the model was trained for; [`Tune::Psnr`] for the recurrent model, which no
+    /// rate point selects.
+    pub tune: Tune,
     /// The rate points (`quality`) the model serves: one for a fixed-rate model, several
     /// for a variable-rate one.
     pub qualities: &'static [u8],
@@ -12,30 +17,51 @@ pub(crate) struct EmbeddedModel {
     pub bytes: &'static [u8],
 }
 
-/// Embedded models, lowest rate first (`quality` 1 makes the
-/// smallest files), then the recurrent model. A `static`, not a `const`: every use of a `const` may get its own
-/// copy of the 20 MB of model bytes in the binary (it did: 51 MB instead of 31 MB).
+/// Embedded models: the PSNR ladder, lowest rate first (`quality` 1 makes the smallest
+/// files), the MS-SSIM-tuned models, then the recurrent model. A `static`, not a `const`: every use of a `const` may get its own
+/// copy of the model bytes in the binary (with 20 MB of models it did: 51 MB instead of 31 MB).
 pub(crate) static MODELS: &[EmbeddedModel] = &[
     EmbeddedModel {
+        tune: Tune::Psnr,
         qualities: &[1],
         bytes: include_bytes!("../../models/cvq-compact-q1.cvqm"),
     },
     EmbeddedModel {
+        tune: Tune::Psnr,
         qualities: &[2],
         bytes: include_bytes!("../../models/cvq-compact-q2.cvqm"),
     },
     EmbeddedModel {
+        tune: Tune::Psnr,
         qualities: &[3],
         bytes: include_bytes!("../../models/cvq-compact-q3.cvqm"),
     },
     EmbeddedModel {
+        tune: Tune::Psnr,
         qualities: &[4],
         bytes: include_bytes!("../../models/cvq-compact-q4.cvqm"),
+    },
+    EmbeddedModel {
+        tune: Tune::Psnr,
+        qualities: &[5],
+        bytes: include_bytes!("../../models/cvq-compact-q5.cvqm"),
+    },
+    // Trained on α·(1 − MS-SSIM) + rate (`Options::tune`).
+    EmbeddedModel {
+        tune: Tune::MsSsim,
+        qualities: &[2],
+        bytes: include_bytes!("../../models/cvq-compact-ssim-q2.cvqm"),
+    },
+    EmbeddedModel {
+        tune: Tune::MsSsim,
+        qualities: &[3],
+        bytes: include_bytes!("../../models/cvq-compact-ssim-q3.cvqm"),
     },
     // The recurrent model: no rate point of its own (its qualities are iteration
     // counts; encode with `--model models/cvq-rnn.cvqm --iterations N`); embedded so
     // that `cvq decode` finds it by the name and hash in a file's header.
     EmbeddedModel {
+        tune: Tune::Psnr,
         qualities: &[],
         bytes: include_bytes!("../../models/cvq-rnn.cvqm"),
     },

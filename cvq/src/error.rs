@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use cvq_core::codec::CodecError;
 
+use crate::Tune;
+
 /// Errors of encoding, decoding and loading models.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -70,14 +72,19 @@ pub enum Error {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidOptions {
-    /// No embedded model has this rate point.
-    #[error("no embedded model for quality {quality} (available: {available})")]
+    /// No embedded model of this tune has this rate point.
+    #[error("no embedded {tune} model for quality {quality} (available: {available})")]
     NoSuchQuality {
         /// The quality asked for.
         quality: u8,
-        /// The embedded rate points, comma-separated.
+        /// The tune asked for.
+        tune: Tune,
+        /// The embedded rate points of that tune, comma-separated.
         available: String,
     },
+    /// A tune chooses among the embedded models; it cannot be combined with a model.
+    #[error("tune {0} chooses among the embedded models; it cannot be combined with a given model")]
+    TuneWithModel(Tune),
     /// The chosen model does not have this rate point.
     #[error("model {model} has no quality {quality} (it encodes at {model_qualities})")]
     QualityMismatch {

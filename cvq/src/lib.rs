@@ -1,7 +1,8 @@
 //! cvq — a learned image codec.
 //!
 //! Encode 8-bit RGB images into `.cvq` files and decode them again with the models
-//! embedded in this crate (four rate points, `quality` 1–4; see the repository's
+//! embedded in this crate (an MSE-trained ladder of rate points, `quality` 1–5, and an
+//! MS-SSIM-trained model chosen with [`Options::tune`]; see the repository's
 //! `models/README.md` for how they were trained and what they measure). Everything runs
 //! on the CPU (Burn's Flex backend). The `cvq` command-line tool (feature `cli`, on by
 //! default) is a thin layer over this library: `cargo install --path cvq`.
@@ -52,6 +53,7 @@ mod error;
 pub mod io;
 mod model;
 mod options;
+mod tune;
 
 pub use cvq_bitstream::format::Limits;
 pub use cvq_core::codec::{CodecError, RgbImage};
@@ -59,9 +61,10 @@ pub use cvq_entropy::ModelFamily;
 pub use error::{Error, InvalidOptions};
 pub use model::{
     Cpu, DEFAULT_QUALITY, DEFAULT_TILE, Decoded, Encoded, IterationRoundTrip, Model,
-    ProgressiveRoundTrip, TILE_ABOVE_PIXELS, load_model, qualities, tile_for,
+    ProgressiveRoundTrip, TILE_ABOVE_PIXELS, load_model, qualities, qualities_for, tile_for,
 };
 pub use options::{Options, Progress};
+pub use tune::{Tune, UnknownTune};
 
 use std::sync::Arc;
 

@@ -10,7 +10,7 @@ use cvq_core::recurrent::codec::RecurrentCodecModel;
 use cvq_entropy::{ModelFamily, ModelFile, RecurrentModelFile, model_family};
 
 use crate::embedded::MODELS;
-use crate::{Error, InvalidOptions, Progress};
+use crate::{Error, InvalidOptions, Progress, Tune};
 
 /// The backend the networks run on: Burn's Flex CPU backend (all cores).
 pub type Cpu = burn::backend::Flex;
@@ -18,15 +18,32 @@ pub type Cpu = burn::backend::Flex;
 /// The rate point used when none is asked for.
 pub const DEFAULT_QUALITY: u8 = 3;
 
-/// The rate points of the embedded models, lowest rate (smallest files) first.
+/// The rate points of the embedded PSNR-tuned models (the default ladder), lowest rate
+/// (smallest files) first.
 pub fn qualities() -> impl DoubleEndedIterator<Item = u8> + Clone {
-    MODELS.iter().flat_map(|m| m.qualities.iter().copied())
+    qualities_for(Tune::Psnr)
 }
 
-pub(crate) fn no_such_quality(quality: u8) -> InvalidOptions {
-    let available: Vec<String> = qualities().map(|q| q.to_string()).collect();
+/// The rate points of the embedded models tuned for `tune`, lowest rate first.
+///
+/// ```
+/// // every tune has the default rate point
+/// for tune in cvq::Tune::ALL {
+///     assert!(cvq::qualities_for(tune).any(|q| q == cvq::DEFAULT_QUALITY));
+/// }
+/// ```
+pub fn qualities_for(tune: Tune) -> impl DoubleEndedIterator<Item = u8> + Clone {
+    MODELS
+        .iter()
+        .filter(move |m| m.tune == tune)
+        .flat_map(|m| m.qualities.iter().copied())
+}
+
+pub(crate) fn no_such_quality(quality: u8, tune: Tune) -> InvalidOptions {
+    let available: Vec<String> = qualities_for(tune).map(|q| q.to_string()).collect();
     InvalidOptions::NoSuchQuality {
         quality,
+        tune,
         available: available.join(", "),
     }
 }
@@ -122,17 +139,27 @@ pub fn tile_for(tile: Option<u32>, width: usize, height: usize) -> u32 {
 }
 
 impl Model {
-    /// The embedded model that serves rate point `quality` (see [`qualities`]); encode
-    /// at that rate point with [`Model::encode_at`].
+    /// The embedded PSNR-tuned model that serves rate point `quality` (see
+    /// [`qualities`]); encode at that rate point with [`Model::encode_at`].
     ///
     /// # Errors
     ///
     /// [`InvalidOptions::NoSuchQuality`], or a model that fails to load.
     pub fn embedded(quality: u8) -> Result<Self, Error> {
+        Self::embedded_tuned(quality, Tune::Psnr)
+    }
+
+    /// The embedded model tuned for `tune` that serves rate point `quality` (see
+    /// [`qualities_for`]).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidOptions::NoSuchQuality`], or a model that fails to load.
+    pub fn embedded_tuned(quality: u8, tune: Tune) -> Result<Self, Error> {
         let m = MODELS
             .iter()
-            .find(|m| m.qualities.contains(&quality))
-            .ok_or_else(|| no_such_quality(quality))?;
+            .find(|m| m.tune == tune && m.qualities.contains(&quality))
+            .ok_or_else(|| no_such_quality(quality, tune))?;
         Self::from_bytes(m.bytes)
     }
 

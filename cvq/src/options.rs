@@ -5,8 +5,8 @@ use std::sync::Arc;
 use cvq_bitstream::format::{FormatError, LimitKind, Limits};
 use cvq_core::codec::{CodecError, RgbImage};
 
-use crate::model::{DEFAULT_QUALITY, Model, no_such_quality, qualities};
-use crate::{Encoded, Error, InvalidOptions};
+use crate::model::{DEFAULT_QUALITY, Model, no_such_quality, qualities_for};
+use crate::{Encoded, Error, InvalidOptions, Tune};
 
 /// How to encode (and decode). `Options::default()` encodes with the embedded model of
 /// rate point [`DEFAULT_QUALITY`] and decodes with the embedded model named in the file.
@@ -36,6 +36,10 @@ pub struct Options {
     /// [`DEFAULT_QUALITY`]); with one it is the highest rate point tried. With a `model`
     /// it must be one of that model's rate points.
     pub quality: Option<u8>,
+    /// Which embedded models encode: the PSNR-tuned ladder (default) or the MS-SSIM-tuned
+    /// one ([`qualities_for`](crate::qualities_for) lists each one's rate points). Only
+    /// without a `model`; decoding finds the model in the file either way.
+    pub tune: Tune,
     /// Largest acceptable file size in bytes (encoding).
     pub max_bytes: Option<u64>,
     /// Largest acceptable bits per pixel, `8 · bytes / (width · height)` (encoding).
@@ -114,6 +118,13 @@ impl Options {
         self
     }
 
+    /// Sets [`Options::tune`].
+    #[must_use]
+    pub fn with_tune(mut self, tune: Tune) -> Self {
+        self.tune = tune;
+        self
+    }
+
     /// Sets [`Options::max_bytes`].
     #[must_use]
     pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
@@ -150,9 +161,13 @@ impl Options {
         {
             return Err(InvalidOptions::BadTargetBpp(bpp));
         }
+        let tune = self.tune;
         match (&self.model, self.quality) {
+            (Some(_), _) if tune != Tune::Psnr => Err(InvalidOptions::TuneWithModel(tune)),
             (Some(m), Some(q)) if !m.qualities().contains(&q) => Err(m.quality_mismatch(q)),
-            (None, Some(q)) if !qualities().any(|have| have == q) => Err(no_such_quality(q)),
+            (None, Some(q)) if !qualities_for(tune).any(|have| have == q) => {
+                Err(no_such_quality(q, tune))
+            }
             _ => Ok(()),
         }
     }
@@ -200,7 +215,7 @@ impl Options {
                 Some(m) => m.encode_tiled(image, self.quality.unwrap_or(m.quality()), tile),
                 None => {
                     let q = self.quality.unwrap_or(DEFAULT_QUALITY);
-                    Model::embedded(q)?.encode_tiled(image, q, tile)
+                    Model::embedded_tuned(q, self.tune)?.encode_tiled(image, q, tile)
                 }
             };
         };
@@ -208,13 +223,13 @@ impl Options {
         let top = self.quality.unwrap_or(u8::MAX);
         let candidates: Vec<u8> = match &self.model {
             Some(m) => m.qualities(),
-            None => qualities().collect(),
+            None => qualities_for(self.tune).collect(),
         };
         let mut smallest: Option<Encoded> = None;
         for q in candidates.into_iter().rev().filter(|&q| q <= top) {
             let enc = match &self.model {
                 Some(m) => m.encode_tiled(image, q, tile)?,
-                None => Model::embedded(q)?.encode_tiled(image, q, tile)?,
+                None => Model::embedded_tuned(q, self.tune)?.encode_tiled(image, q, tile)?,
             };
             if fits(&enc) {
                 return Ok(enc);
@@ -227,7 +242,7 @@ impl Options {
             }
         }
         // validate() guarantees at least one rate point was tried
-        let smallest = smallest.ok_or_else(|| no_such_quality(top))?;
+        let smallest = smallest.ok_or_else(|| no_such_quality(top, self.tune))?;
         Err(too_large(budget, &smallest))
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use cvq::{Error, InvalidOptions, Limits, Model, Options, RgbImage};
+use cvq::{Error, InvalidOptions, Limits, Model, Options, RgbImage, Tune};
 
 /// A seeded, untrained tiny model (format and plumbing only), loaded from its file bytes.
 fn tiny_model() -> Model {
@@ -47,10 +47,10 @@ fn round_trip_finds_the_embedded_model_by_hash() {
         ids.push(model.id());
     }
     ids.dedup();
-    assert_eq!(ids.len(), 4, "one model per rate point: {ids:?}");
+    assert_eq!(ids.len(), 5, "one model per rate point: {ids:?}");
     assert_eq!(
         cvq::qualities().collect::<Vec<_>>(),
-        [1, 2, 3, 4],
+        [1, 2, 3, 4, 5],
         "lowest rate first"
     );
 }
@@ -58,10 +58,22 @@ fn round_trip_finds_the_embedded_model_by_hash() {
 #[test]
 fn options_are_validated_before_any_work() {
     let q3 = Arc::new(Model::embedded(3).unwrap());
-    let cases: [(Options, &str); 5] = [
+    let cases: [(Options, &str); 7] = [
         (
             Options::default().with_quality(9),
-            "no embedded model for quality 9 (available: 1, 2, 3, 4)",
+            "no embedded psnr model for quality 9 (available: 1, 2, 3, 4, 5)",
+        ),
+        (
+            Options::default().with_tune(Tune::MsSsim).with_quality(1),
+            "no embedded ms-ssim model for quality 1 (available: 2, 3)",
+        ),
+        (
+            Options {
+                model: Some(Arc::clone(&q3)),
+                tune: Tune::MsSsim,
+                ..Options::default()
+            },
+            "tune ms-ssim chooses among the embedded models",
         ),
         (
             Options {
@@ -99,6 +111,39 @@ fn options_are_validated_before_any_work() {
         }))
     ));
     assert!(Options::default().validate().is_ok());
+}
+
+#[test]
+fn the_ms_ssim_tune_encodes_with_its_own_model_and_decodes_as_any_file() {
+    let image = pattern(80, 48);
+    assert_eq!(cvq::qualities_for(Tune::MsSsim).collect::<Vec<_>>(), [2, 3]);
+    let psnr = cvq::encode_with(&image, &Options::default()).unwrap();
+    let ssim = cvq::encode_with(&image, &Options::default().with_tune(Tune::MsSsim)).unwrap();
+    assert_eq!(ssim.quality, 3);
+    assert_ne!(ssim.model, psnr.model, "a model of its own");
+    let model = Model::embedded_tuned(3, Tune::MsSsim).unwrap();
+    assert_eq!(ssim.model, model.id());
+    assert_eq!(model.encode(&image).unwrap().bytes, ssim.bytes);
+    // decoding needs no tune: the header names the model
+    let back = cvq::decode(&ssim.bytes).unwrap();
+    assert_eq!(back, model.decode(&ssim.bytes).unwrap());
+    assert!(cvq::compare(&image, &back).psnr > 10.0);
+    // a size target tries only the tune's rate points
+    let fits = Options::default()
+        .with_tune(Tune::MsSsim)
+        .with_max_bytes(ssim.bytes.len() as u64);
+    assert_eq!(cvq::encode_with(&image, &fits).unwrap().bytes, ssim.bytes);
+    let q2 = Model::embedded_tuned(2, Tune::MsSsim)
+        .unwrap()
+        .encode(&image)
+        .unwrap();
+    assert!(q2.bytes.len() < ssim.bytes.len());
+    let below = fits.with_max_bytes(ssim.bytes.len() as u64 - 1);
+    assert_eq!(cvq::encode_with(&image, &below).unwrap().bytes, q2.bytes);
+    assert!(matches!(
+        cvq::encode_with(&image, &below.with_max_bytes(q2.bytes.len() as u64 - 1)),
+        Err(Error::TooLarge { quality: 2, .. })
+    ));
 }
 
 #[test]

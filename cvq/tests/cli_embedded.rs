@@ -23,7 +23,7 @@ fn every_quality_round_trips_with_the_embedded_models() {
     let (dir, png) = picture(96, 80, 0);
     let png = png.as_str();
     let mut headers = Vec::new();
-    for q in [None, Some("1"), Some("2"), Some("3"), Some("4")] {
+    for q in [None, Some("1"), Some("2"), Some("3"), Some("4"), Some("5")] {
         let file = dir.path().join(format!("q{}.cvq", q.unwrap_or("default")));
         let back = dir.path().join(format!("q{}.png", q.unwrap_or("default")));
         let (file, back) = (file.to_str().unwrap(), back.to_str().unwrap());
@@ -52,7 +52,48 @@ fn every_quality_round_trips_with_the_embedded_models() {
     cvq()
         .run(["encode", png, "-o", "/dev/null", "--quality", "9"])
         .fails(1)
-        .stderr_has("no embedded model for quality 9 (available: 1, 2, 3, 4)");
+        .stderr_has("no embedded psnr model for quality 9 (available: 1, 2, 3, 4, 5)");
+}
+
+#[test]
+fn tune_ms_ssim_encodes_with_the_ms_ssim_model() {
+    let (dir, png) = picture(96, 80, 1);
+    let png = png.as_str();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (psnr, ssim, back) = (file("psnr.cvq"), file("ssim.cvq"), file("ssim.png"));
+    cvq().run(["encode", png, "-o", &psnr]).success();
+    let out = cvq()
+        .run(["encode", png, "-o", &ssim, "--tune", "ms-ssim"])
+        .success();
+    assert_eq!(quality_of(&out.stdout), 3, "{}", out.stdout);
+    assert_ne!(std::fs::read(&psnr).unwrap(), std::fs::read(&ssim).unwrap());
+    // decoding needs no --tune: the file names its model
+    cvq().run(["decode", &ssim, "-o", &back]).success();
+    assert_eq!(image::open(&back).unwrap().width(), 96);
+
+    cvq()
+        .run([
+            "encode",
+            png,
+            "-o",
+            &ssim,
+            "--tune",
+            "ms-ssim",
+            "--quality",
+            "1",
+        ])
+        .fails(1)
+        .stderr_has("no embedded ms-ssim model for quality 1 (available: 2, 3)");
+    cvq()
+        .run(["encode", png, "-o", &ssim, "--tune", "sharp"])
+        .fails(2)
+        .stderr_has("unknown tune \"sharp\" (expected psnr or ms-ssim)");
+    cvq()
+        .run([
+            "encode", png, "-o", &ssim, "--tune", "ms-ssim", "--model", &psnr,
+        ])
+        .fails(2)
+        .stderr_has("cannot be used with");
 }
 
 /// The quality line of `cvq encode`'s report.

@@ -731,7 +731,7 @@ mod tests {
         assert_eq!((whole.width(), whole.height()), (72, 56));
         assert_eq!(whole.groups_complete(), whole.groups());
         assert_eq!(whole.file_len() as usize, file.len());
-        let cut = inspect_prefix(&file[..150]).unwrap();
+        let cut = inspect_prefix(&file[..120]).unwrap();
         assert_eq!((cut.groups_complete(), cut.groups()), (1, 3));
         assert!(inspect_prefix(b"PNG not a cvq").is_err());
     }

@@ -23,8 +23,8 @@ fn embedded_model_decodes_complete_and_partial_files_like_the_cli() {
     for (cvq, png, partial, received) in [
         ("kodim23-crop-q3.cvq", "kodim23-crop-q3.cvq.png", false, 3),
         (
-            "kodim23-crop-q3-cut150.cvq",
-            "kodim23-crop-q3-cut150.cvq.png",
+            "kodim23-crop-q3-cut120.cvq",
+            "kodim23-crop-q3-cut120.cvq.png",
             true,
             1,
         ),
@@ -39,7 +39,7 @@ fn embedded_model_decodes_complete_and_partial_files_like_the_cli() {
         );
     }
     let err = codec
-        .decode_impl(&fixture("kodim23-crop-q3-cut150.cvq"), false)
+        .decode_impl(&fixture("kodim23-crop-q3-cut120.cvq"), false)
         .unwrap_err();
     assert!(!err.to_string().is_empty());
 }

@@ -62,7 +62,7 @@ test("a picked PNG is encoded in the worker to the native encoder's bytes and de
 });
 
 test("a truncated file shows an error instead of hanging", async () => {
-  const { page } = await openDemo(["../web/tests/fixtures/kodim23-crop-q3-cut150.cvq"]);
+  const { page } = await openDemo(["../web/tests/fixtures/kodim23-crop-q3-cut120.cvq"]);
   const got = await page.evaluate(() => {
     const el = document.querySelector("cvq-img");
     return { state: el.state, error: el.error, text: el.textContent,

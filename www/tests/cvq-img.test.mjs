@@ -48,7 +48,7 @@ test("a streamed file paints the 1-group preview, then the final image, both exa
   await settled(page);
   await page.evaluate(() => document.querySelector("cvq-img").remove());
 
-  await addImage(page, { src: `/slow/${FIXTURES}/kodim23-crop-q3.cvq?first=150&delay=1500`,
+  await addImage(page, { src: `/slow/${FIXTURES}/kodim23-crop-q3.cvq?first=120&delay=1500`,
     alt: "a parrot", loading: "eager" });
   await page.waitForFunction(() => window.events.length > 0, null, { timeout: 60_000 });
   await page.locator("cvq-img").screenshot({ path: join(artifacts, "progressive-preview.png") });
@@ -65,7 +65,7 @@ test("a streamed file paints the 1-group preview, then the final image, both exa
   assert.deepEqual(preview.detail, { groupsReceived: 1, groups: 3 });
   assert.equal(preview.state, "partial");
   assert.equal(stillPartial, "partial", "the preview screenshot was taken too late");
-  const cut = png(`${FIXTURES}/kodim23-crop-q3-cut150.cvq.png`);
+  const cut = png(`${FIXTURES}/kodim23-crop-q3-cut120.cvq.png`);
   assert.equal(differing(preview.rgba, cut.rgba), 0, "preview differs from the native decode");
 
   assert.deepEqual(last.detail, { groupsReceived: 3, groups: 3 });

@@ -66,7 +66,7 @@ test("GpuCodec decodes within 45 dB of the native decoder (full file and preview
     const createMs = performance.now() - t0;
     const bytes = async (p) => new Uint8Array(await (await fetch(p)).arrayBuffer());
     const out = { adapter: gpu.adapter, id: gpu.id, createMs, runs: [] };
-    for (const [file, partial] of [["kodim23-crop-q3.cvq", false], ["kodim23-crop-q3-cut150.cvq", true]]) {
+    for (const [file, partial] of [["kodim23-crop-q3.cvq", false], ["kodim23-crop-q3-cut120.cvq", true]]) {
       const b = await bytes(`/${fixtures}/${file}`);
       t0 = performance.now();
       const img = partial ? await gpu.decodePartial(b) : await gpu.decode(b);
@@ -85,7 +85,7 @@ test("GpuCodec decodes within 45 dB of the native decoder (full file and preview
   assert.equal(got.error, undefined, got.error);
   console.log(`# GpuCodec.create ${got.createMs.toFixed(0)} ms (wgpu: ${got.adapter})`);
   for (const [run, golden, groups] of [[got.runs[0], "kodim23-crop-q3.cvq.png", 3],
-    [got.runs[1], "kodim23-crop-q3-cut150.cvq.png", 1]]) {
+    [got.runs[1], "kodim23-crop-q3-cut120.cvq.png", 1]]) {
     const want = png(`${FIXTURES}/${golden}`);
     assert.equal(run.width, want.width);
     assert.equal(run.height, want.height);

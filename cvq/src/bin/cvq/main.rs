@@ -36,6 +36,16 @@ enum Command {
         /// file's. With --max-bytes / --target-bpp: the highest rate point tried.
         #[arg(long)]
         quality: Option<u8>,
+        /// Which embedded models encode: psnr (default; trained on MSE) or ms-ssim
+        /// (trained on α·(1 − MS-SSIM) + rate: MS-SSIM at the expense of PSNR; its own,
+        /// shorter ladder of rate points). Not with --model.
+        #[arg(
+            long,
+            value_name = "psnr|ms-ssim",
+            default_value = "psnr",
+            conflicts_with = "model"
+        )]
+        tune: cvq::Tune,
         /// Iterations to code with a recurrent --model (default: all of the model's;
         /// each adds one group of binary codes, bits/256 bpp before entropy coding).
         #[arg(long, conflicts_with = "quality", value_name = "N")]
@@ -117,6 +127,7 @@ fn run(cli: Cli) -> Result<(), String> {
             output,
             model,
             quality,
+            tune,
             iterations,
             max_bytes,
             target_bpp,
@@ -136,6 +147,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let options = Options {
                 model,
                 quality: quality.or(iterations),
+                tune,
                 max_bytes,
                 target_bpp,
                 tile,
