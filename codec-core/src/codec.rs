@@ -448,7 +448,10 @@ impl<B: Backend> CodecModel<B> {
     ///
     /// Parse, digest, configuration or weight errors.
     pub fn load(bytes: &[u8], device: &B::Device) -> Result<Self, CodecError> {
-        Self::from_model_file(&ModelFile::from_bytes(bytes)?, device)
+        let file = ModelFile::from_bytes(bytes)?;
+        // the digest is verified: the hash it states is the file's (no second pass)
+        let hash = cvq_entropy::model_identity(bytes)?.hash;
+        Self::build(&file, hash, device)
     }
 
     /// Builds the codec from a parsed model file.
@@ -458,6 +461,11 @@ impl<B: Backend> CodecModel<B> {
     /// Configuration or weight errors, or an entropy model that does not fit the
     /// configuration.
     pub fn from_model_file(file: &ModelFile, device: &B::Device) -> Result<Self, CodecError> {
+        Self::build(file, file.hash()?, device)
+    }
+
+    /// [`Self::from_model_file`] with the file's model hash already known.
+    fn build(file: &ModelFile, hash: [u8; 8], device: &B::Device) -> Result<Self, CodecError> {
         let config: CvqnConfig = serde_json::from_str(&file.config_json)
             .map_err(|e| CodecError::Weights(format!("config JSON: {e}")))?;
         let (model, synthesis) = match file.kind {
@@ -493,7 +501,7 @@ impl<B: Backend> CodecModel<B> {
                 "entropy model groups differ from the configuration".into(),
             ));
         }
-        let id = ModelId::new(file.name.clone(), file.hash()?)?;
+        let id = ModelId::new(file.name.clone(), hash)?;
         Ok(Self {
             model,
             synthesis,

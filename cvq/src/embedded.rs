@@ -66,3 +66,33 @@ pub(crate) static MODELS: &[EmbeddedModel] = &[
         bytes: include_bytes!("../../models/cvq-rnn.cvqm"),
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::MODELS;
+    use cvq_entropy::{ModelFamily, ModelFile, RecurrentModelFile, model_identity};
+
+    /// `Model::for_file` picks a model by the identity each file states (no digest
+    /// check); here every embedded file's stated identity is checked against its
+    /// verified hash, and no two files state the same one.
+    #[test]
+    fn every_embedded_model_states_its_verified_identity_once() {
+        let mut ids = Vec::new();
+        for m in MODELS {
+            let id = model_identity(m.bytes).unwrap();
+            let (name, hash) = match id.family {
+                ModelFamily::Cvqn => {
+                    let f = ModelFile::from_bytes(m.bytes).unwrap();
+                    (f.name.clone(), f.hash().unwrap())
+                }
+                ModelFamily::Recurrent => {
+                    let f = RecurrentModelFile::from_bytes(m.bytes).unwrap();
+                    (f.name.clone(), f.hash().unwrap())
+                }
+            };
+            assert_eq!((&id.name, id.hash), (&name, hash));
+            assert!(!ids.contains(&id), "{} stated twice", id.name);
+            ids.push(id);
+        }
+    }
+}

@@ -7,7 +7,7 @@ use cvq_bitstream::format::{Limits, read_prefix};
 use cvq_core::codec::{CodecError, CodecModel, RgbImage};
 use cvq_core::loaded::LoadedModel;
 use cvq_core::recurrent::codec::RecurrentCodecModel;
-use cvq_entropy::{ModelFamily, ModelFile, RecurrentModelFile, model_family};
+use cvq_entropy::{ModelFamily, model_identity};
 
 use crate::embedded::MODELS;
 use crate::{Error, InvalidOptions, Progress, Tune};
@@ -65,22 +65,6 @@ pub struct Model {
 /// Loads model-file bytes of either family.
 fn load_family(bytes: &[u8]) -> Result<LoadedModel<Cpu>, CodecError> {
     Ok(LoadedModel::load(bytes, &Default::default())?.with_cpu_kernels(threads()))
-}
-
-/// `(name, hash)` of a model file of either family, without loading its weights.
-fn file_identity(bytes: &[u8]) -> Result<(String, [u8; 8]), CodecError> {
-    Ok(match model_family(bytes) {
-        Some(ModelFamily::Recurrent) => {
-            let f = RecurrentModelFile::from_bytes(bytes)?;
-            let hash = f.hash()?;
-            (f.name, hash)
-        }
-        _ => {
-            let f = ModelFile::from_bytes(bytes)?;
-            let hash = f.hash()?;
-            (f.name, hash)
-        }
-    })
 }
 
 /// The result of an encode.
@@ -204,8 +188,10 @@ impl Model {
             .map_err(CodecError::from)?
             .header;
         for m in MODELS {
-            let (name, hash) = file_identity(m.bytes)?;
-            if name == header.model.name && hash == header.model.hash {
+            // the identity each file states (header and stored digest, no weights);
+            // loading the match verifies its digest, which is that hash
+            let id = model_identity(m.bytes).map_err(CodecError::from)?;
+            if id.name == header.model.name && id.hash == header.model.hash {
                 return Self::from_bytes(m.bytes);
             }
         }

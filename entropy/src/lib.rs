@@ -44,7 +44,8 @@ pub use int_parallel::{
     IntParallelGroupModel, MAX_PARALLEL_WORK, MAX_RATE_POINTS, ParallelLayers, is_anchor,
 };
 pub use model_file::{
-    MAX_MODEL_FILE_BYTES, ModelFamily, ModelFile, ModelKind, WeightPrecision, model_family,
+    MAX_MODEL_FILE_BYTES, ModelFamily, ModelFile, ModelIdentity, ModelKind, WeightPrecision,
+    model_family, model_identity,
 };
 pub use recurrent_file::RecurrentModelFile;
 

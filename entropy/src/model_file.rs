@@ -129,6 +129,20 @@ pub(crate) fn verified_body<'a>(
     magics: &[&[u8; 4]],
     version: u8,
 ) -> Result<&'a [u8], EntropyError> {
+    let (body, digest) = framed(bytes, magics, version)?;
+    if Sha256::digest(body).as_slice() != digest {
+        return Err(bad("digest mismatch (file corrupt or truncated)"));
+    }
+    Ok(body)
+}
+
+/// `(body, stored digest)` of a model file once its size, magic (one of `magics`) and
+/// version byte are checked; the digest is not verified.
+fn framed<'a>(
+    bytes: &'a [u8],
+    magics: &[&[u8; 4]],
+    version: u8,
+) -> Result<(&'a [u8], &'a [u8]), EntropyError> {
     if bytes.len() > MAX_MODEL_FILE_BYTES {
         return Err(bad("larger than 1 GiB"));
     }
@@ -138,11 +152,62 @@ pub(crate) fn verified_body<'a>(
     if bytes[4] != version {
         return Err(bad("unsupported model file version"));
     }
-    let (body, digest) = bytes.split_at(bytes.len() - DIGEST_LEN);
-    if Sha256::digest(body).as_slice() != digest {
-        return Err(bad("digest mismatch (file corrupt or truncated)"));
+    Ok(bytes.split_at(bytes.len() - DIGEST_LEN))
+}
+
+/// The identity a model file states: what `.cvq` headers name it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelIdentity {
+    /// The codec family (from the magic).
+    pub family: ModelFamily,
+    /// The model name.
+    pub name: String,
+    /// The 8-byte model hash of `.cvq` headers.
+    pub hash: [u8; 8],
+}
+
+/// The name and model hash of a model file of either family (`.cvqm` or `.cvqd`, magic
+/// `CVQM`, `CVQD`, `CVQR` or `CVRD`) as the file states them, without reading its
+/// weights: the name from the start of the file, and the hash from the stored SHA-256
+/// digest (a full model's hash is the digest's first 8 bytes) or, for a decoder-only
+/// file, the full model's hash it carries.
+///
+/// The digest is **not** verified (that would read every byte): use this to pick one
+/// file among several, then parse the pick with [`ModelFile::from_bytes`] or
+/// [`RecurrentModelFile::from_bytes`](crate::RecurrentModelFile::from_bytes), whose
+/// digest check confirms the stated hash — for a full file they are the same bytes.
+///
+/// ```
+/// // not a model file: a typed error, not a panic
+/// assert!(cvq_entropy::model_identity(b"CVQM\x01").is_err());
+/// ```
+///
+/// # Errors
+///
+/// [`EntropyError::ModelFile`] for bytes that are not a model file (size, magic,
+/// version, name) and [`EntropyError::Malformed`] for a file cut inside its header.
+pub fn model_identity(bytes: &[u8]) -> Result<ModelIdentity, EntropyError> {
+    use crate::recurrent_file as rnn;
+    let family = model_family(bytes)
+        .ok_or_else(|| bad("not a cvq model file (magic CVQM, CVQD, CVQR or CVRD)"))?;
+    let (magics, version) = match family {
+        ModelFamily::Cvqn => ([MAGIC, DECODER_MAGIC], VERSION),
+        ModelFamily::Recurrent => ([rnn::MAGIC, rnn::DECODER_MAGIC], rnn::VERSION),
+    };
+    let (body, digest) = framed(bytes, &magics, version)?;
+    let mut r = Reader::new(body);
+    r.take(5)?;
+    let name = read_name(&mut r)?;
+    if family == ModelFamily::Cvqn {
+        r.u8()?; // quality
     }
-    Ok(body)
+    let kind = ModelKind::read(&mut r, &bytes[..4] == magics[1])?;
+    let hash = kind.hash_or(|| {
+        let mut h = [0u8; 8];
+        h.copy_from_slice(&digest[..8]);
+        Ok(h)
+    })?;
+    Ok(ModelIdentity { family, name, hash })
 }
 
 /// Starts a model file body: magic, version byte, the name (`u16` length + UTF-8,
@@ -307,6 +372,36 @@ mod tests {
             },
             weights: full.weights[..full.weights.len() / 2].to_vec(),
             ..full.clone()
+        }
+    }
+
+    #[test]
+    fn the_stated_identity_is_the_hash_of_cvq_headers_for_every_kind() {
+        let full = ModelFile::from_bytes(TINY).unwrap();
+        let cut = decoder_only(&full);
+        for (file, bytes) in [(&full, TINY.to_vec()), (&cut, cut.to_bytes().unwrap())] {
+            let id = model_identity(&bytes).unwrap();
+            assert_eq!(id.family, ModelFamily::Cvqn);
+            assert_eq!(id.name, file.name);
+            assert_eq!(id.hash, file.hash().unwrap());
+        }
+    }
+
+    #[test]
+    fn identity_reads_only_the_header_and_the_stated_digest() {
+        // a weight byte changed: the digest no longer matches, so parsing refuses the
+        // file, while the stated identity stays the same (it reads no weights)
+        let mut bytes = TINY.to_vec();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x55;
+        assert!(ModelFile::from_bytes(&bytes).is_err());
+        assert_eq!(
+            model_identity(&bytes).unwrap(),
+            model_identity(TINY).unwrap()
+        );
+        // cut inside the name, wrong magic, wrong version: typed errors
+        for bad in [&TINY[..7], b"XXXX\x01", &[b"CVQM".as_slice(), &[9; 40]].concat()] {
+            assert!(model_identity(bad).is_err());
         }
     }
 

@@ -32,7 +32,7 @@ use crate::reader::{Reader, write_block};
 pub const MAGIC: &[u8; 4] = b"CVQR";
 /// The 4 magic bytes of a decoder-only recurrent model file.
 pub const DECODER_MAGIC: &[u8; 4] = b"CVRD";
-const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 1;
 
 /// A parsed recurrent model file.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,7 +111,7 @@ impl RecurrentModelFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model_file::{ModelFamily, model_family};
+    use crate::model_file::{ModelFamily, model_family, model_identity};
 
     fn sample() -> RecurrentModelFile {
         RecurrentModelFile {
@@ -152,6 +152,11 @@ mod tests {
         let parsed = RecurrentModelFile::from_bytes(&bytes).unwrap();
         assert_eq!(parsed, cut);
         assert_eq!(parsed.hash().unwrap(), full.hash().unwrap());
+        for (file, bytes) in [(&full, full.to_bytes().unwrap()), (&cut, bytes.clone())] {
+            let id = model_identity(&bytes).unwrap();
+            assert_eq!(id.family, ModelFamily::Recurrent);
+            assert_eq!((id.name.as_str(), id.hash), ("rnn-test", file.hash().unwrap()));
+        }
         for len in 0..bytes.len() {
             assert!(
                 RecurrentModelFile::from_bytes(&bytes[..len]).is_err(),

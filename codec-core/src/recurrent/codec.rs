@@ -190,7 +190,10 @@ impl<B: Backend> RecurrentCodecModel<B> {
     ///
     /// Parse, digest, configuration or weight errors.
     pub fn load(bytes: &[u8], device: &B::Device) -> Result<Self, CodecError> {
-        Self::from_model_file(&RecurrentModelFile::from_bytes(bytes)?, device)
+        let file = RecurrentModelFile::from_bytes(bytes)?;
+        // the digest is verified: the hash it states is the file's (no second pass)
+        let hash = cvq_entropy::model_identity(bytes)?.hash;
+        Self::build(&file, hash, device)
     }
 
     /// Builds the codec from a parsed model file.
@@ -200,6 +203,15 @@ impl<B: Backend> RecurrentCodecModel<B> {
     /// Configuration or weight errors.
     pub fn from_model_file(
         file: &RecurrentModelFile,
+        device: &B::Device,
+    ) -> Result<Self, CodecError> {
+        Self::build(file, file.hash()?, device)
+    }
+
+    /// [`Self::from_model_file`] with the file's model hash already known.
+    fn build(
+        file: &RecurrentModelFile,
+        hash: [u8; 8],
         device: &B::Device,
     ) -> Result<Self, CodecError> {
         let config: RecurrentConfig = serde_json::from_str(&file.config_json)
@@ -214,7 +226,7 @@ impl<B: Backend> RecurrentCodecModel<B> {
             net,
             config,
             precision: file.precision,
-            id: ModelId::new(file.name.clone(), file.hash()?)?,
+            id: ModelId::new(file.name.clone(), hash)?,
             device: device.clone(),
         })
     }

@@ -179,7 +179,8 @@ fn model_files() -> &'static [Vec<u8>; 4] {
 /// bytes), then `(offset_hi, offset_lo, xor)` triples — with its SHA-256 digest made valid
 /// again, so the parsers' structure checks (lengths, UTF-8, precision, entropy blocks)
 /// see the damage rather than the digest check. Parsing must never panic; a file that
-/// parses must re-serialise to bytes that parse to the same value.
+/// parses must re-serialise to bytes that parse to the same value, and
+/// [`model_identity`](cvq_entropy::model_identity) must state its name and hash.
 pub fn parse_model_file(data: &[u8]) {
     parse_both(data);
     let [pick, len, edits @ ..] = data else {
@@ -213,8 +214,12 @@ fn reseal(bytes: &mut [u8]) {
 }
 
 fn parse_both(bytes: &[u8]) {
-    use cvq_entropy::RecurrentModelFile;
+    use cvq_entropy::{RecurrentModelFile, model_identity};
+    // the stated identity never panics, and a file that parses states its real hash
+    let id = model_identity(bytes);
     if let Ok(m) = ModelFile::from_bytes(bytes) {
+        let id = id.as_ref().expect("a parsed model states its identity");
+        assert_eq!((&id.name, id.hash), (&m.name, m.hash().expect("hash")));
         let again = m.to_bytes().expect("a parsed model re-serialises");
         assert_eq!(
             ModelFile::from_bytes(&again).expect("re-serialised model parses"),
@@ -222,6 +227,8 @@ fn parse_both(bytes: &[u8]) {
         );
     }
     if let Ok(m) = RecurrentModelFile::from_bytes(bytes) {
+        let id = id.as_ref().expect("a parsed model states its identity");
+        assert_eq!((&id.name, id.hash), (&m.name, m.hash().expect("hash")));
         let again = m.to_bytes().expect("a parsed model re-serialises");
         let back = RecurrentModelFile::from_bytes(&again).expect("re-serialised model parses");
         assert_eq!(back, m);
