@@ -22,7 +22,7 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use cvq::io::{image_files, read_image};
-use cvq::{Model, RgbImage, compare, load_model, qualities};
+use cvq::{Model, RgbImage, Tune, compare, load_model, qualities_for};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -110,6 +110,9 @@ pub struct BenchOptions {
     /// embedded models; recurrent files (`cvq-rnn` rows, one per iteration count) are
     /// run beside them.
     pub cvq_models: Vec<PathBuf>,
+    /// Which embedded ladder runs when `cvq_models` has no CVQN file: the PSNR-tuned
+    /// models (settings `q1`…) or the MS-SSIM-tuned ones (`ms-ssim-q2`…).
+    pub tune: Tune,
     /// Show a progress bar.
     pub progress: bool,
 }
@@ -248,12 +251,16 @@ fn cvq_info(setting: String, model: &Model, quality: u8) -> CvqModelInfo {
     }
 }
 
-fn load_cvq(files: &[PathBuf]) -> Result<Vec<(CvqModelInfo, Model)>, BenchError> {
+fn load_cvq(files: &[PathBuf], tune: Tune) -> Result<Vec<(CvqModelInfo, Model)>, BenchError> {
     let mut out = Vec::new();
     if files.is_empty() {
-        for q in qualities() {
-            let model = Model::embedded(q)?;
-            out.push((cvq_info(format!("q{q}"), &model, q), model));
+        for q in qualities_for(tune) {
+            let model = Model::embedded_tuned(q, tune)?;
+            let setting = match tune {
+                Tune::Psnr => format!("q{q}"),
+                _ => format!("{}-q{q}", tune.name()),
+            };
+            out.push((cvq_info(setting, &model, q), model));
         }
     } else {
         for f in files {
@@ -327,12 +334,12 @@ pub fn run(opts: &BenchOptions) -> Result<BenchResults, BenchError> {
     }
     let mut cvq_models = Vec::new();
     if wanted(&CodecChoice::Cvq) {
-        let (recurrent, mut models): (Vec<_>, Vec<_>) = load_cvq(&opts.cvq_models)?
+        let (recurrent, mut models): (Vec<_>, Vec<_>) = load_cvq(&opts.cvq_models, opts.tune)?
             .into_iter()
             .partition(|(_, m)| m.family() == cvq::ModelFamily::Recurrent);
         if models.is_empty() && !recurrent.is_empty() {
             // Only recurrent files given: their curves beside the embedded CVQN models.
-            models = load_cvq(&[])?;
+            models = load_cvq(&[], opts.tune)?;
         }
         for (info, model) in recurrent {
             let counts: Vec<CvqModelInfo> = model
@@ -355,7 +362,13 @@ pub fn run(opts: &BenchOptions) -> Result<BenchResults, BenchError> {
         }
         let mut info = CodecInfo {
             name: "cvq".into(),
-            label: "cvq (this repository, Flex CPU backend)".into(),
+            label: match (opts.tune, opts.cvq_models.is_empty()) {
+                (Tune::Psnr, _) | (_, false) => "cvq (this repository, Flex CPU backend)".into(),
+                (tune, true) => format!(
+                    "cvq, {} models (this repository, Flex CPU backend)",
+                    tune.name()
+                ),
+            },
             version: Some(env!("CARGO_PKG_VERSION").into()),
             settings: models.iter().map(|(i, _)| i.setting.clone()).collect(),
             skipped: None,

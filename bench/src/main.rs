@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
+use cvq::Tune;
 use cvq_bench::{self as rd, BenchOptions, CodecChoice, report};
 
 #[derive(Parser)]
@@ -35,9 +36,17 @@ struct Cli {
     /// count) beside them.
     #[arg(long = "cvq-model")]
     cvq_model: Vec<PathBuf>,
+    /// Which embedded cvq models to sweep: psnr (the default ladder, q1…q5) or ms-ssim
+    /// (the MS-SSIM-tuned models).
+    #[arg(long, default_value = "psnr", value_parser = parse_tune, conflicts_with = "cvq_model")]
+    tune: Tune,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+}
+
+fn parse_tune(s: &str) -> Result<Tune, String> {
+    s.parse::<Tune>().map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -66,6 +75,7 @@ fn run(cli: Cli) -> Result<(), String> {
         codecs,
         images: cli.images,
         cvq_models: cli.cvq_model,
+        tune: cli.tune,
         progress: !cli.quiet,
     };
     let results = rd::run(&opts).map_err(|e| e.to_string())?;

@@ -144,6 +144,49 @@ fn bad_arguments_are_errors_not_panics() {
         .stderr_has("no images");
 }
 
+/// `--tune ms-ssim` sweeps the MS-SSIM-tuned embedded models instead of the PSNR ladder.
+#[test]
+fn tune_ms_ssim_sweeps_the_ms_ssim_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("images");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(fixture(), data.join("kodim23-crop.png")).unwrap();
+    let prefix = dir.path().join("out/rd");
+    let (d, p) = (data.to_str().unwrap(), prefix.to_str().unwrap());
+    bench()
+        .run([
+            "--quiet", "--data", d, "--out", p, "--codecs", "cvq", "--tune", "ms-ssim",
+        ])
+        .success()
+        .stdout_has("| cvq |");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(prefix.with_extension("json")).unwrap())
+            .unwrap();
+    let models = json["cvq_models"].as_array().unwrap();
+    let settings: Vec<&str> = models
+        .iter()
+        .map(|m| m["setting"].as_str().unwrap())
+        .collect();
+    let want: Vec<String> = cvq::qualities_for(cvq::Tune::MsSsim)
+        .map(|q| format!("ms-ssim-q{q}"))
+        .collect();
+    assert_eq!(settings, want);
+    for (m, q) in models.iter().zip(cvq::qualities_for(cvq::Tune::MsSsim)) {
+        let id = cvq::Model::embedded_tuned(q, cvq::Tune::MsSsim)
+            .unwrap()
+            .id();
+        assert_eq!(m["id"].as_str().unwrap(), id);
+    }
+    // an unknown tune, and a tune beside model files, are usage errors
+    bench()
+        .run(["--data", d, "--tune", "sharp"])
+        .fails(2)
+        .stderr_has("unknown tune");
+    bench()
+        .run(["--data", d, "--tune", "ms-ssim", "--cvq-model", "x.cvqm"])
+        .fails(2);
+}
+
 /// A recurrent model file adds a `cvq-rnn` curve, one point per iteration count with
 /// real file sizes growing with the count, beside the embedded CVQN models.
 #[test]

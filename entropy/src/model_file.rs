@@ -400,7 +400,11 @@ mod tests {
             model_identity(TINY).unwrap()
         );
         // cut inside the name, wrong magic, wrong version: typed errors
-        for bad in [&TINY[..7], b"XXXX\x01", &[b"CVQM".as_slice(), &[9; 40]].concat()] {
+        for bad in [
+            &TINY[..7],
+            b"XXXX\x01",
+            &[b"CVQM".as_slice(), &[9; 40]].concat(),
+        ] {
             assert!(model_identity(bad).is_err());
         }
     }

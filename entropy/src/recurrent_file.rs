@@ -155,7 +155,10 @@ mod tests {
         for (file, bytes) in [(&full, full.to_bytes().unwrap()), (&cut, bytes.clone())] {
             let id = model_identity(&bytes).unwrap();
             assert_eq!(id.family, ModelFamily::Recurrent);
-            assert_eq!((id.name.as_str(), id.hash), ("rnn-test", file.hash().unwrap()));
+            assert_eq!(
+                (id.name.as_str(), id.hash),
+                ("rnn-test", file.hash().unwrap())
+            );
         }
         for len in 0..bytes.len() {
             assert!(
