@@ -1,5 +1,6 @@
 // Encode panel: a dropped or picked image is encoded by the worker with the picked codec
-// family (CVQN's default model, or the recurrent model at a chosen iteration count),
+// family (a CVQN model — the default, another rate point or an MS-SSIM-tuned one — or the
+// recurrent model at a chosen iteration count),
 // decoded back, measured (PSNR, MS-SSIM) and set against JPEG and WebP of at most the same
 // size, in a table and a before/after slider. Progress and errors go to `status`.
 import { fitToBudget, pixelsOf } from "./formats.js";
@@ -10,13 +11,17 @@ const BROWSER_FORMATS = [["JPEG", "image/jpeg"], ["WebP", "image/webp"]];
 let download = null; // object URL of the current .cvq, revoked when replaced
 
 /**
- * Wires the drop zone, the file input and the family picker to `cvq` (a CvqClient).
- * Changing the family or the iteration count encodes the last image again.
+ * Wires the drop zone, the file input and the pickers to `cvq` (a CvqClient). Changing
+ * the family, the CVQN model or the iteration count encodes the last image again.
  * @param {import("./node_modules/cvq-web/cvq-client.js").CvqClient} cvq
  * @param {(message: string, error?: boolean) => void} status
- * @param {{recurrent: string}} models  name of the recurrent model in `configure({models})`
+ * @param {{recurrent: string, cvqn: {key: string|null, label: string}[]}} models  the
+ *   recurrent model's and the CVQN models' keys in `configure({models})` (`null`: the
+ *   default model), with the CVQN models' labels for the picker
  */
 export function setupEncodePanel(cvq, status, models) {
+  $("cvqn-model").replaceChildren(...models.cvqn.map((m) =>
+    new Option(m.label, m.key ?? "", m.key === null, m.key === null)));
   const drop = $("drop");
   let queue = Promise.resolve();
   let last = null;
@@ -39,6 +44,7 @@ export function setupEncodePanel(cvq, status, models) {
   $("family").addEventListener("change", async () => {
     const recurrent = $("family").value === "recurrent";
     $("iterations-label").hidden = !recurrent;
+    $("cvqn-model-label").hidden = recurrent;
     if (recurrent && !$("iterations").options.length) {
       try {
         await fillIterations(cvq, models.recurrent);
@@ -50,6 +56,7 @@ export function setupEncodePanel(cvq, status, models) {
     again();
   });
   $("iterations").addEventListener("change", again);
+  $("cvqn-model").addEventListener("change", again);
 }
 
 /** Fills the iteration picker from the recurrent model (fetched on first use). */
@@ -61,9 +68,15 @@ async function fillIterations(cvq, name) {
       t === pick, t === pick)));
 }
 
-/** The encode options the pickers ask for: {} (default model) or {model, quality}. */
+/**
+ * The encode options the pickers ask for: {} (default model), {model} (another CVQN
+ * model) or {model, quality} (the recurrent model's iteration count).
+ */
 async function choice(cvq, models) {
-  if ($("family").value !== "recurrent") return {};
+  if ($("family").value !== "recurrent") {
+    const key = $("cvqn-model").value;
+    return key ? { model: key } : {};
+  }
   if (!$("iterations").options.length) await fillIterations(cvq, models.recurrent);
   return { model: models.recurrent, quality: Number($("iterations").value) };
 }
@@ -94,7 +107,8 @@ async function encodeFile(cvq, file, options, status) {
     const enc = await cvq.encode(image.rgba, width, height, options);
     status("decoding it back…");
     const dec = await cvq.decode(enc.bytes);
-    const setting = enc.family === "recurrent" ? `${enc.quality} iterations` : `q${enc.quality}`;
+    const setting = enc.family === "recurrent" ? `${enc.quality} iterations`
+      : (options.model ?? `q${enc.quality}`);
     const rows = [{ format: "cvq", setting, bytes: enc.bytes.length,
       fits: true, image: dec, metrics: await cvq.compare(image.rgba, dec.rgba, width, height) }];
     for (const [format, type] of BROWSER_FORMATS) {

@@ -13,6 +13,22 @@ const MODEL_URL = "../models/cvq-compact-q3.cvqm";
 /** The recurrent family's model: encodes when picked, decodes its files (gallery too). */
 const RECURRENT = { name: "cvq-rnn", url: "../models/cvq-rnn.cvqm" };
 
+/**
+ * The CVQN models the encode panel offers (Kodak means from cvq-bench, README), lowest
+ * rate first. `key`: its name in `configure({models})` (they all share the model name
+ * `cvq-compact`, so they are keyed by setting); `null` for the default model.
+ */
+const CVQN_MODELS = [
+  ["q1", "cvq-compact-q1", "PSNR-tuned, Kodak 0.070 bpp, 23.55 dB"],
+  ["q2", "cvq-compact-q2", "PSNR-tuned, Kodak 0.096 bpp, 24.16 dB"],
+  [null, "cvq-compact-q3", "PSNR-tuned, the default, Kodak 0.126 bpp, 24.65 dB"],
+  ["q4", "cvq-compact-q4", "PSNR-tuned, Kodak 0.168 bpp, 24.94 dB"],
+  ["q5", "cvq-compact-q5", "PSNR-tuned, Kodak 0.184 bpp, 25.25 dB"],
+  ["ms-ssim-q2", "cvq-compact-ssim-q2", "MS-SSIM-tuned, Kodak 0.082 bpp, MS-SSIM 0.861"],
+  ["ms-ssim-q3", "cvq-compact-ssim-q3", "MS-SSIM-tuned, Kodak 0.163 bpp, MS-SSIM 0.903"],
+].map(([key, file, note]) => ({ key, url: `../models/${file}.cvqm`,
+  label: `${key ?? "q3"} (${note})` }));
+
 const MANIFEST = "gallery/kodak/index.json";
 /** Shown when the manifest is missing: the two files committed before the Kodak set. */
 const FALLBACK = [{ file: "gallery/kodim23-q3.cvq" }, { file: "gallery/kodim23-crop-q3.cvq" }];
@@ -76,10 +92,12 @@ async function gallery() {
 
 async function main() {
   const backend = new URLSearchParams(location.search).get("backend");
-  configure({ modelUrl: MODEL_URL, models: { [RECURRENT.name]: RECURRENT.url },
+  const models = Object.fromEntries(CVQN_MODELS.filter((m) => m.key).map((m) => [m.key, m.url]));
+  configure({ modelUrl: MODEL_URL, models: { ...models, [RECURRENT.name]: RECURRENT.url },
     ...(backend ? { backend } : {}) });
   const cvq = client();
-  setupEncodePanel(cvq, statusLine("encode-status"), { recurrent: RECURRENT.name });
+  setupEncodePanel(cvq, statusLine("encode-status"),
+    { recurrent: RECURRENT.name, cvqn: CVQN_MODELS });
   const galleryDone = gallery();
   const info = await cvq.info();
   status(`model ${info.id} (quality ${info.quality}), decoding on ${info.backend}` +

@@ -16,12 +16,18 @@ fn fixture() -> PathBuf {
     tests::golden_dir().join("kodim23-crop.png")
 }
 
-#[test]
-fn bench_writes_csv_json_and_plots() {
+/// A scratch directory holding `images/kodim23-crop.png`: (the directory, `images`).
+fn one_image_dir() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("images");
     std::fs::create_dir(&data).unwrap();
     std::fs::copy(fixture(), data.join("kodim23-crop.png")).unwrap();
+    (dir, data)
+}
+
+#[test]
+fn bench_writes_csv_json_and_plots() {
+    let (dir, data) = one_image_dir();
     // an unreadable image is reported, not fatal
     std::fs::write(data.join("broken.png"), b"not a png").unwrap();
 
@@ -147,10 +153,7 @@ fn bad_arguments_are_errors_not_panics() {
 /// `--tune ms-ssim` sweeps the MS-SSIM-tuned embedded models instead of the PSNR ladder.
 #[test]
 fn tune_ms_ssim_sweeps_the_ms_ssim_models() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("images");
-    std::fs::create_dir(&data).unwrap();
-    std::fs::copy(fixture(), data.join("kodim23-crop.png")).unwrap();
+    let (dir, data) = one_image_dir();
     let prefix = dir.path().join("out/rd");
     let (d, p) = (data.to_str().unwrap(), prefix.to_str().unwrap());
     bench()
@@ -197,10 +200,7 @@ fn a_recurrent_model_file_adds_one_point_per_iteration_count() {
     use cvq_core::recurrent::codec::RecurrentCodecModel;
     use cvq_core::recurrent::config::{RecurrentConfig, RecurrentPreset};
 
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("images");
-    std::fs::create_dir(&data).unwrap();
-    std::fs::copy(fixture(), data.join("kodim23-crop.png")).unwrap();
+    let (dir, data) = one_image_dir();
     let device = Default::default();
     <Flex as burn::tensor::backend::Backend>::seed(&device, 8);
     let mut cfg = RecurrentConfig::preset(RecurrentPreset::Tiny);

@@ -23,7 +23,9 @@ export const config = {
    * Models for files the embedded model did not write, e.g. the recurrent family:
    * `{ "cvq-rnn": "/models/cvq-rnn.cvqm" }`, keyed by the model's name or its full id
    * `name#hash` (`cvq info FILE.cvq` prints it). Each is fetched once, when the first
-   * file that needs it is decoded.
+   * file that needs it is decoded. Any other key names a model for `encode({model})`
+   * only (e.g. `{ "ms-ssim-q2": "/models/cvq-compact-ssim-q2.cvqm" }` for models that
+   * share a name); once fetched, a model also decodes its files by its id.
    */
   models: {},
   /**

@@ -61,11 +61,14 @@ async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, models = {},
     return map.get(key);
   };
   const files = new Map(); // url → Promise<{cpu: Codec, bytes: Uint8Array}>
+  const loadedIds = new Map(); // `name#hash` of a model fetched → its url
   const load = (url) => cached(files, url, async () => {
     const res = await fetch(url);
     if (!res.ok) throw new Error(`model ${url}: HTTP ${res.status}`);
     const bytes = new Uint8Array(await res.arrayBuffer());
-    return { cpu: new wasm.Codec(bytes), bytes };
+    const cpu = new wasm.Codec(bytes);
+    loadedIds.set(cpu.id, url);
+    return { cpu, bytes };
   });
   const gpus = new Map(); // url → Promise<GpuCodec>
   const loadGpu = (url) => cached(gpus, url, async () =>
@@ -106,11 +109,12 @@ async function setupBackend({ moduleUrl, gpuModuleUrl, modelUrl, models = {},
       return (await this.encoders(name)).cpu;
     },
     // Files of other models (the recurrent family, other rate points): the page names
-    // their model files in `models`, by name or by full id; each is fetched once.
+    // their model files in `models`, by name or by full id; each is fetched once. A model
+    // already fetched (e.g. to encode, under any key) decodes its files by its id.
     // Resolves to {cpu, gpu}: the codecs of the model `id` on each path.
     async model(id) {
       if (id === decoder.id) return embedded;
-      const url = urlOf(id);
+      const url = loadedIds.get(id) ?? urlOf(id);
       const { cpu } = await load(url);
       if (cpu.id !== id) throw new Error(`model ${url} is ${cpu.id}; the file needs ${id}`);
       return { cpu, gpu: gpu ? await loadGpu(url) : null };

@@ -61,6 +61,35 @@ test("a picked PNG is encoded in the worker to the native encoder's bytes and de
   await page.close();
 });
 
+test("the model picker encodes with an MS-SSIM-tuned model to the native encoder's bytes", async () => {
+  const { page, errors } = await openDemo(["gallery/kodim23-crop-q3.cvq"]);
+  const offered = await page.evaluate(() =>
+    [...document.getElementById("cvqn-model").options].map((o) => [o.value, o.selected]));
+  assert.deepEqual(offered.map(([v]) => v),
+    ["q1", "q2", "", "q4", "q5", "ms-ssim-q2", "ms-ssim-q3"]);
+  assert.deepEqual(offered.find(([, selected]) => selected), ["", true], "default model picked");
+  await page.selectOption("#cvqn-model", "ms-ssim-q2");
+  await page.setInputFiles("#file", join(root, "entropy/tests/fixtures/golden/kodim23-crop.png"));
+  const got = await encodeResult(page);
+  assert.equal(got.error, undefined, errors.join("\n"));
+  console.log(`# ${got.summary}`);
+  // the model's hash: the first 8 bytes of the file's trailing SHA-256 digest
+  const model = readFileSync(join(root, "models/cvq-compact-ssim-q2.cvqm"));
+  const hash = model.subarray(model.length - 32, model.length - 24).toString("hex");
+  assert.match(got.summary, new RegExp(`with model cvq-compact#${hash};`));
+  const native = readFileSync(join(root, "web/tests/fixtures/kodim23-crop-ssim-q2.cvq"));
+  assert.deepEqual(got.bytes, Array.from(native), "the .cvq differs from the native encoder's");
+  // decoded back by the worker with the model it fetched to encode (not embedded)
+  const decoded = await canvasPixels(page, "#slider canvas.after");
+  const golden = png("web/tests/fixtures/kodim23-crop-ssim-q2.cvq.png");
+  assert.equal(differing(decoded.rgba, golden.rgba), 0, "decoded pixels differ from native");
+  const setting = await page.evaluate(() => document.querySelector(
+    "#formats tbody tr[data-format=cvq] td:nth-child(2)").textContent);
+  assert.equal(setting, "ms-ssim-q2");
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test("a truncated file shows an error instead of hanging", async () => {
   const { page } = await openDemo(["../web/tests/fixtures/kodim23-crop-q3-cut120.cvq"]);
   const got = await page.evaluate(() => {
