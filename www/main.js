@@ -26,6 +26,7 @@ const CVQN_MODELS = [
   ["q5", "cvq-compact-q5", "PSNR-tuned, Kodak 0.184 bpp, 25.25 dB"],
   ["ms-ssim-q2", "cvq-compact-ssim-q2", "MS-SSIM-tuned, Kodak 0.082 bpp, MS-SSIM 0.861"],
   ["ms-ssim-q3", "cvq-compact-ssim-q3", "MS-SSIM-tuned, Kodak 0.163 bpp, MS-SSIM 0.903"],
+  ["ms-ssim-q4", "cvq-compact-ssim-q4", "MS-SSIM-tuned, Kodak 0.195 bpp, MS-SSIM 0.916"],
 ].map(([key, file, note]) => ({ key, url: `../models/${file}.cvqm`,
   label: `${key ?? "q3"} (${note})` }));
 

@@ -57,6 +57,11 @@ pub(crate) static MODELS: &[EmbeddedModel] = &[
         qualities: &[3],
         bytes: include_bytes!("../../models/cvq-compact-ssim-q3.cvqm"),
     },
+    EmbeddedModel {
+        tune: Tune::MsSsim,
+        qualities: &[4],
+        bytes: include_bytes!("../../models/cvq-compact-ssim-q4.cvqm"),
+    },
     // The recurrent model: no rate point of its own (its qualities are iteration
     // counts; encode with `--model models/cvq-rnn.cvqm --iterations N`); embedded so
     // that `cvq decode` finds it by the name and hash in a file's header.

@@ -176,8 +176,10 @@ impl Model {
     }
 
     /// The embedded model that made `cvq` (a whole `.cvq` file or a prefix that holds
-    /// its header), found by the model name and hash in the header. Only that model's
-    /// weights are deserialised.
+    /// its header), found by the model name and hash in the header. The embedded files
+    /// are told apart by the identity each states ([`cvq_entropy::model_identity`]: a
+    /// few header bytes and the stored digest), so only the one that matches is parsed,
+    /// verified and deserialised.
     ///
     /// # Errors
     ///

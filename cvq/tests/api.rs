@@ -64,8 +64,8 @@ fn options_are_validated_before_any_work() {
             "no embedded psnr model for quality 9 (available: 1, 2, 3, 4, 5)",
         ),
         (
-            Options::default().with_tune(Tune::MsSsim).with_quality(1),
-            "no embedded ms-ssim model for quality 1 (available: 2, 3)",
+            Options::default().with_tune(Tune::MsSsim).with_quality(5),
+            "no embedded ms-ssim model for quality 5 (available: 2, 3, 4)",
         ),
         (
             Options {
@@ -116,7 +116,10 @@ fn options_are_validated_before_any_work() {
 #[test]
 fn the_ms_ssim_tune_encodes_with_its_own_model_and_decodes_as_any_file() {
     let image = pattern(80, 48);
-    assert_eq!(cvq::qualities_for(Tune::MsSsim).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(
+        cvq::qualities_for(Tune::MsSsim).collect::<Vec<_>>(),
+        [2, 3, 4]
+    );
     let psnr = cvq::encode_with(&image, &Options::default()).unwrap();
     let ssim = cvq::encode_with(&image, &Options::default().with_tune(Tune::MsSsim)).unwrap();
     assert_eq!(ssim.quality, 3);

@@ -80,10 +80,10 @@ fn tune_ms_ssim_encodes_with_the_ms_ssim_model() {
             "--tune",
             "ms-ssim",
             "--quality",
-            "1",
+            "5",
         ])
         .fails(1)
-        .stderr_has("no embedded ms-ssim model for quality 1 (available: 2, 3)");
+        .stderr_has("no embedded ms-ssim model for quality 5 (available: 2, 3, 4)");
     cvq()
         .run(["encode", png, "-o", &ssim, "--tune", "sharp"])
         .fails(2)
