@@ -24,6 +24,7 @@ const CVQN_MODELS = [
   [null, "cvq-compact-q3", "PSNR-tuned, the default, Kodak 0.126 bpp, 24.65 dB"],
   ["q4", "cvq-compact-q4", "PSNR-tuned, Kodak 0.168 bpp, 24.94 dB"],
   ["q5", "cvq-compact-q5", "PSNR-tuned, Kodak 0.184 bpp, 25.25 dB"],
+  ["ms-ssim-q1", "cvq-compact-ssim-q1", "MS-SSIM-tuned, Kodak 0.047 bpp, MS-SSIM 0.824"],
   ["ms-ssim-q2", "cvq-compact-ssim-q2", "MS-SSIM-tuned, Kodak 0.082 bpp, MS-SSIM 0.861"],
   ["ms-ssim-q3", "cvq-compact-ssim-q3", "MS-SSIM-tuned, Kodak 0.163 bpp, MS-SSIM 0.903"],
   ["ms-ssim-q4", "cvq-compact-ssim-q4", "MS-SSIM-tuned, Kodak 0.195 bpp, MS-SSIM 0.916"],

@@ -49,6 +49,11 @@ pub(crate) static MODELS: &[EmbeddedModel] = &[
     // Trained on α·(1 − MS-SSIM) + rate (`Options::tune`).
     EmbeddedModel {
         tune: Tune::MsSsim,
+        qualities: &[1],
+        bytes: include_bytes!("../../models/cvq-compact-ssim-q1.cvqm"),
+    },
+    EmbeddedModel {
+        tune: Tune::MsSsim,
         qualities: &[2],
         bytes: include_bytes!("../../models/cvq-compact-ssim-q2.cvqm"),
     },

@@ -65,7 +65,7 @@ fn options_are_validated_before_any_work() {
         ),
         (
             Options::default().with_tune(Tune::MsSsim).with_quality(5),
-            "no embedded ms-ssim model for quality 5 (available: 2, 3, 4)",
+            "no embedded ms-ssim model for quality 5 (available: 1, 2, 3, 4)",
         ),
         (
             Options {
@@ -118,7 +118,7 @@ fn the_ms_ssim_tune_encodes_with_its_own_model_and_decodes_as_any_file() {
     let image = pattern(80, 48);
     assert_eq!(
         cvq::qualities_for(Tune::MsSsim).collect::<Vec<_>>(),
-        [2, 3, 4]
+        [1, 2, 3, 4]
     );
     let psnr = cvq::encode_with(&image, &Options::default()).unwrap();
     let ssim = cvq::encode_with(&image, &Options::default().with_tune(Tune::MsSsim)).unwrap();
@@ -143,9 +143,14 @@ fn the_ms_ssim_tune_encodes_with_its_own_model_and_decodes_as_any_file() {
     assert!(q2.bytes.len() < ssim.bytes.len());
     let below = fits.with_max_bytes(ssim.bytes.len() as u64 - 1);
     assert_eq!(cvq::encode_with(&image, &below).unwrap().bytes, q2.bytes);
+    let q1 = Model::embedded_tuned(1, Tune::MsSsim)
+        .unwrap()
+        .encode(&image)
+        .unwrap();
+    assert!(q1.bytes.len() < q2.bytes.len());
     assert!(matches!(
-        cvq::encode_with(&image, &below.with_max_bytes(q2.bytes.len() as u64 - 1)),
-        Err(Error::TooLarge { quality: 2, .. })
+        cvq::encode_with(&image, &below.with_max_bytes(q1.bytes.len() as u64 - 1)),
+        Err(Error::TooLarge { quality: 1, .. })
     ));
 }
 

@@ -83,7 +83,7 @@ fn tune_ms_ssim_encodes_with_the_ms_ssim_model() {
             "5",
         ])
         .fails(1)
-        .stderr_has("no embedded ms-ssim model for quality 5 (available: 2, 3, 4)");
+        .stderr_has("no embedded ms-ssim model for quality 5 (available: 1, 2, 3, 4)");
     cvq()
         .run(["encode", png, "-o", &ssim, "--tune", "sharp"])
         .fails(2)
