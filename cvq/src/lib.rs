@@ -1,8 +1,8 @@
 //! cvq — a learned image codec.
 //!
 //! Encode 8-bit RGB images into `.cvq` files and decode them again with the models
-//! embedded in this crate (an MSE-trained ladder of rate points, `quality` 1–5, and an
-//! MS-SSIM-trained model chosen with [`Options::tune`]; see the repository's
+//! embedded in this crate (an MSE-trained ladder of rate points, `quality` 1–5, and
+//! MS-SSIM-trained models at `quality` 1–4 chosen with [`Options::tune`]; see the repository's
 //! `models/README.md` for how they were trained and what they measure). Everything runs
 //! on the CPU (Burn's Flex backend). The `cvq` command-line tool (feature `cli`, on by
 //! default) is a thin layer over this library: `cargo install --path cvq`.

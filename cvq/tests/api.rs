@@ -136,17 +136,17 @@ fn the_ms_ssim_tune_encodes_with_its_own_model_and_decodes_as_any_file() {
         .with_tune(Tune::MsSsim)
         .with_max_bytes(ssim.bytes.len() as u64);
     assert_eq!(cvq::encode_with(&image, &fits).unwrap().bytes, ssim.bytes);
-    let q2 = Model::embedded_tuned(2, Tune::MsSsim)
-        .unwrap()
-        .encode(&image)
-        .unwrap();
+    let ssim_at = |q| {
+        Model::embedded_tuned(q, Tune::MsSsim)
+            .unwrap()
+            .encode(&image)
+            .unwrap()
+    };
+    let q2 = ssim_at(2);
     assert!(q2.bytes.len() < ssim.bytes.len());
     let below = fits.with_max_bytes(ssim.bytes.len() as u64 - 1);
     assert_eq!(cvq::encode_with(&image, &below).unwrap().bytes, q2.bytes);
-    let q1 = Model::embedded_tuned(1, Tune::MsSsim)
-        .unwrap()
-        .encode(&image)
-        .unwrap();
+    let q1 = ssim_at(1);
     assert!(q1.bytes.len() < q2.bytes.len());
     assert!(matches!(
         cvq::encode_with(&image, &below.with_max_bytes(q1.bytes.len() as u64 - 1)),

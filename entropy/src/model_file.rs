@@ -202,11 +202,7 @@ pub fn model_identity(bytes: &[u8]) -> Result<ModelIdentity, EntropyError> {
         r.u8()?; // quality
     }
     let kind = ModelKind::read(&mut r, &bytes[..4] == magics[1])?;
-    let hash = kind.hash_or(|| {
-        let mut h = [0u8; 8];
-        h.copy_from_slice(&digest[..8]);
-        Ok(h)
-    })?;
+    let hash = kind.hash_or(|| Ok(digest_hash(digest)))?;
     Ok(ModelIdentity { family, name, hash })
 }
 
@@ -264,7 +260,12 @@ pub(crate) fn sealed(mut body: Vec<u8>) -> Vec<u8> {
 
 /// The first 8 bytes of the SHA-256 of `body` (the model hash of `.cvq` headers).
 pub(crate) fn body_hash(body: &[u8]) -> [u8; 8] {
-    let digest = Sha256::digest(body);
+    digest_hash(&Sha256::digest(body))
+}
+
+/// The model hash of `.cvq` headers from a model file's SHA-256 `digest`: its first 8
+/// bytes.
+fn digest_hash(digest: &[u8]) -> [u8; 8] {
     let mut h = [0u8; 8];
     h.copy_from_slice(&digest[..8]);
     h
