@@ -262,20 +262,22 @@ fn raw_header_baseline_parses() {
 fn semantic_errors() {
     let lim = Limits::default();
     let mut h = RawHeader::new();
-    h.entropy = 3;
+    h.entropy = 4;
     assert_eq!(
         read_file(&h.bytes(), &lim),
-        Err(FormatError::UnknownEntropyModel { value: 3 })
+        Err(FormatError::UnknownEntropyModel { value: 4 })
     );
-    // The recurrent family's binary codes have exactly two levels.
-    h.entropy = 2;
-    assert_eq!(
-        read_file(&h.bytes(), &lim),
-        Err(FormatError::InvalidLevels {
-            group: 0,
-            levels: 3
-        })
-    );
+    // The recurrent family's binary codes (either bit model) have exactly two levels.
+    for kind in [2, 3] {
+        h.entropy = kind;
+        assert_eq!(
+            read_file(&h.bytes(), &lim),
+            Err(FormatError::InvalidLevels {
+                group: 0,
+                levels: 3
+            })
+        );
+    }
 
     let mut h = RawHeader::new();
     h.name = vec![0xff, 0xfe];

@@ -45,7 +45,7 @@ fn a_file_holds_one_group_of_the_encoders_bits_per_iteration() {
     let img = image(37, 21);
     let enc = codec.encode(&img, 3).unwrap();
     let file = read_file(&enc.bytes, &Limits::default()).unwrap();
-    assert_eq!(file.header.entropy_model, EntropyModelKind::Binary);
+    assert_eq!(file.header.entropy_model, EntropyModelKind::BinaryMixing);
     assert_eq!((file.header.width, file.header.height), (37, 21));
     assert_eq!(file.header.groups.len(), 3);
     assert_eq!(file.header.quality, 3);

@@ -217,7 +217,7 @@ impl Model {
 
     /// Multiply-accumulates per image pixel of the encoder, the decoder and the entropy
     /// model's networks when coding at `quality` (a recurrent model: one iteration's
-    /// cost times `quality` iterations; its binary context model has no network).
+    /// cost times `quality` iterations; its bit model has no network).
     pub fn macs_per_pixel(&self, quality: u8) -> [f64; 3] {
         match &self.family {
             LoadedModel::Cvqn(c) => {

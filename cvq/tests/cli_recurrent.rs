@@ -25,6 +25,37 @@ fn cvq() -> Bin {
     Bin::new(env!("CARGO_BIN_EXE_cvq"))
 }
 
+/// Files of the first bit model (entropy kind `Binary`) still decode: the web fixture
+/// `kodim23-crop-rnn4-counts.cvq` holds the same codes as `kodim23-crop-rnn4.cvq` (kind
+/// `BinaryMixing`), and both decode to its PNG.
+#[test]
+fn files_of_either_bit_model_decode_to_the_same_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/tests/fixtures");
+    let f = |name: &str| fixtures.join(name).to_str().unwrap().to_string();
+    let golden = std::fs::read(fixtures.join("kodim23-crop-rnn4.cvq.png")).unwrap();
+    for (file, kind) in [
+        ("kodim23-crop-rnn4-counts.cvq", "entropy:     Binary\n"),
+        ("kodim23-crop-rnn4.cvq", "entropy:     BinaryMixing\n"),
+    ] {
+        cvq().run(["info", &f(file)]).success().stdout_has(kind);
+        let out = dir.path().join("out.png");
+        let out = out.to_str().unwrap();
+        cvq()
+            .run([
+                "decode",
+                &f(file),
+                "-o",
+                out,
+                "--model",
+                &f("rnn-tiny.cvqm"),
+            ])
+            .success()
+            .stdout_has("groups 4/4");
+        assert!(std::fs::read(out).unwrap() == golden, "{file}");
+    }
+}
+
 #[test]
 fn iterations_info_partial_decode_and_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -50,7 +81,7 @@ fn iterations_info_partial_decode_and_errors() {
         .run(["info", &cvqf])
         .success()
         .stdout_has("image:       100 x 70")
-        .stdout_has("Binary")
+        .stdout_has("entropy:     BinaryMixing")
         .stdout_has("iteration  bits");
     assert_eq!(
         run.stdout.lines().filter(|l| l.ends_with(" yes")).count(),

@@ -450,7 +450,7 @@ impl EntropyModel {
         }
         let kind = EntropyModelKind::try_from(r.u8()?)
             .ok()
-            .filter(|k| *k != EntropyModelKind::Binary)
+            .filter(|k| !k.is_binary())
             .ok_or(EntropyError::Malformed("unknown entropy model kind"))?;
         let n = usize::from(r.u8()?);
         let mut groups = Vec::with_capacity(n);
@@ -463,7 +463,9 @@ impl EntropyModel {
                         model: IntContextModel3d::from_bytes(r.block()?)?,
                     }
                 }
-                EntropyModelKind::Parallel | EntropyModelKind::Binary => {
+                EntropyModelKind::Parallel
+                | EntropyModelKind::Binary
+                | EntropyModelKind::BinaryMixing => {
                     GroupModel::Parallel(IntParallelGroupModel::from_bytes(r.block()?)?)
                 }
             });

@@ -12,7 +12,7 @@
 //! * [`EntropyModel`] bundles one model per channel group and codes a whole image.
 //! * [`ModelFile`] is the frozen model file (config, weights, integer tables, hash);
 //!   [`RecurrentModelFile`] the recurrent family's (config, weights, hash), whose bits
-//!   [`binary`] codes with a fixed adaptive context model.
+//!   [`binary`] codes with adaptive integer bit models.
 //!
 //! The fixed-point conventions are documented in [`fixed`]. The float twins (Burn
 //! modules used for training) live in `codec-core`, which exports them into these

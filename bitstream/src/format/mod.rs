@@ -60,16 +60,26 @@ pub enum EntropyModelKind {
     /// Autoregressive 3-D context model: each symbol's distribution depends
     /// on already-decoded neighbours (spatial and channel). Stored as `1`.
     Context3d = 1,
-    /// The recurrent codec's adaptive binary context model: every group is one
+    /// The recurrent codec's adaptive bit model: every group is one
     /// iteration of `channels` bit planes (`levels` is 2), coded with the previous
-    /// iteration's bits as context, so any prefix of whole groups decodes. Stored as `2`.
+    /// iteration's bits as context, so any prefix of whole groups decodes. Stored as `2`:
+    /// the first files, coded with 81 shared contexts.
     Binary = 2,
+    /// As [`Self::Binary`], coded with the context-mixing bit model (per-channel
+    /// contexts across channels and iterations, mixed in the logistic domain; what the
+    /// encoder writes). Stored as `3`.
+    BinaryMixing = 3,
 }
 
 impl EntropyModelKind {
     /// The byte stored in the file.
     pub fn as_u8(self) -> u8 {
         self as u8
+    }
+
+    /// Whether it is one of the recurrent family's bit models (groups of 2 levels).
+    pub fn is_binary(self) -> bool {
+        matches!(self, Self::Binary | Self::BinaryMixing)
     }
 }
 
@@ -81,6 +91,7 @@ impl TryFrom<u8> for EntropyModelKind {
             0 => Ok(Self::Parallel),
             1 => Ok(Self::Context3d),
             2 => Ok(Self::Binary),
+            3 => Ok(Self::BinaryMixing),
             value => Err(FormatError::UnknownEntropyModel { value }),
         }
     }
@@ -203,7 +214,7 @@ impl FileHeader {
     /// Checks every format constraint that does not depend on [`Limits`]:
     /// `width, height >= 1`, model name length, `C >= 1` (and `C` fits
     /// `u32`), at least one group, every group has `2..=255` levels and
-    /// `>= 1` channels (exactly 2 levels with [`EntropyModelKind::Binary`]), and the
+    /// `>= 1` channels (exactly 2 levels with the binary kinds), and the
     /// group channel counts sum to `C`.
     ///
     /// # Errors
@@ -230,7 +241,7 @@ impl FileHeader {
         }
         let mut sum: u64 = 0;
         for (group, g) in self.groups.iter().enumerate() {
-            if g.levels < 2 || (self.entropy_model == EntropyModelKind::Binary && g.levels != 2) {
+            if g.levels < 2 || (self.entropy_model.is_binary() && g.levels != 2) {
                 return Err(FormatError::InvalidLevels {
                     group,
                     levels: g.levels,

@@ -3,8 +3,10 @@
 //! ```text
 //! encode: RGB8 (w×h) → pad to 16 (edge replication) → T iterations (deterministic
 //!         binarizer) → codes of iteration t as bits [bits][h/16][w/16]
-//!         → binary context model (previous iteration's bits as context) → payload t
-//!         → .cvq: entropy model Binary, group t = iteration t (levels 2, `bits` channels)
+//!         → context-mixing bit model (earlier iterations', channels' and neighbours'
+//!           bits as context) → payload t
+//!         → .cvq: entropy model BinaryMixing, group t = iteration t (levels 2, `bits`
+//!           channels; files of the first bit model, `Binary`, decode too)
 //! decode: .cvq (or a prefix of whole iterations) → limits/CRC/model-id checks
 //!         → bits of each received iteration → decoder iteration by iteration
 //!         → clamp, round → crop to w×h
@@ -15,10 +17,9 @@
 
 use burn::tensor::{Tensor, TensorData, backend::Backend};
 use cvq_bitstream::format::{
-    EntropyModelKind, FileHeader, GroupHeader, Limits, ModelId, Permutation, read_file,
-    read_prefix, write_file,
+    FileHeader, GroupHeader, Limits, ModelId, Permutation, read_file, read_prefix, write_file,
 };
-use cvq_entropy::binary::{decode_bits, encode_bits};
+use cvq_entropy::binary::{BitModel, decode_planes, encode_planes};
 use cvq_entropy::{ModelKind, RecurrentModelFile, WeightPrecision};
 
 use super::config::RecurrentConfig;
@@ -75,7 +76,7 @@ impl<B: Backend> PendingRecurrentEncode<B> {
 }
 
 /// The CPU half of a recurrent encode ([`PendingRecurrentEncode`]): codes the bits of
-/// each iteration with the binary context model and writes the file.
+/// each iteration with the context-mixing bit model and writes the file.
 #[derive(Debug, Clone)]
 pub struct BitsWriter {
     header: FileHeader,
@@ -102,12 +103,9 @@ impl BitsWriter {
                 iterations * b * h * w
             )));
         }
-        let mut payloads: Vec<Vec<u8>> = Vec::with_capacity(iterations);
-        let mut prev: Option<&[u8]> = None;
-        for plane in bits.chunks_exact(b * h * w) {
-            payloads.push(encode_bits(plane, prev, self.shape)?);
-            prev = Some(plane);
-        }
+        let planes: Vec<&[u8]> = bits.chunks_exact(b * h * w).collect();
+        let model = BitModel::of_kind(self.header.entropy_model).unwrap_or(BitModel::Mixing);
+        let payloads = encode_planes(&planes, self.shape, model)?;
         Ok(RecurrentEncoded {
             bytes: write_file(&self.header, &payloads)?,
             payload_bytes: payloads.iter().map(Vec::len).collect(),
@@ -340,7 +338,7 @@ impl<B: Backend> RecurrentCodecModel<B> {
             height: header_dimension(height)?,
             model: self.id.clone(),
             quality: u8::try_from(iterations).unwrap_or(u8::MAX),
-            entropy_model: EntropyModelKind::Binary,
+            entropy_model: BitModel::Mixing.kind(),
             permutation: Permutation::identity(
                 u32::try_from(iterations * bits)
                     .map_err(|_| CodecError::BadImage("too many codes".into()))?,
@@ -362,7 +360,7 @@ impl<B: Backend> RecurrentCodecModel<B> {
     ///
     /// # Errors
     ///
-    /// Container errors, or a file with fewer iterations.
+    /// Container errors, a CVQN file, or a file with fewer iterations.
     pub fn truncate_iterations(
         &self,
         bytes: &[u8],
@@ -370,6 +368,13 @@ impl<B: Backend> RecurrentCodecModel<B> {
         limits: &Limits,
     ) -> Result<Vec<u8>, CodecError> {
         let file = read_file(bytes, limits)?;
+        if !file.header.entropy_model.is_binary() {
+            return Err(CodecError::WrongFamily(format!(
+                "this file was written by a CVQN model ({}); {} is a recurrent model",
+                file.header.model,
+                self.id_string()
+            )));
+        }
         if iterations == 0 || iterations > file.payloads.len() {
             return Err(CodecError::Iterations {
                 asked: iterations,
@@ -383,6 +388,7 @@ impl<B: Backend> RecurrentCodecModel<B> {
             iterations,
         )?;
         header.model = file.header.model;
+        header.entropy_model = file.header.entropy_model;
         Ok(write_file(&header, &file.payloads[..iterations])?)
     }
 
@@ -406,13 +412,13 @@ impl<B: Backend> RecurrentCodecModel<B> {
             let f = read_file(bytes, limits)?;
             (f.header, f.payloads)
         };
-        if header.entropy_model != EntropyModelKind::Binary {
+        let Some(model) = BitModel::of_kind(header.entropy_model) else {
             return Err(CodecError::WrongFamily(format!(
                 "this file was written by a CVQN model ({}); {} is a recurrent model",
                 header.model,
                 self.id_string()
             )));
-        }
+        };
         if header.model != self.id {
             return Err(CodecError::WrongModel {
                 file: header.model.to_string(),
@@ -427,11 +433,7 @@ impl<B: Backend> RecurrentCodecModel<B> {
         }
         let (lh, lw) = header.latent_size();
         let shape = (bits, lh as usize, lw as usize);
-        let mut planes: Vec<Vec<u8>> = Vec::with_capacity(payloads.len());
-        for payload in payloads {
-            let plane = decode_bits(payload, planes.last().map(Vec::as_slice), shape)?;
-            planes.push(plane);
-        }
+        let planes = decode_planes(&payloads, shape, model)?;
         Ok(DecodedBits {
             iterations: header.groups.len(),
             header,

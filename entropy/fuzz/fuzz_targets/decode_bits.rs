@@ -1,4 +1,4 @@
-//! The recurrent family's binary context model on fuzzed payloads (see
+//! The recurrent family's bit models on fuzzed payloads (see
 //! `entropy/tests/fuzz_harness/mod.rs` for the input layout).
 #![no_main]
 

@@ -103,14 +103,14 @@ pub fn decode_file(data: &[u8]) {
     check(model, &parsed.header, &stored);
 }
 
-/// Body of the `decode_bits` fuzz target: the recurrent family's binary context model
-/// on arbitrary payloads. Bytes 0–2 give the plane shape `(1..=8, 1..=16, 1..=16)`,
-/// byte 3 where the rest splits into the payloads of two iterations (the second coded
-/// with the first's bits as context). Decoding must never panic; decoded bits are 0/1
-/// and re-encode and decode back to themselves.
+/// Body of the `decode_bits` fuzz target: the recurrent family's bit models on arbitrary
+/// payloads. Bytes 0–2 give the plane shape `(1..=8, 1..=16, 1..=16)`, byte 3 where the
+/// rest splits into the payloads of two iterations (the second coded with the first's
+/// bits as context), byte 4's low bit the model. Decoding must never panic; decoded bits
+/// are 0/1 and re-encode and decode back to themselves.
 pub fn decode_bits(data: &[u8]) {
-    use cvq_entropy::binary;
-    let [c, h, w, split, rest @ ..] = data else {
+    use cvq_entropy::binary::{self, BitModel};
+    let [c, h, w, split, which, rest @ ..] = data else {
         return;
     };
     let shape = (
@@ -118,20 +118,22 @@ pub fn decode_bits(data: &[u8]) {
         1 + usize::from(*h % 16),
         1 + usize::from(*w % 16),
     );
+    let model = if which & 1 == 0 {
+        BitModel::Mixing
+    } else {
+        BitModel::Counts
+    };
     let split = usize::from(*split).min(rest.len());
     let (first, second) = rest.split_at(split);
-    let mut prev: Option<Vec<u8>> = None;
-    for payload in [first, second] {
-        let Ok(plane) = binary::decode_bits(payload, prev.as_deref(), shape) else {
-            return;
-        };
-        assert!(plane.iter().all(|&b| b <= 1));
-        let again = binary::encode_bits(&plane, prev.as_deref(), shape).expect("bits re-encode");
-        let back =
-            binary::decode_bits(&again, prev.as_deref(), shape).expect("re-encoded bits decode");
-        assert_eq!(back, plane);
-        prev = Some(plane);
-    }
+    let Ok(planes) = binary::decode_planes(&[first, second], shape, model) else {
+        return;
+    };
+    assert!(planes.iter().flatten().all(|&b| b <= 1));
+    let refs: Vec<&[u8]> = planes.iter().map(Vec::as_slice).collect();
+    let again = binary::encode_planes(&refs, shape, model).expect("bits re-encode");
+    let again: Vec<&[u8]> = again.iter().map(Vec::as_slice).collect();
+    let back = binary::decode_planes(&again, shape, model).expect("re-encoded bits decode");
+    assert_eq!(back, planes);
 }
 
 /// Model files of every kind the parsers accept: the golden CVQN model (`CVQM`), its

@@ -94,6 +94,9 @@ test("a recurrent file decodes to the native pixels, whole and after 2 of 4 iter
   assertSamePixels(painted[1], "kodim23-crop-rnn4-cut69.cvq.png");
   assertSamePixels(painted[3], "kodim23-crop-rnn4.cvq.png");
   assert.throws(() => rnn.decode(fixture("kodim23-crop-q3.cvq")), /CVQN model/);
+  // A file of the first bit model (entropy kind `Binary`, 81 shared contexts) holds the
+  // same codes and still decodes to the same pixels.
+  assertSamePixels(rnn.decode(fixture("kodim23-crop-rnn4-counts.cvq")), "kodim23-crop-rnn4.cvq.png");
 });
 
 test("a decoder-only recurrent model (.cvqd) decodes the same pixels and cannot encode", () => {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use cvq::io::{read_image, write_image};
 use cvq::{Decoded, Encoded, Error, Metrics, Model, Options};
-use cvq_bitstream::format::{EntropyModelKind, Limits, read_file, read_prefix};
+use cvq_bitstream::format::{Limits, read_file, read_prefix};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// `path: error`, unless the error names its file already.
@@ -145,7 +145,7 @@ pub fn file_info(path: &Path) -> Result<String, String> {
         }
     );
     let _ = writeln!(s, "header:      {} bytes", partial.header_len);
-    if h.entropy_model == EntropyModelKind::Binary {
+    if h.entropy_model.is_binary() {
         // The recurrent family: one group per iteration; a prefix of whole iterations
         // decodes.
         let _ = writeln!(
