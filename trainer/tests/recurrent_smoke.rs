@@ -13,6 +13,10 @@ mod common;
 use common::{cvq_train, data_dir, export};
 
 fn train(run: &Path, steps: u64, resume: bool) {
+    train_with(run, steps, resume, &[]);
+}
+
+fn train_with(run: &Path, steps: u64, resume: bool, extra: &[&str]) {
     let steps = steps.to_string();
     let data = data_dir();
     let mut args = vec![
@@ -42,6 +46,7 @@ fn train(run: &Path, steps: u64, resume: bool) {
             "3",
         ]);
     }
+    args.extend(extra);
     cvq_train().run(args).success();
 }
 
@@ -52,6 +57,10 @@ fn recurrent_run_learns_resumes_exports_and_evaluates_every_iteration_count() {
     train(&run, 30, false);
     let config = std::fs::read_to_string(run.join("train.json")).unwrap();
     assert!(config.contains("\"cell\""), "{config}");
+    assert!(
+        config.contains("\"stochastic_binarizer\": true"),
+        "{config}"
+    );
     let rows = read_metrics(&run).unwrap();
     assert_eq!(rows.len(), 30);
     let mean = |r: &[cvq_train::train::MetricsRow]| r.iter().map(|r| r.loss).sum::<f64>() / 5.0;
@@ -138,4 +147,22 @@ fn recurrent_run_learns_resumes_exports_and_evaluates_every_iteration_count() {
     start_from("rnn-compact")
         .fails(1)
         .stderr_has("whose configuration differs");
+}
+
+/// `--binarizer deterministic` trains with the inference's sign (straight-through), is
+/// recorded in `train.json`, and learns.
+#[test]
+fn a_run_with_the_deterministic_binarizer_learns() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train_with(&run, 30, false, &["--binarizer", "deterministic"]);
+    let config = std::fs::read_to_string(run.join("train.json")).unwrap();
+    assert!(
+        config.contains("\"stochastic_binarizer\": false"),
+        "{config}"
+    );
+    let rows = read_metrics(&run).unwrap();
+    let mean = |r: &[cvq_train::train::MetricsRow]| r.iter().map(|r| r.loss).sum::<f64>() / 5.0;
+    let (first, last) = (mean(&rows[..5]), mean(&rows[25..]));
+    assert!(last < 0.8 * first, "L1 {first:.4} → {last:.4}");
 }

@@ -81,6 +81,14 @@ enum RateGradientKind {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum BinarizerKind {
+    /// ±1 drawn with probability (1 ± b)/2 (the seed's training binarizer).
+    Stochastic,
+    /// The sign of b, as at inference (straight-through gradient).
+    Deterministic,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Precision {
     F16,
     F32,
@@ -135,6 +143,9 @@ struct StepArgs {
     /// this session: batches do not depend on it).
     #[arg(long)]
     workers: Option<usize>,
+    /// Binarizer during training (recurrent family only).
+    #[arg(long, value_enum, default_value = "stochastic")]
+    binarizer: BinarizerKind,
 }
 
 impl StepArgs {
@@ -200,6 +211,7 @@ impl StepArgs {
         cfg.lr = self.lr.unwrap_or(cfg.lr);
         cfg.grad_clip = self.grad_clip.unwrap_or(cfg.grad_clip);
         cfg.seed = self.seed;
+        cfg.stochastic_binarizer = matches!(self.binarizer, BinarizerKind::Stochastic);
         if let Some(w) = self.workers {
             cfg.workers = w;
         }

@@ -2,7 +2,8 @@
 //! loader, checkpoints, `metrics.csv` and plots as CVQN, with the seed's loss.
 //!
 //! One step: batch `[B, 3, crop, crop]` → [`RecurrentCodec::forward`] with
-//! `model.iterations` iterations and the stochastic binarizer → [`residual_l1`] (mean
+//! `model.iterations` iterations and the stochastic binarizer (or, with
+//! `stochastic_binarizer: false`, the inference's sign) → [`residual_l1`] (mean
 //! absolute residual averaged over the iterations) → backward → Adam at `lr` × the
 //! multi-step factor, gradients clipped by value. In `metrics.csv` the columns mean:
 //! `loss` = `distortion` = the weighted L1, `rate` 0 (no rate term: the rate is fixed
@@ -57,6 +58,15 @@ pub struct RecurrentTrainConfig {
     pub log_every: u64,
     /// Data-loading worker threads.
     pub workers: usize,
+    /// Train with the stochastic binarizer (the seed's: ±1 drawn with probability
+    /// (1 ± b)/2); `false`: the deterministic sign used at inference, with the same
+    /// straight-through gradient. Runs written before this field default to `true`.
+    #[serde(default = "stochastic_by_default")]
+    pub stochastic_binarizer: bool,
+}
+
+fn stochastic_by_default() -> bool {
+    true
 }
 
 impl RecurrentTrainConfig {
@@ -76,6 +86,7 @@ impl RecurrentTrainConfig {
             checkpoint_secs: 120,
             log_every: 10,
             workers: 2,
+            stochastic_binarizer: true,
         }
     }
 
@@ -160,7 +171,11 @@ where
     B: AutodiffBackend,
     O: Optimizer<RecurrentCodec<B>, B>,
 {
-    let out = model.forward(batch.clone(), cfg.model.iterations, true);
+    let out = model.forward(
+        batch.clone(),
+        cfg.model.iterations,
+        cfg.stochastic_binarizer,
+    );
     let loss = residual_l1(&out);
     let last = out
         .residuals
@@ -338,4 +353,20 @@ pub fn load_trained_recurrent<B: Backend>(
         .map_err(|e| TrainError::Config(TrainConfigError(e.to_string())))?;
     let model = checkpoint::load_weights(run, model, device)?;
     Ok((model, cfg, checkpoint::load_state(run)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs written before `stochastic_binarizer` existed (the shipped `cvq-rnn`'s
+    /// recipe) read back with the stochastic binarizer they trained with.
+    #[test]
+    fn older_run_configs_default_to_the_stochastic_binarizer() {
+        let text = include_str!("../../../models/runs/cvq-rnn.train.json");
+        assert!(!text.contains("stochastic_binarizer"));
+        let cfg: RecurrentTrainConfig = serde_json::from_str(text).unwrap();
+        assert!(cfg.stochastic_binarizer);
+        cfg.validate().unwrap();
+    }
 }
