@@ -27,10 +27,9 @@ pub fn qualities() -> impl DoubleEndedIterator<Item = u8> + Clone {
 /// The rate points of the embedded models tuned for `tune`, lowest rate first.
 ///
 /// ```
-/// // every tune has the default rate point
-/// for tune in cvq::Tune::ALL {
-///     assert!(cvq::qualities_for(tune).any(|q| q == cvq::DEFAULT_QUALITY));
-/// }
+/// // every build has the default rate point of the PSNR ladder; the other models depend
+/// // on the crate's features (all of them by default)
+/// assert!(cvq::qualities_for(cvq::Tune::Psnr).any(|q| q == cvq::DEFAULT_QUALITY));
 /// ```
 pub fn qualities_for(tune: Tune) -> impl DoubleEndedIterator<Item = u8> + Clone {
     MODELS
@@ -41,10 +40,23 @@ pub fn qualities_for(tune: Tune) -> impl DoubleEndedIterator<Item = u8> + Clone 
 
 pub(crate) fn no_such_quality(quality: u8, tune: Tune) -> InvalidOptions {
     let available: Vec<String> = qualities_for(tune).map(|q| q.to_string()).collect();
+    let mut available = available.join(", ");
+    let left_out = match tune {
+        Tune::Psnr => (!cfg!(feature = "psnr-ladder")).then_some("psnr-ladder"),
+        Tune::MsSsim => (!cfg!(feature = "ms-ssim-models")).then_some("ms-ssim-models"),
+    };
+    if let Some(feature) = left_out {
+        if available.is_empty() {
+            available.push_str("none");
+        }
+        available.push_str(&format!(
+            "; this build was made without the cvq crate's `{feature}` feature"
+        ));
+    }
     InvalidOptions::NoSuchQuality {
         quality,
         tune,
-        available: available.join(", "),
+        available,
     }
 }
 
