@@ -176,7 +176,7 @@ pub(super) struct MixingModel {
 
 impl MixingModel {
     /// A fresh model for planes of `channels` channels (its tables take
-    /// `4 · 11,011 · channels` bytes).
+    /// `4 · 11,733 · channels` bytes).
     pub fn new(channels: usize) -> Self {
         let mut initial = [INITIAL_WEIGHT; INPUTS];
         initial[INPUTS - 1] = 0;

@@ -29,7 +29,7 @@ use mixing::{MixingModel, Planes};
 pub use counts::COUNT_LIMIT;
 
 /// Most channels per plane the bit models accept (the mixing model's tables grow with
-/// them: 44 KiB per channel).
+/// them: 46 KiB per channel).
 pub const MAX_CHANNELS: usize = 256;
 
 /// Which adaptive model codes the bits.
