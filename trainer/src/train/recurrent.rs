@@ -359,12 +359,16 @@ pub fn load_trained_recurrent<B: Backend>(
 mod tests {
     use super::*;
 
-    /// Runs written before `stochastic_binarizer` existed (the shipped `cvq-rnn`'s
-    /// recipe) read back with the stochastic binarizer they trained with.
+    /// Runs written before `stochastic_binarizer` existed (`cvq-rnn`'s session-2 recipe,
+    /// 2026-11-29) read back with the stochastic binarizer they trained with.
     #[test]
     fn older_run_configs_default_to_the_stochastic_binarizer() {
-        let text = include_str!("../../../models/runs/cvq-rnn.train.json");
-        assert!(!text.contains("stochastic_binarizer"));
+        let text = r#"{"model": {"name": "cvq-rnn", "cell": "Lstm", "encoder_head": 32,
+            "encoder_states": [64, 128, 128], "bits": 32, "decoder_head": 128,
+            "decoder_states": [128, 128, 64, 32], "mode": "Additive", "iterations": 8},
+            "steps": 100000, "batch_size": 16, "crop": 32, "lr": 0.0005,
+            "lr_milestones": [], "lr_gamma": 0.2, "grad_clip": 0.5, "seed": 2,
+            "checkpoint_secs": 300, "log_every": 10, "workers": 1}"#;
         let cfg: RecurrentTrainConfig = serde_json::from_str(text).unwrap();
         assert!(cfg.stochastic_binarizer);
         cfg.validate().unwrap();
