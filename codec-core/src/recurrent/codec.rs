@@ -369,11 +369,7 @@ impl<B: Backend> RecurrentCodecModel<B> {
     ) -> Result<Vec<u8>, CodecError> {
         let file = read_file(bytes, limits)?;
         if !file.header.entropy_model.is_binary() {
-            return Err(CodecError::WrongFamily(format!(
-                "this file was written by a CVQN model ({}); {} is a recurrent model",
-                file.header.model,
-                self.id_string()
-            )));
+            return Err(self.cvqn_file(&file.header));
         }
         if iterations == 0 || iterations > file.payloads.len() {
             return Err(CodecError::Iterations {
@@ -390,6 +386,15 @@ impl<B: Backend> RecurrentCodecModel<B> {
         header.model = file.header.model;
         header.entropy_model = file.header.entropy_model;
         Ok(write_file(&header, &file.payloads[..iterations])?)
+    }
+
+    /// The error for a file of the other family (`header` names a CVQN model).
+    fn cvqn_file(&self, header: &FileHeader) -> CodecError {
+        CodecError::WrongFamily(format!(
+            "this file was written by a CVQN model ({}); {} is a recurrent model",
+            header.model,
+            self.id_string()
+        ))
     }
 
     /// Entropy-decodes the bits of a file (`partial`: a prefix of it; the iterations
@@ -413,11 +418,7 @@ impl<B: Backend> RecurrentCodecModel<B> {
             (f.header, f.payloads)
         };
         let Some(model) = BitModel::of_kind(header.entropy_model) else {
-            return Err(CodecError::WrongFamily(format!(
-                "this file was written by a CVQN model ({}); {} is a recurrent model",
-                header.model,
-                self.id_string()
-            )));
+            return Err(self.cvqn_file(&header));
         };
         if header.model != self.id {
             return Err(CodecError::WrongModel {

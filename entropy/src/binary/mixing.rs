@@ -102,9 +102,7 @@ impl Planes<'_> {
             return 0;
         };
         let (y2, x2) = (y as isize + dy, x as isize + dx);
-        let (_, _, w) = self.shape;
-        let coded = (c2, y2, x2) < (ch, y as isize, x as isize);
-        if !coded || x2 >= w as isize {
+        if (c2, y2, x2) >= (ch, y as isize, x as isize) {
             return 0;
         }
         Self::at(Some(self.current), self.shape, c2, y2, x2)

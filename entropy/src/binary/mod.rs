@@ -84,14 +84,14 @@ impl Predictor {
     }
 
     /// Weights `[w0, w1]` of bit `pos` of `current`, given the earlier planes.
-    fn weights(
+    fn weights<P: AsRef<[u8]>>(
         &mut self,
         current: &[u8],
-        earlier: &[Vec<u8>],
+        earlier: &[P],
         shape: (usize, usize, usize),
         pos: (usize, usize, usize),
     ) -> [u32; 2] {
-        let back = |k: usize| earlier.len().checked_sub(k).map(|i| earlier[i].as_slice());
+        let back = |k: usize| earlier.len().checked_sub(k).map(|i| earlier[i].as_ref());
         match self {
             Self::Counts(m) => m.predict(current, back(1), (shape.1, shape.2), pos),
             Self::Mixing(m) => {
@@ -123,7 +123,7 @@ fn positions(c: usize, h: usize, w: usize) -> Result<usize, EntropyError> {
         .ok_or(EntropyError::TooLarge { c, h, w })
 }
 
-/// Every position of a plane in coding order.
+/// Every position of a plane in coding order, which is also its storage order.
 fn raster((c, h, w): (usize, usize, usize)) -> impl Iterator<Item = (usize, usize, usize)> {
     (0..c).flat_map(move |ch| (0..h).flat_map(move |y| (0..w).map(move |x| (ch, y, x))))
 }
@@ -159,19 +159,16 @@ pub fn encode_planes(
     }
     let mut predictor = Predictor::new(model, shape.0);
     let mut cdf = IntCdf::uniform(2).expect("two symbols");
-    let mut earlier: Vec<Vec<u8>> = Vec::with_capacity(planes.len());
     let mut payloads = Vec::with_capacity(planes.len());
-    for plane in planes {
+    for (t, plane) in planes.iter().enumerate() {
         predictor.start_plane();
         let mut enc = SymbolEncoder::new();
-        for pos in raster(shape) {
-            let bit = plane[(pos.0 * shape.1 + pos.1) * shape.2 + pos.2];
-            cdf.set_weights(&predictor.weights(plane, &earlier, shape, pos))?;
-            enc.encode(usize::from(bit), &cdf)?;
-            predictor.update(bit);
+        for (i, pos) in raster(shape).enumerate() {
+            cdf.set_weights(&predictor.weights(plane, &planes[..t], shape, pos))?;
+            enc.encode(usize::from(plane[i]), &cdf)?;
+            predictor.update(plane[i]);
         }
         payloads.push(enc.finish());
-        earlier.push(plane.to_vec());
     }
     Ok(payloads)
 }
@@ -196,11 +193,10 @@ pub fn decode_planes(
         predictor.start_plane();
         let mut plane = vec![0u8; n];
         let mut dec = SymbolDecoder::new(payload);
-        for pos in raster(shape) {
+        for (i, pos) in raster(shape).enumerate() {
             cdf.set_weights(&predictor.weights(&plane, &planes, shape, pos))?;
-            let bit = dec.decode(&cdf)? as u8;
-            plane[(pos.0 * shape.1 + pos.1) * shape.2 + pos.2] = bit;
-            predictor.update(bit);
+            plane[i] = dec.decode(&cdf)? as u8;
+            predictor.update(plane[i]);
         }
         planes.push(plane);
     }
