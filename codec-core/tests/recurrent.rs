@@ -9,7 +9,9 @@ use burn::tensor::{Distribution, Tensor};
 use cvq_core::recurrent::config::{
     CellKind, ReconstructionMode, RecurrentConfig, RecurrentConfigError, RecurrentPreset,
 };
-use cvq_core::recurrent::{RecurrentCodec, iteration_cost, residual_l1};
+use cvq_core::recurrent::{
+    IterationWeighting, RecurrentCodec, RecurrentOutput, iteration_cost, residual_l1, residual_loss,
+};
 
 type B = Flex;
 type AB = Autodiff<Flex>;
@@ -75,6 +77,51 @@ fn deterministic_codes_repeat_and_the_first_iteration_does_not_see_later_ones() 
             a.reconstructions[t].clone().into_data(),
             b.reconstructions[t].clone().into_data()
         );
+    }
+}
+
+/// Both weightings have the value of the plain L1; `Relative` scales each iteration's
+/// gradient by `L̄ / L_t`: residuals of 0.2 and 0.05 get weights 0.625 and 2.5.
+#[test]
+fn relative_weighting_keeps_the_value_and_lifts_the_small_residuals_gradient() {
+    let device = Default::default();
+    let grads_of = |weighting| {
+        let r1 = Tensor::<AB, 4>::full([1, 3, 4, 4], 0.2, &device).require_grad();
+        let r2 = Tensor::<AB, 4>::full([1, 3, 4, 4], -0.05, &device).require_grad();
+        let out = RecurrentOutput {
+            codes: Vec::new(),
+            reconstructions: Vec::new(),
+            residuals: vec![r1.clone(), r2.clone()],
+        };
+        let loss = residual_loss(&out, weighting);
+        let value: f32 = loss.clone().into_scalar();
+        let plain: f32 = residual_l1(&out).into_scalar();
+        assert!(
+            (value - plain).abs() < 1e-6,
+            "{weighting:?}: {value} vs {plain}"
+        );
+        assert!((value - 0.125).abs() < 1e-6);
+        let grads = loss.backward();
+        let g = |r: &Tensor<AB, 4>| -> Vec<f32> {
+            r.grad(&grads).unwrap().into_data().into_vec().unwrap()
+        };
+        (g(&r1), g(&r2))
+    };
+    let n = 48.0;
+    for (weighting, w1, w2) in [
+        (IterationWeighting::Equal, 1.0, 1.0),
+        (IterationWeighting::Relative, 0.625, 2.5),
+    ] {
+        let (g1, g2) = grads_of(weighting);
+        // d/dr of 1/2 · w · mean|r| over 48 elements: w · sign(r) / (2 · 48)
+        for (g, w, sign) in [(g1, w1, 1.0), (g2, w2, -1.0)] {
+            for v in g {
+                assert!(
+                    (v - sign * w / (2.0 * n)).abs() < 1e-7,
+                    "{weighting:?}: {v}"
+                );
+            }
+        }
     }
 }
 

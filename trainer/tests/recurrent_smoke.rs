@@ -161,7 +161,27 @@ fn a_run_with_the_deterministic_binarizer_learns() {
         config.contains("\"stochastic_binarizer\": false"),
         "{config}"
     );
-    let rows = read_metrics(&run).unwrap();
+    assert_l1_falls(&run);
+}
+
+/// `--iteration-weights relative` is recorded in `train.json` and the run learns (the
+/// loss it logs is the plain L1 either way).
+#[test]
+fn a_run_with_relative_iteration_weights_learns() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train_with(&run, 30, false, &["--iteration-weights", "relative"]);
+    let config = std::fs::read_to_string(run.join("train.json")).unwrap();
+    assert!(
+        config.contains("\"iteration_weighting\": \"relative\""),
+        "{config}"
+    );
+    assert_l1_falls(&run);
+}
+
+/// The mean L1 of a 30-step run's last five logged steps is below 0.8 × its first five's.
+fn assert_l1_falls(run: &std::path::Path) {
+    let rows = read_metrics(run).unwrap();
     let mean = |r: &[cvq_train::train::MetricsRow]| r.iter().map(|r| r.loss).sum::<f64>() / 5.0;
     let (first, last) = (mean(&rows[..5]), mean(&rows[25..]));
     assert!(last < 0.8 * first, "L1 {first:.4} → {last:.4}");

@@ -297,6 +297,46 @@ pub fn residual_l1<B: Backend>(out: &RecurrentOutput<B>) -> Tensor<B, 1> {
         .div_scalar(t)
 }
 
+/// How [`residual_loss`] weights the iterations' mean absolute residuals `L_t`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IterationWeighting {
+    /// The seed's [`residual_l1`]: `1/T Σ_t L_t`. In additive and residual-scaling mode
+    /// the output of iteration `t` moves every residual from `t` to `T`, so the early
+    /// iterations' outputs take most of the gradient.
+    #[default]
+    Equal,
+    /// `1/T Σ_t w_t L_t` with `w_t = L̄ / L_t` held constant (`L̄` the mean of the `L_t`):
+    /// the same value as [`Equal`](Self::Equal), with the gradient of
+    /// `L̄ · 1/T Σ_t ln L_t`. Each iteration's relative improvement (what PSNR, a
+    /// logarithm, measures) counts the same, so the later iterations, whose residuals
+    /// are small, are not drowned out by the first.
+    Relative,
+}
+
+/// The training loss over the iterations, weighted as `weighting` says (a `[1]` tensor).
+pub fn residual_loss<B: Backend>(
+    out: &RecurrentOutput<B>,
+    weighting: IterationWeighting,
+) -> Tensor<B, 1> {
+    match weighting {
+        IterationWeighting::Equal => residual_l1(out),
+        IterationWeighting::Relative => {
+            let per_iteration = Tensor::cat(
+                out.residuals
+                    .iter()
+                    .map(|r| r.clone().abs().mean())
+                    .collect(),
+                0,
+            );
+            // floored so that an exact reconstruction cannot divide by zero
+            let constant = per_iteration.clone().detach().clamp_min(1e-6);
+            let weights = constant.clone().mean().div(constant);
+            (per_iteration * weights).mean()
+        }
+    }
+}
+
 /// Parameters and multiply-accumulates per image pixel of one iteration.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct IterationCost {

@@ -19,6 +19,7 @@ use cvq_core::codec::CodecModel;
 use cvq_core::config::{CvqnConfig, Preset};
 use cvq_core::loaded::LoadedModel;
 use cvq_core::loss::{Distortion, RateGradient, RateTerm};
+use cvq_core::recurrent::IterationWeighting;
 use cvq_core::recurrent::codec::RecurrentCodecModel;
 use cvq_core::recurrent::config::{RecurrentConfig, RecurrentPreset};
 use cvq_entropy::WeightPrecision;
@@ -89,6 +90,15 @@ enum BinarizerKind {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum IterationWeightingKind {
+    /// Every iteration's mean absolute residual counts the same (the seed's loss).
+    Equal,
+    /// Each iteration's L1 weighted by mean/own (the gradient of the mean log L1): later
+    /// iterations, with smaller residuals, get as much of the gradient as the first.
+    Relative,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Precision {
     F16,
     F32,
@@ -146,6 +156,9 @@ struct StepArgs {
     /// Binarizer during training (recurrent family only).
     #[arg(long, value_enum, default_value = "stochastic")]
     binarizer: BinarizerKind,
+    /// How the loss weights the iterations (recurrent family only).
+    #[arg(long, value_enum, default_value = "equal")]
+    iteration_weights: IterationWeightingKind,
 }
 
 impl StepArgs {
@@ -212,6 +225,10 @@ impl StepArgs {
         cfg.grad_clip = self.grad_clip.unwrap_or(cfg.grad_clip);
         cfg.seed = self.seed;
         cfg.stochastic_binarizer = matches!(self.binarizer, BinarizerKind::Stochastic);
+        cfg.iteration_weighting = match self.iteration_weights {
+            IterationWeightingKind::Equal => IterationWeighting::Equal,
+            IterationWeightingKind::Relative => IterationWeighting::Relative,
+        };
         if let Some(w) = self.workers {
             cfg.workers = w;
         }

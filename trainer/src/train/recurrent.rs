@@ -3,10 +3,11 @@
 //!
 //! One step: batch `[B, 3, crop, crop]` → [`RecurrentCodec::forward`] with
 //! `model.iterations` iterations and the stochastic binarizer (or, with
-//! `stochastic_binarizer: false`, the inference's sign) → [`residual_l1`] (mean
-//! absolute residual averaged over the iterations) → backward → Adam at `lr` × the
+//! `stochastic_binarizer: false`, the inference's sign) → [`residual_loss`] (mean
+//! absolute residual averaged over the iterations; with `iteration_weighting:
+//! relative` each iteration's gradient scaled by `L̄ / L_t`, the same value) → backward → Adam at `lr` × the
 //! multi-step factor, gradients clipped by value. In `metrics.csv` the columns mean:
-//! `loss` = `distortion` = the weighted L1, `rate` 0 (no rate term: the rate is fixed
+//! `loss` = `distortion` = the L1 averaged over the iterations (either weighting), `rate` 0 (no rate term: the rate is fixed
 //! by the iteration count), `bpp` the raw code bits of all iterations
 //! (`iterations × bits / 256`), `psnr` after the last iteration.
 
@@ -20,7 +21,7 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::ElementConversion;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use cvq_core::recurrent::config::RecurrentConfig;
-use cvq_core::recurrent::{RecurrentCodec, residual_l1};
+use cvq_core::recurrent::{IterationWeighting, RecurrentCodec, residual_loss};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, CheckpointState};
@@ -63,6 +64,9 @@ pub struct RecurrentTrainConfig {
     /// straight-through gradient. Runs written before this field default to `true`.
     #[serde(default = "stochastic_by_default")]
     pub stochastic_binarizer: bool,
+    /// How the loss weights the iterations (runs written before this field: `equal`).
+    #[serde(default)]
+    pub iteration_weighting: IterationWeighting,
 }
 
 fn stochastic_by_default() -> bool {
@@ -87,6 +91,7 @@ impl RecurrentTrainConfig {
             log_every: 10,
             workers: 2,
             stochastic_binarizer: true,
+            iteration_weighting: IterationWeighting::Equal,
         }
     }
 
@@ -176,7 +181,7 @@ where
         cfg.model.iterations,
         cfg.stochastic_binarizer,
     );
-    let loss = residual_l1(&out);
+    let loss = residual_loss(&out, cfg.iteration_weighting);
     let last = out
         .residuals
         .last()
@@ -359,8 +364,9 @@ pub fn load_trained_recurrent<B: Backend>(
 mod tests {
     use super::*;
 
-    /// Runs written before `stochastic_binarizer` existed (`cvq-rnn`'s session-2 recipe,
-    /// 2026-11-29) read back with the stochastic binarizer they trained with.
+    /// Runs written before `stochastic_binarizer` and `iteration_weighting` existed
+    /// (`cvq-rnn`'s session-2 recipe, 2026-11-29) read back with the stochastic binarizer
+    /// and the equal weighting they trained with.
     #[test]
     fn older_run_configs_default_to_the_stochastic_binarizer() {
         let text = r#"{"model": {"name": "cvq-rnn", "cell": "Lstm", "encoder_head": 32,
@@ -371,6 +377,7 @@ mod tests {
             "checkpoint_secs": 300, "log_every": 10, "workers": 1}"#;
         let cfg: RecurrentTrainConfig = serde_json::from_str(text).unwrap();
         assert!(cfg.stochastic_binarizer);
+        assert_eq!(cfg.iteration_weighting, IterationWeighting::Equal);
         cfg.validate().unwrap();
     }
 }
