@@ -153,35 +153,31 @@ fn recurrent_run_learns_resumes_exports_and_evaluates_every_iteration_count() {
 /// recorded in `train.json`, and learns.
 #[test]
 fn a_run_with_the_deterministic_binarizer_learns() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    train_with(&run, 30, false, &["--binarizer", "deterministic"]);
-    let config = std::fs::read_to_string(run.join("train.json")).unwrap();
-    assert!(
-        config.contains("\"stochastic_binarizer\": false"),
-        "{config}"
+    option_is_recorded_and_learns(
+        &["--binarizer", "deterministic"],
+        "\"stochastic_binarizer\": false",
     );
-    assert_l1_falls(&run);
 }
 
 /// `--iteration-weights relative` is recorded in `train.json` and the run learns (the
 /// loss it logs is the plain L1 either way).
 #[test]
 fn a_run_with_relative_iteration_weights_learns() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    train_with(&run, 30, false, &["--iteration-weights", "relative"]);
-    let config = std::fs::read_to_string(run.join("train.json")).unwrap();
-    assert!(
-        config.contains("\"iteration_weighting\": \"relative\""),
-        "{config}"
+    option_is_recorded_and_learns(
+        &["--iteration-weights", "relative"],
+        "\"iteration_weighting\": \"relative\"",
     );
-    assert_l1_falls(&run);
 }
 
-/// The mean L1 of a 30-step run's last five logged steps is below 0.8 × its first five's.
-fn assert_l1_falls(run: &std::path::Path) {
-    let rows = read_metrics(run).unwrap();
+/// Trains 30 steps with `args`; `train.json` contains `recorded`, and the mean L1 of
+/// the last five logged steps is below 0.8 × the first five's.
+fn option_is_recorded_and_learns(args: &[&str], recorded: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train_with(&run, 30, false, args);
+    let config = std::fs::read_to_string(run.join("train.json")).unwrap();
+    assert!(config.contains(recorded), "{config}");
+    let rows = read_metrics(&run).unwrap();
     let mean = |r: &[cvq_train::train::MetricsRow]| r.iter().map(|r| r.loss).sum::<f64>() / 5.0;
     let (first, last) = (mean(&rows[..5]), mean(&rows[25..]));
     assert!(last < 0.8 * first, "L1 {first:.4} → {last:.4}");

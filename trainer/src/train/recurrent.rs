@@ -5,11 +5,12 @@
 //! `model.iterations` iterations and the stochastic binarizer (or, with
 //! `stochastic_binarizer: false`, the inference's sign) → [`residual_loss`] (mean
 //! absolute residual averaged over the iterations; with `iteration_weighting:
-//! relative` each iteration's gradient scaled by `L̄ / L_t`, the same value) → backward → Adam at `lr` × the
-//! multi-step factor, gradients clipped by value. In `metrics.csv` the columns mean:
-//! `loss` = `distortion` = the L1 averaged over the iterations (either weighting), `rate` 0 (no rate term: the rate is fixed
-//! by the iteration count), `bpp` the raw code bits of all iterations
-//! (`iterations × bits / 256`), `psnr` after the last iteration.
+//! relative` each iteration's gradient scaled by `L̄ / L_t`, the same value) →
+//! backward → Adam at `lr` × the multi-step factor, gradients clipped by value. In
+//! `metrics.csv` the columns mean: `loss` = `distortion` = the L1 averaged over the
+//! iterations (either weighting), `rate` 0 (no rate term: the rate is fixed by the
+//! iteration count), `bpp` the raw code bits of all iterations (`iterations × bits /
+//! 256`), `psnr` after the last iteration.
 
 use std::path::Path;
 use std::sync::Arc;
