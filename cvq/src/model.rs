@@ -496,6 +496,46 @@ pub struct ProgressiveRoundTrip {
 }
 
 impl Model {
+    /// A recurrent model's files of `image` at every iteration count `1..=iterations`
+    /// (index `t − 1`: the file of `t` iterations), from one encode of `iterations`
+    /// iterations cut after each (byte-identical to an encode at that count: an
+    /// iteration's codes do not depend on later ones). What a size target needs: the
+    /// largest prefix that fits, for the price of one encode instead of one per count.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Codec`] for a CVQN model ([`CodecError::WrongFamily`]) or a failed
+    /// encode; [`InvalidOptions::QualityMismatch`] for `iterations` beyond the model's.
+    pub fn encode_each_iteration(
+        &self,
+        image: &RgbImage,
+        iterations: u8,
+    ) -> Result<Vec<Encoded>, Error> {
+        let LoadedModel::Recurrent(r) = &self.family else {
+            return Err(CodecError::WrongFamily(format!(
+                "{} is a CVQN model; iteration counts belong to recurrent models",
+                self.id()
+            ))
+            .into());
+        };
+        if !self.qualities().contains(&iterations) {
+            return Err(self.quality_mismatch(iterations).into());
+        }
+        let enc = r.encode(image, usize::from(iterations))?;
+        let limits = Limits::default();
+        (1..=iterations)
+            .map(|t| {
+                let k = usize::from(t);
+                Ok(Encoded {
+                    bytes: r.truncate_iterations(&enc.bytes, k, &limits)?,
+                    quality: t,
+                    model: self.id(),
+                    estimated_bits: 8.0 * enc.payload_bytes[..k].iter().sum::<usize>() as f64,
+                })
+            })
+            .collect()
+    }
+
     /// A recurrent model's encode of `image` with all its iterations, cut to every
     /// iteration count `t` (the files an encode at quality `t` writes: an iteration's
     /// codes do not depend on later ones), and decoded progressively: what an

@@ -25,7 +25,9 @@ use crate::{Encoded, Error, InvalidOptions, Tune};
 /// encoding tries the embedded rate points from the highest down — at most `quality`
 /// when that is given — and keeps the first file that fits, i.e. the best quality that
 /// fits. With a `model`, its rate points are tried the same way (a fixed-rate model has
-/// one). When nothing fits the error is
+/// one); a recurrent model is encoded once with its most iterations (at most `quality`)
+/// and the file cut to the most whole iterations that fit
+/// ([`Model::encode_each_iteration`]). When nothing fits the error is
 /// [`Error::TooLarge`], which gives the smallest size reached.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -221,6 +223,16 @@ impl Options {
         };
         let fits = |enc: &Encoded| enc.bytes.len() as u64 <= budget;
         let top = self.quality.unwrap_or(u8::MAX);
+        if let Some(m) = self.model.as_ref().filter(|m| m.recurrent().is_some()) {
+            let most = m.qualities().into_iter().filter(|&q| q <= top).max();
+            let most = most.ok_or_else(|| m.quality_mismatch(top))?;
+            let mut files = m.encode_each_iteration(image, most)?;
+            // prefixes grow with the iterations: the first file is the smallest
+            return match files.iter().rposition(fits) {
+                Some(t) => Ok(files.swap_remove(t)),
+                None => Err(too_large(budget, &files[0])),
+            };
+        }
         let candidates: Vec<u8> = match &self.model {
             Some(m) => m.qualities(),
             None => qualities_for(self.tune).collect(),

@@ -20,6 +20,22 @@ fn tiny_model() -> Model {
     Model::from_bytes(&file.to_bytes().unwrap()).unwrap()
 }
 
+/// A seeded, untrained tiny recurrent model of 5 iterations, loaded from its file bytes.
+fn tiny_recurrent_model() -> Model {
+    use burn::backend::Flex;
+    use cvq_core::entropy::WeightPrecision;
+    use cvq_core::recurrent::RecurrentCodec;
+    use cvq_core::recurrent::codec::RecurrentCodecModel;
+    use cvq_core::recurrent::config::{RecurrentConfig, RecurrentPreset};
+    let device = Default::default();
+    <Flex as burn::tensor::backend::Backend>::seed(&device, 43);
+    let mut cfg = RecurrentConfig::preset(RecurrentPreset::Tiny);
+    cfg.iterations = 5;
+    let net = RecurrentCodec::<Flex>::new(&cfg, &device).unwrap();
+    let (_, file) = RecurrentCodecModel::freeze(net, cfg, WeightPrecision::F16, &device).unwrap();
+    Model::from_bytes(&file.to_bytes().unwrap()).unwrap()
+}
+
 fn pattern(w: usize, h: usize) -> RgbImage {
     let data = (0..w * h)
         .flat_map(|i| {
@@ -242,6 +258,67 @@ fn size_targets_choose_the_highest_rate_point_that_fits() {
         cvq::encode_with(&image, &q4.with_max_bytes(q4_size - 1)),
         Err(Error::TooLarge { quality: 4, .. })
     ));
+}
+
+/// A recurrent model's size target is met by its most iterations that fit, from one
+/// encode cut after each iteration: the same bytes as an encode at that count.
+#[test]
+fn a_recurrent_size_target_keeps_the_most_iterations_that_fit() {
+    let image = pattern(96, 64);
+    let model = tiny_recurrent_model();
+    let files: Vec<Vec<u8>> = (1..=5)
+        .map(|t| model.encode_at(&image, t).unwrap().bytes)
+        .collect();
+    let each = model.encode_each_iteration(&image, 5).unwrap();
+    assert_eq!(each.len(), 5);
+    for (t, enc) in (1..=5).zip(&each) {
+        assert_eq!(enc.quality, t);
+        assert!(enc.bytes == files[usize::from(t) - 1], "{t} iterations");
+        assert!(enc.estimated_bits < 8.0 * enc.bytes.len() as f64);
+    }
+    let sizes: Vec<u64> = files.iter().map(|f| f.len() as u64).collect();
+    assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
+
+    let options = Options::default().with_model(model);
+    for budget in sizes.iter().flat_map(|&s| [s - 1, s]) {
+        for top in [None, Some(3)] {
+            let mut options = options.clone().with_max_bytes(budget);
+            options.quality = top;
+            let expected = (1..=top.unwrap_or(5))
+                .filter(|&t| sizes[usize::from(t) - 1] <= budget)
+                .max();
+            match (cvq::encode_with(&image, &options), expected) {
+                (Ok(enc), Some(t)) => {
+                    assert_eq!(enc.quality, t, "budget {budget}, top {top:?}");
+                    assert!(enc.bytes == files[usize::from(t) - 1]);
+                }
+                (
+                    Err(Error::TooLarge {
+                        smallest, quality, ..
+                    }),
+                    None,
+                ) => {
+                    assert_eq!((smallest, quality), (sizes[0], 1), "budget {budget}");
+                }
+                (got, expected) => panic!("budget {budget}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+    // more iterations than the model has, and a CVQN model, are errors
+    let model = options.model.as_ref().unwrap();
+    assert!(matches!(
+        model.encode_each_iteration(&image, 6),
+        Err(Error::Options(InvalidOptions::QualityMismatch {
+            quality: 6,
+            ..
+        }))
+    ));
+    let err = tiny_model().encode_each_iteration(&image, 1).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("iteration counts belong to recurrent models"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -90,6 +90,31 @@ fn iterations_info_partial_decode_and_errors() {
         run.stdout
     );
 
+    // A size target keeps the most iterations that fit, up to --iterations: a budget of
+    // the 4-iteration file's size gives that file byte for byte.
+    let fit = p("fit.cvq");
+    let size = std::fs::metadata(&cvqf).unwrap().len().to_string();
+    for (budget, quality) in [(size.as_str(), "(quality 4)"), ("1", "")] {
+        let run = cvq().run([
+            "encode",
+            &png,
+            "-o",
+            &fit,
+            "--model",
+            &model,
+            "--max-bytes",
+            budget,
+            "--iterations",
+            "4",
+        ]);
+        if quality.is_empty() {
+            run.fails(1).stderr_has("does not fit in 1 bytes");
+        } else {
+            run.success().stdout_has(quality);
+            assert!(std::fs::read(&fit).unwrap() == std::fs::read(&cvqf).unwrap());
+        }
+    }
+
     // Decode finds nothing embedded for this model: it needs --model.
     cvq()
         .run(["decode", &cvqf, "-o", &back, "--model", &model])

@@ -47,7 +47,9 @@ enum Command {
         )]
         tune: cvq::Tune,
         /// Iterations to code with a recurrent --model (default: all of the model's;
-        /// each adds one group of binary codes, bits/256 bpp before entropy coding).
+        /// each adds one group of binary codes, bits/256 bpp before entropy coding). With
+        /// --max-bytes / --target-bpp: the most tried; one encode is cut to the most
+        /// whole iterations that fit.
         #[arg(long, conflicts_with = "quality", value_name = "N")]
         iterations: Option<u8>,
         /// Largest acceptable file size in bytes: the best rate point whose file fits.
