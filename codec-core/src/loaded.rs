@@ -38,14 +38,15 @@ impl<B: Backend> LoadedModel<B> {
     /// A CVQN model decodes with the decoder's channels-last CPU kernels
     /// ([`CodecModel::with_cpu_kernels`], `threads` per convolution) and computes its
     /// entropy model's distributions on `threads` threads
-    /// ([`CodecModel::with_entropy_threads`]): for tools whose backend runs on the CPU.
-    /// The recurrent family is unchanged.
+    /// ([`CodecModel::with_entropy_threads`]); a recurrent model decodes with its
+    /// decoder's CPU kernels ([`RecurrentCodecModel::with_cpu_kernels`]): for tools whose
+    /// backend runs on the CPU.
     pub fn with_cpu_kernels(self, threads: usize) -> Self {
         match self {
             Self::Cvqn(m) => Self::Cvqn(Box::new(
                 m.with_cpu_kernels(threads).with_entropy_threads(threads),
             )),
-            other => other,
+            Self::Recurrent(m) => Self::Recurrent(Box::new(m.with_cpu_kernels(threads))),
         }
     }
 

@@ -8,7 +8,7 @@ use cvq_bitstream::format::{EntropyModelKind, Limits, read_file};
 use cvq_core::codec::{CodecError, RgbImage, image_to_tensor};
 use cvq_core::recurrent::RecurrentCodec;
 use cvq_core::recurrent::codec::RecurrentCodecModel;
-use cvq_core::recurrent::config::{RecurrentConfig, RecurrentPreset};
+use cvq_core::recurrent::config::{CellKind, ReconstructionMode, RecurrentConfig, RecurrentPreset};
 use cvq_entropy::{RecurrentModelFile, WeightPrecision};
 
 mod common;
@@ -139,6 +139,14 @@ fn every_prefix_of_whole_iterations_decodes_to_that_iterations_image() {
 #[test]
 fn a_stream_decoded_prefix_by_prefix_runs_each_iteration_once_and_matches() {
     let (codec, _) = tiny(5, 4);
+    stream_prefix_by_prefix(&codec);
+    let (codec, _) = tiny(5, 4);
+    let codec = codec.with_cpu_kernels(2);
+    assert!(codec.uses_cpu_kernels());
+    stream_prefix_by_prefix(&codec);
+}
+
+fn stream_prefix_by_prefix(codec: &RecurrentCodecModel<B>) {
     let enc = codec.encode(&image(40, 33), 4).unwrap();
     let header_len = enc.bytes.len() - enc.payload_bytes.iter().sum::<usize>();
     let full = codec
@@ -270,4 +278,85 @@ fn a_decoder_only_cut_decodes_the_full_models_files_identically_and_cannot_encod
     let err = decoder.encode(&img, 1).unwrap_err();
     assert!(matches!(err, CodecError::DecoderOnly { .. }), "{err}");
     assert!(err.to_string().contains("decoder-only"), "{err}");
+}
+
+/// A tiny model with `cell` and `mode`, seeded, and a second copy loaded from its file
+/// with the decoder's CPU kernels on.
+fn tiny_of(
+    cell: CellKind,
+    mode: ReconstructionMode,
+) -> (RecurrentCodecModel<B>, RecurrentCodecModel<B>) {
+    let _rng = common::seeded(13);
+    let device = Default::default();
+    let mut cfg = RecurrentConfig::preset(RecurrentPreset::Tiny);
+    (cfg.cell, cfg.mode, cfg.iterations) = (cell, mode, 3);
+    let net = RecurrentCodec::<B>::new(&cfg, &device).unwrap();
+    let (burn, file) =
+        RecurrentCodecModel::freeze(net, cfg, WeightPrecision::F32, &device).unwrap();
+    let cpu = RecurrentCodecModel::load(&file.to_bytes().unwrap(), &device).unwrap();
+    (burn, cpu.with_cpu_kernels(2))
+}
+
+/// The decoder's CPU kernels compute what its Burn modules compute, for both cells and
+/// the additive and one-shot modes, iteration by iteration (up to float summation order:
+/// < 1e-3 on the 0..255 scale, the decoded pixels within ±1); a residual-scaling model
+/// keeps the Burn path; a decode started on the kernels does not continue on Burn.
+#[test]
+fn the_cpu_kernels_decode_what_the_burn_modules_decode() {
+    let img = image(45, 38);
+    for cell in [CellKind::Lstm, CellKind::Gru] {
+        for mode in [ReconstructionMode::Additive, ReconstructionMode::OneShot] {
+            let (burn, cpu) = tiny_of(cell, mode);
+            let bytes = burn.encode(&img, 3).unwrap().bytes;
+            let bits = burn.decode_bits(&bytes, &Limits::default(), false).unwrap();
+            assert!(cpu.uses_cpu_kernels(), "{cell:?} {mode:?}");
+            let (mut a, mut b) = (
+                burn.progressive(&bits.header),
+                cpu.progressive(&bits.header),
+            );
+            let mut t = 0;
+            while burn.step(&mut a, &bits).unwrap() {
+                assert!(cpu.step(&mut b, &bits).unwrap());
+                t += 1;
+                let values = |p| {
+                    RecurrentCodecModel::<B>::pixels(p)
+                        .into_data()
+                        .into_vec::<f32>()
+                        .unwrap()
+                };
+                let (va, vb) = (values(&a), values(&b));
+                assert_eq!(va.len(), vb.len());
+                let err = va
+                    .iter()
+                    .zip(&vb)
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0f32, f32::max);
+                assert!(err < 1e-3, "{cell:?} {mode:?} iteration {t}: {err}");
+                let spread = va.iter().fold(0f32, |m, v| m.max((v - va[0]).abs()));
+                assert!(spread > 1.0, "the test image gives a varied reconstruction");
+                let (ia, ib) = (burn.image(&a).unwrap(), cpu.image(&b).unwrap());
+                assert!(
+                    ia.data
+                        .iter()
+                        .zip(&ib.data)
+                        .all(|(x, y)| x.abs_diff(*y) <= 1)
+                );
+            }
+            assert_eq!(t, 3);
+            assert_eq!(cpu.decode(&bytes).unwrap(), cpu.image(&b).unwrap());
+            // a decode started on the kernels is not continued by the Burn path
+            let mut started = cpu.progressive(&bits.header);
+            assert!(matches!(
+                burn.step(&mut started, &bits),
+                Err(CodecError::BadImage(_))
+            ));
+        }
+    }
+    let (scaling, scaling_cpu) = tiny_of(CellKind::Lstm, ReconstructionMode::ResidualScaling);
+    let bytes = scaling.encode(&img, 2).unwrap().bytes;
+    assert!(!scaling_cpu.uses_cpu_kernels());
+    assert_eq!(
+        scaling_cpu.decode(&bytes).unwrap(),
+        scaling.decode(&bytes).unwrap()
+    );
 }

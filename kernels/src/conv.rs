@@ -117,67 +117,23 @@ impl Conv3x3 {
             );
         }
         let m = strip_positions(self.cin);
-        // Scratch per thread: the im2col rows and the product of one strip.
-        let strip = |s: usize, dst: &mut [f32], (col, acc): &mut (Vec<f32>, Vec<f32>)| {
+        let k = 9 * self.cin;
+        for_each_strip(&mut out, m, threads, |s, dst, (col, acc)| {
             let valid = dst.len();
-            col.resize(m * 9 * self.cin, 0.0);
-            acc.resize(m * self.cout, 0.0);
-            // The product adds onto the residual, or overwrites the strip.
-            if let Some(r) = residual {
-                let at = s * m * self.cout;
-                acc[..valid].copy_from_slice(&r.data[at..at + valid]);
-                acc[valid..].fill(0.0);
-            }
+            col.resize(m * k, 0.0);
             self.im2col(col, x, s * m, valid / self.cout);
-            matmul_add(
-                acc,
+            product_into(
+                dst,
                 col,
                 &self.weights,
-                m,
-                9 * self.cin,
-                self.cout,
-                residual.is_some(),
+                &self.bias,
+                (m, k),
+                acc,
+                residual,
+                s,
             );
-            for (values, sums) in dst
-                .chunks_exact_mut(self.cout)
-                .zip(acc.chunks_exact(self.cout))
-            {
-                for ((v, b), a) in values.iter_mut().zip(&self.bias).zip(sums) {
-                    *v = a + b;
-                }
-                act.apply(values);
-            }
-        };
-        let strips: Vec<&mut [f32]> = out.data.chunks_mut(m * self.cout).collect();
-        // WebAssembly has no threads to spawn (std panics): one there.
-        let threads = if cfg!(target_family = "wasm") {
-            1
-        } else {
-            threads
-        };
-        let threads = threads.clamp(1, strips.len());
-        if threads == 1 {
-            let mut scratch = (Vec::new(), Vec::new());
-            for (s, dst) in strips.into_iter().enumerate() {
-                strip(s, dst, &mut scratch);
-            }
-        } else {
-            let mut shares: Vec<Vec<(usize, &mut [f32])>> =
-                (0..threads).map(|_| Vec::new()).collect();
-            for (s, dst) in strips.into_iter().enumerate() {
-                shares[s % threads].push((s, dst));
-            }
-            std::thread::scope(|scope| {
-                for share in shares {
-                    scope.spawn(|| {
-                        let mut scratch = (Vec::new(), Vec::new());
-                        for (s, dst) in share {
-                            strip(s, dst, &mut scratch);
-                        }
-                    });
-                }
-            });
-        }
+            act.apply(dst);
+        });
         out
     }
 
@@ -198,6 +154,158 @@ impl Conv3x3 {
             _ => im2col_any(col, x, p0, count, self.cin),
         }
         col[count * k..].fill(0.0);
+    }
+}
+
+/// Runs `strip(s, dst, scratch)` on every strip `s` of `m` positions of `out` (the last
+/// one may be shorter), split among `threads` threads (1, and always on WebAssembly: on
+/// the calling thread, none spawned). `scratch` is per thread, for the strip's operands.
+fn for_each_strip(
+    out: &mut Maps,
+    m: usize,
+    threads: usize,
+    strip: impl Fn(usize, &mut [f32], &mut (Vec<f32>, Vec<f32>)) + Sync,
+) {
+    if out.data.is_empty() {
+        return;
+    }
+    let strips: Vec<&mut [f32]> = out.data.chunks_mut(m * out.channels).collect();
+    // WebAssembly has no threads to spawn (std panics): one there.
+    let threads = if cfg!(target_family = "wasm") {
+        1
+    } else {
+        threads
+    };
+    let threads = threads.clamp(1, strips.len());
+    if threads == 1 {
+        let mut scratch = (Vec::new(), Vec::new());
+        for (s, dst) in strips.into_iter().enumerate() {
+            strip(s, dst, &mut scratch);
+        }
+    } else {
+        let mut shares: Vec<Vec<(usize, &mut [f32])>> = (0..threads).map(|_| Vec::new()).collect();
+        for (s, dst) in strips.into_iter().enumerate() {
+            shares[s % threads].push((s, dst));
+        }
+        std::thread::scope(|scope| {
+            for share in shares {
+                let strip = &strip;
+                scope.spawn(move || {
+                    let mut scratch = (Vec::new(), Vec::new());
+                    for (s, dst) in share {
+                        strip(s, dst, &mut scratch);
+                    }
+                });
+            }
+        });
+    }
+}
+
+/// `dst = residual + lhs · weights + bias` for strip `s` of `m` rows (`lhs`: `m × k`,
+/// zero rows past the strip's `dst.len() / n` positions; `weights`: `k × n` with
+/// `n = bias.len()`): one product of exactly `m` rows, whatever the strip's length.
+#[allow(clippy::too_many_arguments)]
+fn product_into(
+    dst: &mut [f32],
+    lhs: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    (m, k): (usize, usize),
+    acc: &mut Vec<f32>,
+    residual: Option<&Maps>,
+    s: usize,
+) {
+    let n = bias.len();
+    let valid = dst.len();
+    acc.resize(m * n, 0.0);
+    // The product adds onto the residual, or overwrites the strip.
+    if let Some(r) = residual {
+        let at = s * m * n;
+        acc[..valid].copy_from_slice(&r.data[at..at + valid]);
+        acc[valid..].fill(0.0);
+    }
+    matmul_add(acc, lhs, weights, m, k, n, residual.is_some());
+    for (values, sums) in dst.chunks_exact_mut(n).zip(acc.chunks_exact(n)) {
+        for ((v, b), a) in values.iter_mut().zip(bias).zip(sums) {
+            *v = a + b;
+        }
+    }
+}
+
+/// A 1×1 convolution `cin → cout` with bias (a product per position):
+/// `h × w × cin → h × w × cout`.
+#[derive(Debug, Clone)]
+pub struct Conv1x1 {
+    cin: usize,
+    /// `[cin, cout]`, row-major.
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl Conv1x1 {
+    /// From PyTorch/Burn weights `[cout, cin, 1, 1]` (row-major) and a bias `[cout]`
+    /// (`None`: zeros).
+    ///
+    /// # Panics
+    /// If the lengths do not match `cout`, `cin`.
+    pub fn new(weight: &[f32], bias: Option<&[f32]>, cout: usize, cin: usize) -> Self {
+        assert_eq!(
+            weight.len(),
+            cout * cin,
+            "weights of a 1×1 conv {cin}→{cout}"
+        );
+        let mut weights = vec![0.0; weight.len()];
+        for o in 0..cout {
+            for i in 0..cin {
+                weights[i * cout + o] = weight[o * cin + i];
+            }
+        }
+        let bias = bias.map_or_else(|| vec![0.0; cout], <[f32]>::to_vec);
+        assert_eq!(bias.len(), cout, "bias of a conv {cin}→{cout}");
+        Self { cin, weights, bias }
+    }
+
+    /// `act(residual + conv(x) + bias)`, as [`Conv3x3::forward`].
+    ///
+    /// # Panics
+    /// If `x` does not have `cin` channels or `residual` is not `h × w × cout`.
+    pub fn forward(
+        &self,
+        x: &Maps,
+        residual: Option<&Maps>,
+        act: Activation,
+        threads: usize,
+    ) -> Maps {
+        let cout = self.bias.len();
+        assert_eq!(x.channels, self.cin, "conv {}→{cout} input", self.cin);
+        let mut out = Maps::zeros(x.height, x.width, cout);
+        if let Some(r) = residual {
+            assert_eq!(
+                (r.height, r.width, r.channels),
+                (x.height, x.width, cout),
+                "residual"
+            );
+        }
+        let m = STRIP_POSITIONS;
+        for_each_strip(&mut out, m, threads, |s, dst, (rows, acc)| {
+            let count = dst.len() / cout;
+            let at = s * m * self.cin;
+            rows.clear();
+            rows.extend_from_slice(&x.data[at..at + count * self.cin]);
+            rows.resize(m * self.cin, 0.0);
+            product_into(
+                dst,
+                rows,
+                &self.weights,
+                &self.bias,
+                (m, self.cin),
+                acc,
+                residual,
+                s,
+            );
+            act.apply(dst);
+        });
+        out
     }
 }
 
@@ -360,6 +468,35 @@ mod tests {
                     .zip(&plain.data)
                     .all(|(r, p)| *r == p.max(0.0))
             );
+        }
+    }
+
+    #[test]
+    fn the_1x1_convolution_matches_its_definition_with_residual_and_threads() {
+        for (cin, cout, h, w) in [(3, 5, 7, 9), (128, 512, 3, 4), (2, 3, 40, 70), (8, 1, 1, 1)] {
+            let planes = values(cin * h * w, 1);
+            let weight = values(cout * cin, 2);
+            let bias = values(cout, 3);
+            let conv = Conv1x1::new(&weight, Some(&bias), cout, cin);
+            let x = Maps::from_planes(&planes, cin, h, w);
+            let plain = conv.forward(&x, None, Activation::Identity, 1);
+            for (p, got) in plain.data.chunks_exact(cout).enumerate() {
+                for (o, g) in got.iter().enumerate() {
+                    let v: f64 = f64::from(bias[o])
+                        + (0..cin)
+                            .map(|i| {
+                                f64::from(weight[o * cin + i]) * f64::from(x.data[p * cin + i])
+                            })
+                            .sum::<f64>();
+                    assert!((f64::from(*g) - v).abs() < 1e-4, "{cin}→{cout}: {g} vs {v}");
+                }
+            }
+            assert_eq!(conv.forward(&x, None, Activation::Identity, 3), plain);
+            let residual = Maps::from_planes(&values(cout * h * w, 4), cout, h, w);
+            let fused = conv.forward(&x, Some(&residual), Activation::Relu, 2);
+            for ((f, p), r) in fused.data.iter().zip(&plain.data).zip(&residual.data) {
+                assert!((f - (p + r).max(0.0)).abs() < 1e-5, "{f}");
+            }
         }
     }
 

@@ -20,6 +20,6 @@ mod conv;
 mod gate;
 mod maps;
 
-pub use conv::{Activation, Conv3x3};
+pub use conv::{Activation, Conv1x1, Conv3x3};
 pub use gate::{Gate, GateOutput, gated_residual};
 pub use maps::Maps;

@@ -22,7 +22,10 @@ use cvq_bitstream::format::{
 use cvq_entropy::binary::{BitModel, decode_planes, encode_planes};
 use cvq_entropy::{ModelKind, RecurrentModelFile, WeightPrecision};
 
+use cvq_kernels::Maps;
+
 use super::config::RecurrentConfig;
+use super::cpu::{CpuDecoderState, CpuRecurrentDecoder};
 use super::{RecurrentCodec, RecurrentState};
 use crate::codec::{
     CodecError, RgbImage, STRIDE, header_dimension, image_to_tensor, load_weights, pixels_to_image,
@@ -40,6 +43,8 @@ pub struct RecurrentCodecModel<B: Backend> {
     pub precision: WeightPrecision,
     /// Name and hash written into every `.cvq` file.
     pub id: ModelId,
+    /// The decoder's channels-last CPU kernels, when on ([`Self::with_cpu_kernels`]).
+    cpu: Option<CpuRecurrentDecoder>,
     device: B::Device,
 }
 
@@ -131,9 +136,25 @@ pub struct DecodedBits {
 pub struct ProgressiveDecode<B: Backend> {
     header: FileHeader,
     planes: Vec<Vec<u8>>,
-    state: RecurrentState<B>,
-    /// `[1, 3, H, W]` (padded size), values ≈ `0..1`.
-    recon: Tensor<B, 4>,
+    synthesis: Synthesis<B>,
+}
+
+/// Where a progressive decode's networks run.
+#[derive(Debug, Clone)]
+enum Synthesis<B: Backend> {
+    /// The Burn modules on the model's backend.
+    Burn {
+        state: RecurrentState<B>,
+        /// `[1, 3, H, W]` (padded size), values ≈ `0..1`.
+        recon: Tensor<B, 4>,
+    },
+    /// The CPU kernels ([`RecurrentCodecModel::with_cpu_kernels`]).
+    Cpu {
+        state: CpuDecoderState,
+        /// `H × W × 3` (padded size), values ≈ `0..1`.
+        recon: Maps,
+        device: B::Device,
+    },
 }
 
 impl<B: Backend> ProgressiveDecode<B> {
@@ -225,8 +246,24 @@ impl<B: Backend> RecurrentCodecModel<B> {
             config,
             precision: file.precision,
             id: ModelId::new(file.name.clone(), hash)?,
+            cpu: None,
             device: device.clone(),
         })
+    }
+
+    /// Decodes with the decoder's channels-last CPU kernels ([`super::cpu`]) instead of
+    /// the Burn modules, each convolution on `threads` threads: for tools whose backend
+    /// runs on the CPU. Pixels may differ from the Burn path's by ±1 where float rounding
+    /// tips them; the kernels give the same pixels on every target. Encoding keeps the
+    /// Burn modules; a residual-scaling model keeps the Burn path.
+    pub fn with_cpu_kernels(mut self, threads: usize) -> Self {
+        self.cpu = self.net.cpu_decoder(threads);
+        self
+    }
+
+    /// Whether decoding runs on the CPU kernels ([`Self::with_cpu_kernels`]).
+    pub fn uses_cpu_kernels(&self) -> bool {
+        self.cpu.is_some()
     }
 
     /// `name#hash` of the model.
@@ -477,14 +514,22 @@ impl<B: Backend> RecurrentCodecModel<B> {
     /// costs each iteration once instead of `1 + 2 + … + T` iterations.
     pub fn progressive(&self, header: &FileHeader) -> ProgressiveDecode<B> {
         let (lh, lw) = header.latent_size();
+        let (h, w) = (lh as usize * STRIDE, lw as usize * STRIDE);
+        let synthesis = match self.cpu {
+            Some(_) => Synthesis::Cpu {
+                state: Vec::new(),
+                recon: CpuRecurrentDecoder::initial_reconstruction(h, w),
+                device: self.device.clone(),
+            },
+            None => Synthesis::Burn {
+                state: RecurrentState::default(),
+                recon: RecurrentCodec::<B>::initial_reconstruction([1, 3, h, w], &self.device),
+            },
+        };
         ProgressiveDecode {
             header: header.clone(),
             planes: Vec::new(),
-            state: RecurrentState::default(),
-            recon: RecurrentCodec::<B>::initial_reconstruction(
-                [1, 3, lh as usize * STRIDE, lw as usize * STRIDE],
-                &self.device,
-            ),
+            synthesis,
         }
     }
 
@@ -510,10 +555,22 @@ impl<B: Backend> RecurrentCodecModel<B> {
         };
         let (lh, lw) = decoded.header.latent_size();
         let shape = [1, self.config.bits, lh as usize, lw as usize];
-        let codes = bits_to_codes::<B>(plane, shape, &self.device);
-        progress.recon =
-            self.net
-                .decode_iteration(codes, progress.recon.clone(), &mut progress.state);
+        match (&mut progress.synthesis, &self.cpu) {
+            (Synthesis::Cpu { state, recon, .. }, Some(cpu)) => {
+                let codes = Maps::from_planes(&code_values(plane), shape[1], shape[2], shape[3]);
+                cpu.decode_iteration(&codes, recon, state);
+            }
+            (Synthesis::Burn { state, recon }, _) => {
+                let codes =
+                    Tensor::from_data(TensorData::new(code_values(plane), shape), &self.device);
+                *recon = self.net.decode_iteration(codes, recon.clone(), state);
+            }
+            (Synthesis::Cpu { .. }, None) => {
+                return Err(CodecError::BadImage(
+                    "this progressive decode was started by a model with CPU kernels".into(),
+                ));
+            }
+        }
         progress.planes.push(plane.clone());
         Ok(true)
     }
@@ -524,7 +581,11 @@ impl<B: Backend> RecurrentCodecModel<B> {
     ///
     /// Tensor read-back failures.
     pub fn image(&self, progress: &ProgressiveDecode<B>) -> Result<RgbImage, CodecError> {
-        pixels_to_image(&progress.header, Self::pixels(progress).into_data())
+        let data = match &progress.synthesis {
+            Synthesis::Cpu { recon, .. } => cpu_pixels(recon),
+            Synthesis::Burn { .. } => Self::pixels(progress).into_data(),
+        };
+        pixels_to_image(&progress.header, data)
     }
 
     /// The image after the iterations `progress` has run as a tensor still on the
@@ -532,7 +593,10 @@ impl<B: Backend> RecurrentCodecModel<B> {
     /// [`pixels_to_image`] rounds and crops. For backends that read back asynchronously
     /// (WebGPU); [`image`](Self::image) reads it back at once.
     pub fn pixels(progress: &ProgressiveDecode<B>) -> Tensor<B, 4> {
-        progress.recon.clone().mul_scalar(255.0)
+        match &progress.synthesis {
+            Synthesis::Burn { recon, .. } => recon.clone().mul_scalar(255.0),
+            Synthesis::Cpu { recon, device, .. } => Tensor::from_data(cpu_pixels(recon), device),
+        }
     }
 
     /// Decodes a complete `.cvq` file with default [`Limits`].
@@ -553,11 +617,17 @@ fn codes_to_bits(data: TensorData) -> Result<Vec<u8>, CodecError> {
         .collect())
 }
 
-/// Bits back to codes ±1 of `shape`.
-fn bits_to_codes<B: Backend>(plane: &[u8], shape: [usize; 4], device: &B::Device) -> Tensor<B, 4> {
-    let values: Vec<f32> = plane
+/// Bits back to codes ±1 (`1` → +1), in the plane's order.
+fn code_values(plane: &[u8]) -> Vec<f32> {
+    plane
         .iter()
         .map(|&b| if b == 1 { 1.0 } else { -1.0 })
-        .collect();
-    Tensor::from_data(TensorData::new(values, shape), device)
+        .collect()
+}
+
+/// A CPU reconstruction as the pixels [`pixels_to_image`] reads: `[1, 3, H, W]`, values
+/// ≈ `0..255`.
+fn cpu_pixels(recon: &Maps) -> TensorData {
+    let planes: Vec<f32> = recon.to_planes().iter().map(|v| v * 255.0).collect();
+    TensorData::new(planes, [1, 3, recon.height, recon.width])
 }

@@ -12,11 +12,13 @@
 //! (each iteration's output within ±0.5).
 //!
 //! [`codec`] turns a trained model into `.cvq` files: one group of binary codes per
-//! iteration, coded by [`cvq_entropy::binary`].
+//! iteration, coded by [`cvq_entropy::binary`]. [`cpu`] runs the decoder on the CPU
+//! without Burn (channels-last kernels), for the tools and the browser's CPU path.
 
 pub mod cell;
 pub mod codec;
 pub mod config;
+pub mod cpu;
 
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
@@ -137,6 +139,27 @@ impl<B: Backend> RecurrentCodec<B> {
     pub fn without_encoder(mut self) -> Self {
         self.encoder.clear();
         self
+    }
+
+    /// The decoder's channels-last CPU kernels ([`cpu`]), each convolution on `threads`
+    /// threads: `None` in residual-scaling mode (its gain network stays on Burn) or when
+    /// the backend's weights cannot be read.
+    pub fn cpu_decoder(&self, threads: usize) -> Option<cpu::CpuRecurrentDecoder> {
+        if self.gain.is_some() {
+            return None;
+        }
+        let conv1x1 = crate::model::layers::conv::conv1x1_kernel;
+        Some(cpu::CpuRecurrentDecoder {
+            head: conv1x1(&self.decoder_head)?,
+            cells: self
+                .decoder
+                .iter()
+                .map(ConvRnnCell::cpu_kernels)
+                .collect::<Option<_>>()?,
+            tail: conv1x1(&self.decoder_tail)?,
+            mode: self.mode,
+            threads: threads.max(1),
+        })
     }
 
     /// Whether the encoder's cells are present (false for a decoder-only cut).

@@ -54,6 +54,29 @@ pub(crate) fn conv3x3_kernel<B: Backend>(conv: &Conv2d<B>) -> Option<cvq_kernels
     conv3x3_kernel_of(conv.weight.val(), conv.bias.as_ref().map(|b| b.val()))
 }
 
+/// The channels-last CPU kernel of a 1×1 convolution (stride 1, no padding; `None` for
+/// any other convolution, or weights the backend cannot read).
+pub(crate) fn conv1x1_kernel<B: Backend>(conv: &Conv2d<B>) -> Option<cvq_kernels::Conv1x1> {
+    let unpadded = matches!(
+        conv.padding,
+        PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0)
+    );
+    if conv.kernel_size != [1, 1] || conv.stride != [1, 1] || conv.groups != 1 || !unpadded {
+        return None;
+    }
+    let [o, c, _, _] = conv.weight.dims();
+    let bias = match conv.bias.as_ref() {
+        Some(b) => Some(f32_data(b.val())?),
+        None => None,
+    };
+    Some(cvq_kernels::Conv1x1::new(
+        &f32_data(conv.weight.val())?,
+        bias.as_deref(),
+        o,
+        c,
+    ))
+}
+
 /// The channels-last CPU kernel of a 3×3 convolution with weights `[O, C, 3, 3]` and an
 /// optional bias `[O]`, stride 1 and zero padding 1.
 pub(crate) fn conv3x3_kernel_of<B: Backend>(

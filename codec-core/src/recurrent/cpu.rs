@@ -1,0 +1,248 @@
+//! The recurrent decoder on the CPU with channels-last kernels ([`cvq_kernels`]): the
+//! same networks as [`RecurrentCodec::decode_step`](super::RecurrentCodec::decode_step)
+//! — their weights, read once — without Burn. Each cell is two products (the 3×3 input
+//! convolution added onto the 1×1 hidden-state convolution) and one pass over the gates
+//! per position, where Burn's Flex backend spends most of a decode in separate
+//! element-wise passes and their allocations. Non-linearities come from [`libm`], so the
+//! pixels are the same on every target; products are summed in another order than
+//! Burn's, so they may differ from the Burn path's by ±1 where float rounding tips them.
+//!
+//! Shapes (channels-last [`Maps`], one image): codes `H/16 × W/16 × bits` → head →
+//! `H/16 × W/16 × decoder_head` → cells with depth-to-space ×2 after each →
+//! `H × W × decoder_states[3]/4` → tail, `tanh / 2` → `H × W × 3`.
+
+use cvq_kernels::{Activation, Conv1x1, Conv3x3, Maps};
+
+use super::config::{CellKind, ReconstructionMode};
+
+/// One convolutional recurrent cell's kernels (stride 1).
+#[derive(Debug, Clone)]
+pub struct CpuCell {
+    pub(crate) input: Conv3x3,
+    pub(crate) hidden_conv: Conv1x1,
+    pub(crate) kind: CellKind,
+    pub(crate) hidden: usize,
+}
+
+/// A cell's state between iterations: `h` (`h × w × hidden`) and the LSTM's `c`.
+#[derive(Debug, Clone)]
+pub struct CpuCellState {
+    h: Maps,
+    c: Option<Maps>,
+}
+
+/// `exp(x)` from `f32` additions, multiplications and bit operations only, so that every
+/// target computes the same bits (no `mul_add`: Rust never fuses) and loops over it
+/// vectorise: `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2` (Cody–Waite), `exp(r)` by its Taylor
+/// polynomial to degree 6, times `2ⁿ` built in the exponent bits. Relative error below
+/// 4e-7 (tested against `libm::expf`); `x` is clamped to `[−87, 88]`, the normal range.
+/// `libm::expf` computes in `f64` and does not vectorise: the gates of a decode spent a
+/// third of its time there.
+#[inline]
+pub(crate) fn exp(x: f32) -> f32 {
+    const SHIFT: f32 = 12_582_912.0; // 1.5 · 2²³: adding it rounds to an integer
+    const LN2_HI: f32 = 0.693_145_75; // ln 2 in 24 bits, exact in products by n < 2⁸
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    let x = x.clamp(-87.0, 88.0);
+    let t = x * std::f32::consts::LOG2_E + SHIFT;
+    let n = t - SHIFT;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    // n (an integer in −126..=127) sits in the low mantissa bits of t
+    let n = (t.to_bits() as i32).wrapping_sub(SHIFT.to_bits() as i32);
+    p * f32::from_bits(((n + 127) as u32) << 23)
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + exp(-x))
+}
+
+/// `tanh(x)` as `(e − 1) / (e + 1)`, `e = exp(2x)`: within 2e-7 of `libm::tanhf` in
+/// absolute terms (tested); `|x|` is capped at 15, where `tanh` is ±1 in `f32`.
+fn tanh(x: f32) -> f32 {
+    let e = exp(2.0 * x.clamp(-15.0, 15.0));
+    (e - 1.0) / (e + 1.0)
+}
+
+/// Runs `f` on each part, the parts on threads of their own when `threads > 1` (never
+/// on WebAssembly, where std cannot spawn).
+fn in_parallel<T: Send>(threads: usize, parts: Vec<T>, f: impl Fn(T) + Sync) {
+    if threads <= 1 || parts.len() <= 1 || cfg!(target_family = "wasm") {
+        parts.into_iter().for_each(f);
+        return;
+    }
+    std::thread::scope(|scope| {
+        for part in parts {
+            let f = &f;
+            scope.spawn(move || f(part));
+        }
+    });
+}
+
+/// Positions per part when `positions` are split among `threads` (at least 1).
+fn per_part(positions: usize, threads: usize) -> usize {
+    positions.div_ceil(threads.max(1)).max(1)
+}
+
+impl CpuCell {
+    /// One step on `x` (`h × w × c_in`) from `prev` (`None`: the zero state).
+    fn forward(&self, x: &Maps, prev: Option<CpuCellState>, threads: usize) -> CpuCellState {
+        let (h, w, n) = (x.height, x.width, self.hidden);
+        let prev = prev.unwrap_or_else(|| CpuCellState {
+            h: Maps::zeros(h, w, n),
+            c: (self.kind == CellKind::Lstm).then(|| Maps::zeros(h, w, n)),
+        });
+        let hh = self
+            .hidden_conv
+            .forward(&prev.h, None, Activation::Identity, threads);
+        match self.kind {
+            CellKind::Lstm => {
+                // gates [i | f | o | g] per position, each `n` wide
+                let gates = self
+                    .input
+                    .forward(x, Some(&hh), Activation::Identity, threads);
+                let mut c = prev.c.unwrap_or_else(|| Maps::zeros(h, w, n));
+                let mut out = Maps::zeros(h, w, n);
+                let per = per_part(h * w, threads);
+                let parts: Vec<_> = gates
+                    .data
+                    .chunks(per * 4 * n)
+                    .zip(c.data.chunks_mut(per * n))
+                    .zip(out.data.chunks_mut(per * n))
+                    .collect();
+                in_parallel(threads, parts, |((gates, c), out)| {
+                    for ((g, c), o) in gates
+                        .chunks_exact(4 * n)
+                        .zip(c.chunks_exact_mut(n))
+                        .zip(out.chunks_exact_mut(n))
+                    {
+                        let (i, rest) = g.split_at(n);
+                        let (f, rest) = rest.split_at(n);
+                        let (og, cand) = rest.split_at(n);
+                        for k in 0..n {
+                            let ck = sigmoid(f[k]) * c[k] + sigmoid(i[k]) * tanh(cand[k]);
+                            c[k] = ck;
+                            o[k] = sigmoid(og[k]) * tanh(ck);
+                        }
+                    }
+                });
+                CpuCellState { h: out, c: Some(c) }
+            }
+            CellKind::Gru => {
+                // [r | z | n] of the input and of the hidden state, each `n` wide
+                let xi = self.input.forward(x, None, Activation::Identity, threads);
+                let mut out = Maps::zeros(h, w, n);
+                let per = per_part(h * w, threads);
+                let parts: Vec<_> = xi
+                    .data
+                    .chunks(per * 3 * n)
+                    .zip(hh.data.chunks(per * 3 * n))
+                    .zip(prev.h.data.chunks(per * n))
+                    .zip(out.data.chunks_mut(per * n))
+                    .collect();
+                in_parallel(threads, parts, |(((xi, hh), prev), out)| {
+                    for (((xg, hg), prev), o) in xi
+                        .chunks_exact(3 * n)
+                        .zip(hh.chunks_exact(3 * n))
+                        .zip(prev.chunks_exact(n))
+                        .zip(out.chunks_exact_mut(n))
+                    {
+                        for k in 0..n {
+                            let r = sigmoid(xg[k] + hg[k]);
+                            let z = sigmoid(xg[n + k] + hg[n + k]);
+                            let cand = tanh(xg[2 * n + k] + r * hg[2 * n + k]);
+                            o[k] = (1.0 - z) * cand + z * prev[k];
+                        }
+                    }
+                });
+                CpuCellState { h: out, c: None }
+            }
+        }
+    }
+}
+
+/// The recurrent decoder's kernels (additive and one-shot reconstruction; the
+/// residual-scaling mode's gain network keeps the Burn path).
+#[derive(Debug, Clone)]
+pub struct CpuRecurrentDecoder {
+    pub(crate) head: Conv1x1,
+    pub(crate) cells: Vec<CpuCell>,
+    pub(crate) tail: Conv1x1,
+    pub(crate) mode: ReconstructionMode,
+    pub(crate) threads: usize,
+}
+
+/// The decoder's cell states between iterations (empty before the first).
+pub type CpuDecoderState = Vec<Option<CpuCellState>>;
+
+impl CpuRecurrentDecoder {
+    /// The decoder on one iteration's codes (`H/16 × W/16 × bits`, ±1): its output
+    /// `H × W × 3`, within ±0.5.
+    pub fn decode_step(&self, codes: &Maps, state: &mut CpuDecoderState) -> Maps {
+        let mut x = self
+            .head
+            .forward(codes, None, Activation::Identity, self.threads);
+        state.resize(self.cells.len(), None);
+        for (cell, s) in self.cells.iter().zip(state.iter_mut()) {
+            let next = cell.forward(&x, s.take(), self.threads);
+            x = next.h.pixel_shuffle();
+            *s = Some(next);
+        }
+        let mut out = self
+            .tail
+            .forward(&x, None, Activation::Identity, self.threads);
+        out.data.iter_mut().for_each(|v| *v = libm::tanhf(*v) * 0.5);
+        out
+    }
+
+    /// The next reconstruction (`H × W × 3`, values ≈ `0..1`) from one iteration's codes.
+    pub fn decode_iteration(&self, codes: &Maps, recon: &mut Maps, state: &mut CpuDecoderState) {
+        let out = self.decode_step(codes, state);
+        match self.mode {
+            ReconstructionMode::OneShot => {
+                for (r, o) in recon.data.iter_mut().zip(&out.data) {
+                    *r = o + 0.5;
+                }
+            }
+            ReconstructionMode::Additive | ReconstructionMode::ResidualScaling => {
+                for (r, o) in recon.data.iter_mut().zip(&out.data) {
+                    *r += o;
+                }
+            }
+        }
+    }
+
+    /// The reconstruction before any iteration: mid grey, `h × w × 3` of 0.5.
+    pub fn initial_reconstruction(height: usize, width: usize) -> Maps {
+        let mut m = Maps::zeros(height, width, 3);
+        m.data.fill(0.5);
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_sigmoid_and_tanh_agree_with_libm() {
+        let mut worst = [0f64; 3];
+        for i in -200_000..=200_000 {
+            let x = i as f32 * 4.35e-4; // −87 … 87
+            let e = f64::from(libm::expf(x));
+            worst[0] = worst[0].max((f64::from(exp(x)) - e).abs() / e);
+            let s = 1.0 / (1.0 + f64::from(libm::expf(-x)));
+            worst[1] = worst[1].max((f64::from(sigmoid(x)) - s).abs());
+            worst[2] = worst[2].max((f64::from(tanh(x)) - f64::from(libm::tanhf(x))).abs());
+        }
+        assert!(worst[0] < 4e-7, "exp: relative error {}", worst[0]);
+        assert!(worst[1] < 2e-7, "sigmoid: {}", worst[1]);
+        assert!(worst[2] < 2e-7, "tanh: {}", worst[2]);
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!((tanh(100.0), tanh(-100.0)), (1.0, -1.0));
+        assert!(sigmoid(-200.0) >= 0.0 && sigmoid(200.0) == 1.0);
+    }
+}
