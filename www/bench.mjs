@@ -3,7 +3,9 @@
 // `webgpu` feature and chromium offers an adapter, the WebGPU path (synthesis on the GPU).
 // Needs the npm package cvq-web (both builds) installed into www/node_modules by
 // scripts/build-web.sh, and www's playwright-core (npm ci).
-//   node www/bench.mjs [--runs N] [kodim01 kodim23 ...]     (default: kodim23, 3 runs)
+//   node www/bench.mjs [--runs N] [--rnn FILE.cvq] [kodim01 kodim23 ...]   (default: kodim23, 3 runs)
+// --rnn: also the CPU decode of a recurrent file made with models/cvq-rnn.cvqm, e.g.
+//   cvq encode kodim01.png --model models/cvq-rnn.cvqm -o /tmp/kodim01-rnn8.cvq
 // Encode inputs are the original PNGs from ../shared/data/kodak when present, else the
 // decoded images. Each figure is the median of N runs after one warm-up run.
 import { createServer } from "node:http";
@@ -18,6 +20,8 @@ const root = fileURLToPath(new URL("../", import.meta.url));
 const args = process.argv.slice(2);
 const runsAt = args.indexOf("--runs");
 const runs = runsAt >= 0 ? Number(args.splice(runsAt, 2)[1]) : 3;
+const rnnAt = args.indexOf("--rnn");
+const rnnFile = rnnAt >= 0 ? args.splice(rnnAt, 2)[1] : null;
 const names = args.length ? args : ["kodim23"];
 const MIME = { ".wasm": "application/wasm", ".js": "text/javascript", ".html": "text/html" };
 
@@ -81,6 +85,24 @@ for (const name of names) {
     rows.push(`| ${name} ${got.size} (${got.bytes} B) | ${path} | ${op}${op === "encode" ? ` (${got.encodeInput})` : ""} | ${ms.toFixed(0)} |`);
   }
   if (got.gpu) rows.push(`| ${name} | WebGPU | — | ${got.gpu} |`);
+}
+if (rnnFile) {
+  const got = await page.evaluate(async ({ runs, file }) => {
+    const wasm = await import("/www/node_modules/cvq-web/cvq_web.js");
+    await wasm.default();
+    const bytes = new Uint8Array(file);
+    const rnn = new wasm.Codec(new Uint8Array(await (await fetch("/models/cvq-rnn.cvqm")).arrayBuffer()));
+    const ms = [];
+    let img;
+    for (let i = 0; i <= runs; i++) {
+      const t0 = performance.now();
+      img = rnn.decode(bytes);
+      if (i > 0) ms.push(performance.now() - t0);
+    }
+    return { ms: ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)], size: `${img.width}×${img.height}`,
+      groups: img.groupsReceived, bytes: bytes.length };
+  }, { runs, file: Array.from(readFileSync(rnnFile)) });
+  rows.push(`| ${rnnFile.split("/").pop()} ${got.size} (${got.bytes} B) | CPU (wasm SIMD) | recurrent decode, ${got.groups} iterations | ${got.ms.toFixed(0)} |`);
 }
 console.log(`chromium ${browser.version()}, median of ${runs} runs after a warm-up\n`);
 console.log("| image | path | op | ms |\n|---|---|---|---:|");
