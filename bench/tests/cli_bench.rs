@@ -194,21 +194,9 @@ fn tune_ms_ssim_sweeps_the_ms_ssim_models() {
 /// real file sizes growing with the count, beside the embedded CVQN models.
 #[test]
 fn a_recurrent_model_file_adds_one_point_per_iteration_count() {
-    use burn::backend::Flex;
-    use cvq_core::entropy::WeightPrecision;
-    use cvq_core::recurrent::RecurrentCodec;
-    use cvq_core::recurrent::codec::RecurrentCodecModel;
-    use cvq_core::recurrent::config::{RecurrentConfig, RecurrentPreset};
-
     let (dir, data) = one_image_dir();
-    let device = Default::default();
-    <Flex as burn::tensor::backend::Backend>::seed(&device, 8);
-    let mut cfg = RecurrentConfig::preset(RecurrentPreset::Tiny);
-    cfg.iterations = 3;
-    let net = RecurrentCodec::<Flex>::new(&cfg, &device).unwrap();
-    let (_, file) = RecurrentCodecModel::freeze(net, cfg, WeightPrecision::F16, &device).unwrap();
     let model = dir.path().join("rnn.cvqm");
-    std::fs::write(&model, file.to_bytes().unwrap()).unwrap();
+    std::fs::write(&model, tests::tiny_recurrent_model_file(8, 3)).unwrap();
 
     let prefix = dir.path().join("out/rd");
     bench()

@@ -511,29 +511,20 @@ impl Model {
         image: &RgbImage,
         iterations: u8,
     ) -> Result<Vec<Encoded>, Error> {
-        let LoadedModel::Recurrent(r) = &self.family else {
-            return Err(CodecError::WrongFamily(format!(
-                "{} is a CVQN model; iteration counts belong to recurrent models",
-                self.id()
-            ))
-            .into());
-        };
+        let r = self.require_recurrent()?;
         if !self.qualities().contains(&iterations) {
             return Err(self.quality_mismatch(iterations).into());
         }
-        let enc = r.encode(image, usize::from(iterations))?;
-        let limits = Limits::default();
-        (1..=iterations)
-            .map(|t| {
-                let k = usize::from(t);
-                Ok(Encoded {
-                    bytes: r.truncate_iterations(&enc.bytes, k, &limits)?,
-                    quality: t,
-                    model: self.id(),
-                    estimated_bits: 8.0 * enc.payload_bytes[..k].iter().sum::<usize>() as f64,
-                })
+        Ok(cut_after_each_iteration(r, image, usize::from(iterations))?
+            .into_iter()
+            .zip(1..=iterations)
+            .map(|((bytes, payload_bytes), t)| Encoded {
+                bytes,
+                quality: t,
+                model: self.id(),
+                estimated_bits: 8.0 * payload_bytes as f64,
             })
-            .collect()
+            .collect())
     }
 
     /// A recurrent model's encode of `image` with all its iterations, cut to every
@@ -547,35 +538,67 @@ impl Model {
     /// [`Error::Codec`] for a CVQN model ([`CodecError::WrongFamily`]) or a failed
     /// encode / decode.
     pub fn round_trip_iterations(&self, image: &RgbImage) -> Result<ProgressiveRoundTrip, Error> {
-        let LoadedModel::Recurrent(r) = &self.family else {
-            return Err(CodecError::WrongFamily(format!(
-                "{} is a CVQN model; iteration counts belong to recurrent models",
-                self.id()
-            ))
-            .into());
-        };
-        let limits = Limits::default();
+        let r = self.require_recurrent()?;
         let start = Instant::now();
-        let enc = r.encode(image, r.config.iterations)?;
+        let files = cut_after_each_iteration(r, image, r.config.iterations)?;
         let encode_time = start.elapsed();
+        let Some((all, _)) = files.last() else {
+            return Ok(ProgressiveRoundTrip {
+                encode_time,
+                iterations: Vec::new(),
+            });
+        };
         let start = Instant::now();
-        let bits = r.decode_bits(&enc.bytes, &limits, false)?;
+        let bits = r.decode_bits(all, &Limits::default(), false)?;
         let mut decoded = Vec::with_capacity(bits.planes.len());
         r.reconstruct_each(&bits, |_, image| decoded.push((image, start.elapsed())))?;
-        let mut iterations = Vec::with_capacity(decoded.len());
-        for (k, (image, decode_time)) in decoded.into_iter().enumerate() {
-            iterations.push(IterationRoundTrip {
-                bytes: r.truncate_iterations(&enc.bytes, k + 1, &limits)?,
-                payload_bytes: enc.payload_bytes[..=k].iter().sum(),
-                image,
-                decode_time,
-            });
-        }
+        let iterations = files
+            .into_iter()
+            .zip(decoded)
+            .map(
+                |((bytes, payload_bytes), (image, decode_time))| IterationRoundTrip {
+                    bytes,
+                    payload_bytes,
+                    image,
+                    decode_time,
+                },
+            )
+            .collect();
         Ok(ProgressiveRoundTrip {
             encode_time,
             iterations,
         })
     }
+
+    /// [`Self::recurrent`], or [`CodecError::WrongFamily`] for a CVQN model.
+    fn require_recurrent(&self) -> Result<&RecurrentCodecModel<Cpu>, Error> {
+        self.recurrent().ok_or_else(|| {
+            CodecError::WrongFamily(format!(
+                "{} is a CVQN model; iteration counts belong to recurrent models",
+                self.id()
+            ))
+            .into()
+        })
+    }
+}
+
+/// One encode of `iterations` iterations, cut after each: for `t = 1..=iterations` the
+/// file of `t` iterations and its payload bytes (the file less its header).
+fn cut_after_each_iteration(
+    r: &RecurrentCodecModel<Cpu>,
+    image: &RgbImage,
+    iterations: usize,
+) -> Result<Vec<(Vec<u8>, usize)>, Error> {
+    let enc = r.encode(image, iterations)?;
+    let limits = Limits::default();
+    (1..=iterations)
+        .map(|t| {
+            Ok((
+                r.truncate_iterations(&enc.bytes, t, &limits)?,
+                enc.payload_bytes[..t].iter().sum(),
+            ))
+        })
+        .collect()
 }
 
 /// [`Model::decode_tiled`] of a recurrent model: the received iterations' bits, then the

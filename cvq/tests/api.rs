@@ -22,18 +22,7 @@ fn tiny_model() -> Model {
 
 /// A seeded, untrained tiny recurrent model of 5 iterations, loaded from its file bytes.
 fn tiny_recurrent_model() -> Model {
-    use burn::backend::Flex;
-    use cvq_core::entropy::WeightPrecision;
-    use cvq_core::recurrent::RecurrentCodec;
-    use cvq_core::recurrent::codec::RecurrentCodecModel;
-    use cvq_core::recurrent::config::{RecurrentConfig, RecurrentPreset};
-    let device = Default::default();
-    <Flex as burn::tensor::backend::Backend>::seed(&device, 43);
-    let mut cfg = RecurrentConfig::preset(RecurrentPreset::Tiny);
-    cfg.iterations = 5;
-    let net = RecurrentCodec::<Flex>::new(&cfg, &device).unwrap();
-    let (_, file) = RecurrentCodecModel::freeze(net, cfg, WeightPrecision::F16, &device).unwrap();
-    Model::from_bytes(&file.to_bytes().unwrap()).unwrap()
+    Model::from_bytes(&tests::tiny_recurrent_model_file(43, 5)).unwrap()
 }
 
 fn pattern(w: usize, h: usize) -> RgbImage {

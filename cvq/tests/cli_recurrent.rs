@@ -4,21 +4,10 @@
 
 use std::path::Path;
 
-use burn::backend::Flex;
-use cvq_core::entropy::WeightPrecision;
-use cvq_core::recurrent::RecurrentCodec;
-use cvq_core::recurrent::codec::RecurrentCodecModel;
-use cvq_core::recurrent::config::{RecurrentConfig, RecurrentPreset};
 use tests::{Bin, write_test_png};
 
 fn write_model(path: &Path) {
-    let device = Default::default();
-    <Flex as burn::tensor::backend::Backend>::seed(&device, 41);
-    let mut cfg = RecurrentConfig::preset(RecurrentPreset::Tiny);
-    cfg.iterations = 6;
-    let net = RecurrentCodec::<Flex>::new(&cfg, &device).unwrap();
-    let (_, file) = RecurrentCodecModel::freeze(net, cfg, WeightPrecision::F16, &device).unwrap();
-    std::fs::write(path, file.to_bytes().unwrap()).unwrap();
+    std::fs::write(path, tests::tiny_recurrent_model_file(41, 6)).unwrap();
 }
 
 fn cvq() -> Bin {

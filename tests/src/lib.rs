@@ -153,3 +153,27 @@ pub fn values(n: usize, seed: u32) -> Vec<f32> {
         })
         .collect()
 }
+
+/// The bytes of a seeded, randomly initialised (untrained) recurrent model file of the
+/// `rnn-tiny` preset with `iterations` iterations and f16 weights: format and plumbing
+/// only, never shipped. The same `seed` gives the same file.
+///
+/// # Panics
+///
+/// For `iterations` the preset does not accept (`RecurrentConfig::validate`: 1..=64).
+#[cfg(feature = "models")]
+pub fn tiny_recurrent_model_file(seed: u64, iterations: usize) -> Vec<u8> {
+    use burn::backend::Flex;
+    use cvq_core::entropy::WeightPrecision;
+    use cvq_core::recurrent::RecurrentCodec;
+    use cvq_core::recurrent::codec::RecurrentCodecModel;
+    use cvq_core::recurrent::config::{RecurrentConfig, RecurrentPreset};
+    let device = Default::default();
+    <Flex as burn::tensor::backend::Backend>::seed(&device, seed);
+    let mut cfg = RecurrentConfig::preset(RecurrentPreset::Tiny);
+    cfg.iterations = iterations;
+    let net = RecurrentCodec::<Flex>::new(&cfg, &device).expect("a valid tiny preset");
+    let (_, file) = RecurrentCodecModel::freeze(net, cfg, WeightPrecision::F16, &device)
+        .expect("freezing a tiny model");
+    file.to_bytes().expect("serialising a tiny model")
+}
