@@ -297,6 +297,50 @@ fn tiny_of(
     (burn, cpu.with_cpu_kernels(2))
 }
 
+/// The encoder's CPU kernels (stride-2 convolutions, the cells, the binarizer's sign)
+/// give the codes its Burn modules give, for both cells and the additive and one-shot
+/// modes: a code may take the other sign only where the binarizer's output is within
+/// float rounding of 0 (at most 1 % of them here; the test models give none on x86-64),
+/// and the file decodes like any other. A residual-scaling model encodes on Burn.
+#[test]
+fn the_cpu_kernels_encode_what_the_burn_modules_encode() {
+    let img = image(96, 75);
+    for cell in [CellKind::Lstm, CellKind::Gru] {
+        for mode in [ReconstructionMode::Additive, ReconstructionMode::OneShot] {
+            let (burn, cpu) = tiny_of(cell, mode);
+            let (a, b) = (burn.encode(&img, 3).unwrap(), cpu.encode(&img, 3).unwrap());
+            let planes = |bytes: &[u8]| {
+                cpu.decode_bits(bytes, &Limits::default(), false)
+                    .unwrap()
+                    .planes
+            };
+            let (pa, pb) = (planes(&a.bytes), planes(&b.bytes));
+            assert_eq!(pa.len(), 3);
+            let total: usize = pa.iter().map(Vec::len).sum();
+            assert_eq!(total, 3 * 4 * 6 * 5, "{cell:?} {mode:?}");
+            let differing: usize = pa
+                .iter()
+                .zip(&pb)
+                .map(|(x, y)| x.iter().zip(y).filter(|(p, q)| p != q).count())
+                .sum();
+            assert!(
+                differing * 100 <= total,
+                "{cell:?} {mode:?}: {differing} of {total}"
+            );
+            if differing == 0 {
+                assert_eq!(a.bytes, b.bytes, "{cell:?} {mode:?}");
+            }
+            let decoded = cpu.decode(&b.bytes).unwrap();
+            assert_eq!((decoded.width, decoded.height), (96, 75));
+        }
+    }
+    let (scaling, scaling_cpu) = tiny_of(CellKind::Lstm, ReconstructionMode::ResidualScaling);
+    assert_eq!(
+        scaling_cpu.encode(&img, 2).unwrap().bytes,
+        scaling.encode(&img, 2).unwrap().bytes
+    );
+}
+
 /// The decoder's CPU kernels compute what its Burn modules compute, for both cells and
 /// the additive and one-shot modes, iteration by iteration (up to float summation order:
 /// < 1e-3 on the 0..255 scale, the decoded pixels within ±1); a residual-scaling model

@@ -1,6 +1,8 @@
-//! 3×3 "same" convolution (stride 1, zero padding 1) on channels-last maps.
+//! 3×3 convolution (zero padding 1; stride 1, "same", or 2) and 1×1 convolution on
+//! channels-last maps.
 
 use crate::maps::Maps;
+use crate::parallel::in_parallel;
 
 /// Most output positions per matrix product.
 const STRIP_POSITIONS: usize = 1024;
@@ -45,12 +47,13 @@ impl Activation {
     }
 }
 
-/// A 3×3 convolution `cin → cout` with bias, stride 1 and zero padding 1:
-/// `h × w × cin → h × w × cout`.
+/// A 3×3 convolution `cin → cout` with bias and zero padding 1: `h × w × cin →
+/// ⌈h/s⌉ × ⌈w/s⌉ × cout` for stride `s` (1 unless [`Conv3x3::with_stride`]).
 #[derive(Debug, Clone)]
 pub struct Conv3x3 {
     cin: usize,
     cout: usize,
+    stride: usize,
     /// `[(tap = 3·ky + kx, input channel), cout]`, row-major: the im2col order.
     weights: Vec<f32>,
     bias: Vec<f32>,
@@ -81,17 +84,30 @@ impl Conv3x3 {
         Self {
             cin,
             cout,
+            stride: 1,
             weights,
             bias,
         }
     }
 
-    /// `act(residual + conv(x) + bias)` (`residual`: `h × w × cout` when given), the
-    /// strips of positions split among `threads` threads (1, and always on WebAssembly: on
-    /// the calling thread, none spawned).
+    /// The same convolution with stride `stride` (output position `(y, x)` sees input
+    /// rows `s·y − 1 ..= s·y + 1` and columns likewise, as PyTorch's and Burn's strided
+    /// convolutions with padding 1).
     ///
     /// # Panics
-    /// If `x` does not have `cin` channels or `residual` is not `h × w × cout`.
+    /// If `stride` is 0.
+    pub fn with_stride(mut self, stride: usize) -> Self {
+        assert!(stride > 0, "a convolution's stride is at least 1");
+        self.stride = stride;
+        self
+    }
+
+    /// `act(residual + conv(x) + bias)` (`residual`: `⌈h/s⌉ × ⌈w/s⌉ × cout`, the output's
+    /// size, when given), the strips of positions split among `threads` threads (1, and
+    /// always on WebAssembly: on the calling thread, none spawned).
+    ///
+    /// # Panics
+    /// If `x` does not have `cin` channels or `residual` is not the output's size.
     pub fn forward(
         &self,
         x: &Maps,
@@ -104,7 +120,10 @@ impl Conv3x3 {
             "conv {}→{} input",
             self.cin, self.cout
         );
-        let (h, w) = (x.height, x.width);
+        let (h, w) = (
+            x.height.div_ceil(self.stride),
+            x.width.div_ceil(self.stride),
+        );
         let mut out = Maps::zeros(h, w, self.cout);
         if h == 0 || w == 0 {
             return out;
@@ -121,7 +140,7 @@ impl Conv3x3 {
         for_each_strip(&mut out, m, threads, |s, dst, (col, acc)| {
             let valid = dst.len();
             col.resize(m * k, 0.0);
-            self.im2col(col, x, s * m, valid / self.cout);
+            self.im2col(col, x, (w, s * m), valid / self.cout);
             product_into(
                 dst,
                 col,
@@ -137,21 +156,26 @@ impl Conv3x3 {
         out
     }
 
-    /// The im2col rows of the `count` output positions from raster position `p0`:
-    /// `[position, (tap, cin)]`, zeros where a tap falls outside the map; the rows of
-    /// `col` past them are zeroed. Common channel counts copy fixed-size blocks (a call
-    /// to `memcpy` per tap costs more than the copy).
-    fn im2col(&self, col: &mut [f32], x: &Maps, p0: usize, count: usize) {
+    /// The im2col rows of the `count` output positions from raster position `p0` of an
+    /// output `out_w` positions wide: `[position, (tap, cin)]`, zeros where a tap falls
+    /// outside the map; the rows of `col` past them are zeroed. Common channel counts
+    /// copy fixed-size blocks (a call to `memcpy` per tap costs more than the copy).
+    fn im2col(&self, col: &mut [f32], x: &Maps, (out_w, p0): (usize, usize), count: usize) {
         let k = 9 * self.cin;
+        let at = Taps {
+            out_w,
+            p0,
+            stride: self.stride,
+        };
         match self.cin {
-            4 => im2col_fixed::<4>(col, x, p0, count),
-            8 => im2col_fixed::<8>(col, x, p0, count),
-            12 => im2col_fixed::<12>(col, x, p0, count),
-            16 => im2col_fixed::<16>(col, x, p0, count),
-            32 => im2col_fixed::<32>(col, x, p0, count),
-            48 => im2col_fixed::<48>(col, x, p0, count),
-            64 => im2col_fixed::<64>(col, x, p0, count),
-            _ => im2col_any(col, x, p0, count, self.cin),
+            4 => im2col_fixed::<4>(col, x, at, count),
+            8 => im2col_fixed::<8>(col, x, at, count),
+            12 => im2col_fixed::<12>(col, x, at, count),
+            16 => im2col_fixed::<16>(col, x, at, count),
+            32 => im2col_fixed::<32>(col, x, at, count),
+            48 => im2col_fixed::<48>(col, x, at, count),
+            64 => im2col_fixed::<64>(col, x, at, count),
+            _ => im2col_any(col, x, at, count, self.cin),
         }
         col[count * k..].fill(0.0);
     }
@@ -170,35 +194,18 @@ fn for_each_strip(
         return;
     }
     let strips: Vec<&mut [f32]> = out.data.chunks_mut(m * out.channels).collect();
-    // WebAssembly has no threads to spawn (std panics): one there.
-    let threads = if cfg!(target_family = "wasm") {
-        1
-    } else {
-        threads
-    };
+    // strips dealt round-robin to at most `threads` shares, each with its own scratch
     let threads = threads.clamp(1, strips.len());
-    if threads == 1 {
+    let mut shares: Vec<Vec<(usize, &mut [f32])>> = (0..threads).map(|_| Vec::new()).collect();
+    for (s, dst) in strips.into_iter().enumerate() {
+        shares[s % threads].push((s, dst));
+    }
+    in_parallel(threads, shares, |share| {
         let mut scratch = (Vec::new(), Vec::new());
-        for (s, dst) in strips.into_iter().enumerate() {
+        for (s, dst) in share {
             strip(s, dst, &mut scratch);
         }
-    } else {
-        let mut shares: Vec<Vec<(usize, &mut [f32])>> = (0..threads).map(|_| Vec::new()).collect();
-        for (s, dst) in strips.into_iter().enumerate() {
-            shares[s % threads].push((s, dst));
-        }
-        std::thread::scope(|scope| {
-            for share in shares {
-                let strip = &strip;
-                scope.spawn(move || {
-                    let mut scratch = (Vec::new(), Vec::new());
-                    for (s, dst) in share {
-                        strip(s, dst, &mut scratch);
-                    }
-                });
-            }
-        });
-    }
+    });
 }
 
 /// `dst = residual + lhs · weights + bias` for strip `s` of `m` rows (`lhs`: `m × k`,
@@ -309,15 +316,43 @@ impl Conv1x1 {
     }
 }
 
+/// Where [`Conv3x3::im2col`]'s rows start: raster position `p0` of an output `out_w`
+/// positions wide, whose taps step `stride` input positions per output position.
+#[derive(Debug, Clone, Copy)]
+struct Taps {
+    out_w: usize,
+    p0: usize,
+    stride: usize,
+}
+
+impl Taps {
+    /// The input row and column of the centre tap of row `i` (output position
+    /// `p0 + i`); tap `3·ky + kx` reads `(y + ky − 1, x + kx − 1)` of it ([`tap`]).
+    #[inline]
+    fn centre(self, i: usize) -> (usize, usize) {
+        let p = self.p0 + i;
+        (
+            (p / self.out_w) * self.stride,
+            (p % self.out_w) * self.stride,
+        )
+    }
+}
+
+/// The input position of tap `tap` (`3·ky + kx`) around `(y, x)`, wrapped past
+/// `usize::MAX` where it falls before the map, so that one `<` test catches both sides.
+#[inline]
+fn tap((y, x): (usize, usize), tap: usize) -> (usize, usize) {
+    ((y + tap / 3).wrapping_sub(1), (x + tap % 3).wrapping_sub(1))
+}
+
 /// [`Conv3x3::im2col`] for `C` input channels.
-fn im2col_fixed<const C: usize>(col: &mut [f32], x: &Maps, p0: usize, count: usize) {
+fn im2col_fixed<const C: usize>(col: &mut [f32], x: &Maps, at: Taps, count: usize) {
     let (h, w) = (x.height, x.width);
     for (i, taps) in col[..count * 9 * C].chunks_exact_mut(9 * C).enumerate() {
-        let (y, xo) = ((p0 + i) / w, (p0 + i) % w);
-        for (tap, dst) in taps.chunks_exact_mut(C).enumerate() {
+        let centre = at.centre(i);
+        for (t, dst) in taps.chunks_exact_mut(C).enumerate() {
             let dst: &mut [f32; C] = dst.try_into().expect("C values");
-            let yy = (y + tap / 3).wrapping_sub(1);
-            let xx = (xo + tap % 3).wrapping_sub(1);
+            let (yy, xx) = tap(centre, t);
             if yy < h && xx < w {
                 let at = (yy * w + xx) * C;
                 *dst = x.data[at..at + C].try_into().expect("C values");
@@ -329,13 +364,12 @@ fn im2col_fixed<const C: usize>(col: &mut [f32], x: &Maps, p0: usize, count: usi
 }
 
 /// [`Conv3x3::im2col`] for any channel count.
-fn im2col_any(col: &mut [f32], x: &Maps, p0: usize, count: usize, c: usize) {
+fn im2col_any(col: &mut [f32], x: &Maps, at: Taps, count: usize, c: usize) {
     let (h, w) = (x.height, x.width);
     for (i, taps) in col[..count * 9 * c].chunks_exact_mut(9 * c).enumerate() {
-        let (y, xo) = ((p0 + i) / w, (p0 + i) % w);
-        for (tap, dst) in taps.chunks_exact_mut(c).enumerate() {
-            let yy = (y + tap / 3).wrapping_sub(1);
-            let xx = (xo + tap % 3).wrapping_sub(1);
+        let centre = at.centre(i);
+        for (t, dst) in taps.chunks_exact_mut(c).enumerate() {
+            let (yy, xx) = tap(centre, t);
             if yy < h && xx < w {
                 let at = (yy * w + xx) * c;
                 dst.copy_from_slice(&x.data[at..at + c]);
@@ -396,7 +430,7 @@ mod tests {
     use super::*;
     use ::tests::values;
 
-    /// The convolution by its definition, channels-first in and out.
+    /// The convolution by its definition, channels-first in and out (stride 1).
     fn direct(
         planes: &[f32],
         weight: &[f32],
@@ -405,16 +439,32 @@ mod tests {
         h: usize,
         w: usize,
     ) -> Vec<f32> {
+        direct_strided(planes, weight, bias, cin, (h, w), 1)
+    }
+
+    /// The convolution by its definition with `stride`: `⌈h/s⌉ × ⌈w/s⌉` out.
+    fn direct_strided(
+        planes: &[f32],
+        weight: &[f32],
+        bias: &[f32],
+        cin: usize,
+        (h, w): (usize, usize),
+        stride: usize,
+    ) -> Vec<f32> {
         let cout = bias.len();
-        let mut out = vec![0f32; cout * h * w];
+        let (ho, wo) = (h.div_ceil(stride), w.div_ceil(stride));
+        let mut out = vec![0f32; cout * ho * wo];
         for o in 0..cout {
-            for y in 0..h {
-                for x in 0..w {
+            for y in 0..ho {
+                for x in 0..wo {
                     let mut acc = f64::from(bias[o]);
                     for i in 0..cin {
                         for ky in 0..3 {
                             for kx in 0..3 {
-                                let (yy, xx) = ((y + ky).wrapping_sub(1), (x + kx).wrapping_sub(1));
+                                let (yy, xx) = (
+                                    (y * stride + ky).wrapping_sub(1),
+                                    (x * stride + kx).wrapping_sub(1),
+                                );
                                 if yy < h && xx < w {
                                     acc += f64::from(weight[((o * cin + i) * 3 + ky) * 3 + kx])
                                         * f64::from(planes[(i * h + yy) * w + xx]);
@@ -422,11 +472,48 @@ mod tests {
                             }
                         }
                     }
-                    out[(o * h + y) * w + x] = acc as f32;
+                    out[(o * ho + y) * wo + x] = acc as f32;
                 }
             }
         }
         out
+    }
+
+    #[test]
+    fn a_strided_convolution_matches_its_definition_with_residual_and_threads() {
+        // odd and even sizes; 3, 32, 64 and 128 input channels as in the recurrent
+        // encoder (the last two on the fixed-size and the any-count im2col paths)
+        for (cin, cout, h, w) in [
+            (3, 8, 9, 7),
+            (32, 16, 8, 8),
+            (64, 8, 5, 6),
+            (128, 4, 4, 3),
+            (5, 3, 1, 1),
+            (4, 6, 70, 2),
+        ] {
+            let planes = values(cin * h * w, 11);
+            let weight = values(cout * cin * 9, 12);
+            let bias = values(cout, 13);
+            let conv = Conv3x3::new(&weight, Some(&bias), cout, cin).with_stride(2);
+            let x = Maps::from_planes(&planes, cin, h, w);
+            let (ho, wo) = (h.div_ceil(2), w.div_ceil(2));
+            let expected = direct_strided(&planes, &weight, &bias, cin, (h, w), 2);
+            let plain = conv.forward(&x, None, Activation::Identity, 1);
+            assert_eq!((plain.height, plain.width, plain.channels), (ho, wo, cout));
+            let err = plain
+                .to_planes()
+                .iter()
+                .zip(&expected)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(err < 1e-4, "{cin}→{cout} {h}×{w} /2: {err}");
+            assert_eq!(conv.forward(&x, None, Activation::Identity, 3), plain);
+            let residual = Maps::from_planes(&values(cout * ho * wo, 14), cout, ho, wo);
+            let with = conv.forward(&x, Some(&residual), Activation::Identity, 2);
+            for ((a, b), r) in with.data.iter().zip(&plain.data).zip(&residual.data) {
+                assert!((a - (b + r)).abs() < 1e-5, "{cin}→{cout} residual");
+            }
+        }
     }
 
     #[test]

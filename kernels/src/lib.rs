@@ -19,7 +19,9 @@
 mod conv;
 mod gate;
 mod maps;
+mod parallel;
 
 pub use conv::{Activation, Conv1x1, Conv3x3};
 pub use gate::{Gate, GateOutput, gated_residual};
 pub use maps::Maps;
+pub use parallel::in_parallel;

@@ -108,14 +108,15 @@ impl<B: Backend> ConvRnnCell<B> {
 }
 
 impl<B: Backend> ConvRnnCell<B> {
-    /// The cell's channels-last CPU kernels (`None` for a strided cell, or weights the
-    /// backend cannot read).
+    /// The cell's channels-last CPU kernels (`None` for weights the backend cannot
+    /// read).
     pub(crate) fn cpu_kernels(&self) -> Option<super::cpu::CpuCell> {
         Some(super::cpu::CpuCell {
             input: crate::model::layers::conv::conv3x3_kernel(&self.input)?,
             hidden_conv: crate::model::layers::conv::conv1x1_kernel(&self.hidden_conv)?,
             kind: self.kind,
             hidden: self.hidden,
+            stride: self.stride,
         })
     }
 }

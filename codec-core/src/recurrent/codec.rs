@@ -25,11 +25,11 @@ use cvq_entropy::{ModelKind, RecurrentModelFile, WeightPrecision};
 use cvq_kernels::Maps;
 
 use super::config::RecurrentConfig;
-use super::cpu::{CpuDecoderState, CpuRecurrentDecoder};
+use super::cpu::{CpuDecoderState, CpuRecurrentDecoder, CpuRecurrentEncoder};
 use super::{RecurrentCodec, RecurrentState};
 use crate::codec::{
-    CodecError, RgbImage, STRIDE, header_dimension, image_to_tensor, load_weights, pixels_to_image,
-    record_bytes,
+    CodecError, RgbImage, STRIDE, header_dimension, image_region_maps, image_to_tensor,
+    load_weights, pixels_to_image, record_bytes,
 };
 
 /// A recurrent model ready to encode and decode.
@@ -45,6 +45,8 @@ pub struct RecurrentCodecModel<B: Backend> {
     pub id: ModelId,
     /// The decoder's channels-last CPU kernels, when on ([`Self::with_cpu_kernels`]).
     cpu: Option<CpuRecurrentDecoder>,
+    /// The encoder's, when on (only together with the decoder's: an encode runs both).
+    cpu_encoder: Option<CpuRecurrentEncoder>,
     device: B::Device,
 }
 
@@ -247,17 +249,23 @@ impl<B: Backend> RecurrentCodecModel<B> {
             precision: file.precision,
             id: ModelId::new(file.name.clone(), hash)?,
             cpu: None,
+            cpu_encoder: None,
             device: device.clone(),
         })
     }
 
-    /// Decodes with the decoder's channels-last CPU kernels ([`super::cpu`]) instead of
-    /// the Burn modules, each convolution on `threads` threads: for tools whose backend
-    /// runs on the CPU. Pixels may differ from the Burn path's by ±1 where float rounding
-    /// tips them; the kernels give the same pixels on every target. Encoding keeps the
-    /// Burn modules; a residual-scaling model keeps the Burn path.
+    /// Encodes and decodes with the networks' channels-last CPU kernels ([`super::cpu`])
+    /// instead of the Burn modules, each convolution on `threads` threads: for tools whose
+    /// backend runs on the CPU. Pixels may differ from the Burn path's by ±1 where float
+    /// rounding tips them, and a code whose binarizer output is within rounding of 0 may
+    /// take the other sign; the kernels give the same pixels on every target. A
+    /// residual-scaling model keeps the Burn path.
     pub fn with_cpu_kernels(mut self, threads: usize) -> Self {
         self.cpu = self.net.cpu_decoder(threads);
+        self.cpu_encoder = self
+            .cpu
+            .as_ref()
+            .and_then(|_| self.net.cpu_encoder(threads));
         self
     }
 
@@ -345,6 +353,18 @@ impl<B: Backend> RecurrentCodecModel<B> {
         }
         self.check_iterations(iterations)?;
         let (lh, lw) = (image.height.div_ceil(STRIDE), image.width.div_ceil(STRIDE));
+        let writer = BitsWriter {
+            header: self.header(image.width, image.height, iterations)?,
+            shape: (self.config.bits, lh, lw),
+        };
+        if let (Some(enc), Some(dec)) = (&self.cpu_encoder, &self.cpu) {
+            let codes = cpu_codes(enc, dec, image, iterations);
+            let shape = [1, iterations * self.config.bits, lh, lw];
+            return Ok(PendingRecurrentEncode {
+                codes: Tensor::from_data(TensorData::new(codes, shape), &self.device),
+                writer,
+            });
+        }
         let x = image_to_tensor::<B>(image, &self.device);
         let mut state = RecurrentState::default();
         let mut recon = RecurrentCodec::<B>::initial_reconstruction(x.dims(), &self.device);
@@ -356,10 +376,7 @@ impl<B: Backend> RecurrentCodecModel<B> {
         }
         Ok(PendingRecurrentEncode {
             codes: Tensor::cat(codes, 1),
-            writer: BitsWriter {
-                header: self.header(image.width, image.height, iterations)?,
-                shape: (self.config.bits, lh, lw),
-            },
+            writer,
         })
     }
 
@@ -607,6 +624,34 @@ impl<B: Backend> RecurrentCodecModel<B> {
     pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, CodecError> {
         self.reconstruct(&self.decode_bits(bytes, &Limits::default(), false)?)
     }
+}
+
+/// [`RecurrentCodecModel::queue_encode`] on the CPU kernels: the codes (±1) of every
+/// iteration, channels-first `[T·bits, H/16, W/16]`, iteration by iteration.
+fn cpu_codes(
+    enc: &CpuRecurrentEncoder,
+    dec: &CpuRecurrentDecoder,
+    image: &RgbImage,
+    iterations: usize,
+) -> Vec<f32> {
+    let (ph, pw) = (
+        image.height.div_ceil(STRIDE) * STRIDE,
+        image.width.div_ceil(STRIDE) * STRIDE,
+    );
+    let x = image_region_maps(image, 0..ph, 0..pw);
+    let mut recon = CpuRecurrentDecoder::initial_reconstruction(ph, pw);
+    let mut residual = Maps::zeros(ph, pw, 3);
+    let (mut enc_state, mut dec_state) = (Vec::new(), Vec::new());
+    let mut codes = Vec::new();
+    for _ in 0..iterations {
+        for ((r, a), b) in residual.data.iter_mut().zip(&x.data).zip(&recon.data) {
+            *r = a - b;
+        }
+        let c = enc.encode_step(&residual, &mut enc_state);
+        dec.decode_iteration(&c, &mut recon, &mut dec_state);
+        codes.extend(c.to_planes());
+    }
+    codes
 }
 
 /// Codes `[1, bits, h, w]` (±1) read back as bits (`1` for +1).

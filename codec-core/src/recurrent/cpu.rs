@@ -12,17 +12,19 @@
 //! `H/16 × W/16 × decoder_head` → cells with depth-to-space ×2 after each →
 //! `H × W × decoder_states[3]/4` → tail, `tanh / 2` → `H × W × 3`.
 
-use cvq_kernels::{Activation, Conv1x1, Conv3x3, Maps};
+use cvq_kernels::{Activation, Conv1x1, Conv3x3, Maps, in_parallel};
 
 use super::config::{CellKind, ReconstructionMode};
 
-/// One convolutional recurrent cell's kernels (stride 1).
+/// One convolutional recurrent cell's kernels (the input convolution's stride 1 in the
+/// decoder, 2 in the encoder).
 #[derive(Debug, Clone)]
 pub struct CpuCell {
     pub(crate) input: Conv3x3,
     pub(crate) hidden_conv: Conv1x1,
     pub(crate) kind: CellKind,
     pub(crate) hidden: usize,
+    pub(crate) stride: usize,
 }
 
 /// A cell's state between iterations: `h` (`h × w × hidden`) and the LSTM's `c`.
@@ -68,30 +70,20 @@ fn tanh(x: f32) -> f32 {
     (e - 1.0) / (e + 1.0)
 }
 
-/// Runs `f` on each part, the parts on threads of their own when `threads > 1` (never
-/// on WebAssembly, where std cannot spawn).
-fn in_parallel<T: Send>(threads: usize, parts: Vec<T>, f: impl Fn(T) + Sync) {
-    if threads <= 1 || parts.len() <= 1 || cfg!(target_family = "wasm") {
-        parts.into_iter().for_each(f);
-        return;
-    }
-    std::thread::scope(|scope| {
-        for part in parts {
-            let f = &f;
-            scope.spawn(move || f(part));
-        }
-    });
-}
-
 /// Positions per part when `positions` are split among `threads` (at least 1).
 fn per_part(positions: usize, threads: usize) -> usize {
     positions.div_ceil(threads.max(1)).max(1)
 }
 
 impl CpuCell {
-    /// One step on `x` (`h × w × c_in`) from `prev` (`None`: the zero state).
+    /// One step on `x` (`h × w × c_in`) from `prev` (`None`: the zero state): the state
+    /// at `⌈h/s⌉ × ⌈w/s⌉` for the input convolution's stride `s`.
     fn forward(&self, x: &Maps, prev: Option<CpuCellState>, threads: usize) -> CpuCellState {
-        let (h, w, n) = (x.height, x.width, self.hidden);
+        let (h, w) = (
+            x.height.div_ceil(self.stride),
+            x.width.div_ceil(self.stride),
+        );
+        let n = self.hidden;
         let prev = prev.unwrap_or_else(|| CpuCellState {
             h: Maps::zeros(h, w, n),
             c: (self.kind == CellKind::Lstm).then(|| Maps::zeros(h, w, n)),
@@ -162,6 +154,43 @@ impl CpuCell {
                 CpuCellState { h: out, c: None }
             }
         }
+    }
+}
+
+/// The recurrent encoder's kernels with the deterministic binarizer (additive and
+/// one-shot reconstruction; the residual-scaling mode keeps the Burn path).
+#[derive(Debug, Clone)]
+pub struct CpuRecurrentEncoder {
+    pub(crate) head: Conv3x3,
+    pub(crate) cells: Vec<CpuCell>,
+    pub(crate) binarizer: Conv1x1,
+    pub(crate) threads: usize,
+}
+
+/// The encoder's cell states between iterations (empty before the first).
+pub type CpuEncoderState = Vec<Option<CpuCellState>>;
+
+impl CpuRecurrentEncoder {
+    /// The encoder and binarizer on one residual (`H × W × 3`, `H`, `W` multiples of
+    /// 16): the codes `H/16 × W/16 × bits`, ±1: the sign of the binarizer's output
+    /// (0 → +1; `tanh` keeps the sign, so it is not computed).
+    pub fn encode_step(&self, residual: &Maps, state: &mut CpuEncoderState) -> Maps {
+        let mut x = self
+            .head
+            .forward(residual, None, Activation::Identity, self.threads);
+        state.resize(self.cells.len(), None);
+        for (cell, s) in self.cells.iter().zip(state.iter_mut()) {
+            let next = cell.forward(&x, s.take(), self.threads);
+            x = next.h.clone();
+            *s = Some(next);
+        }
+        let mut codes = self
+            .binarizer
+            .forward(&x, None, Activation::Identity, self.threads);
+        for v in &mut codes.data {
+            *v = if *v >= 0.0 { 1.0 } else { -1.0 };
+        }
+        codes
     }
 }
 

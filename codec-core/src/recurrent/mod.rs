@@ -162,6 +162,25 @@ impl<B: Backend> RecurrentCodec<B> {
         })
     }
 
+    /// The encoder's channels-last CPU kernels with the deterministic binarizer
+    /// ([`cpu`]), each convolution on `threads` threads: `None` in residual-scaling mode,
+    /// for a decoder-only cut, or when the backend's weights cannot be read.
+    pub fn cpu_encoder(&self, threads: usize) -> Option<cpu::CpuRecurrentEncoder> {
+        if self.gain.is_some() || !self.has_encoder() {
+            return None;
+        }
+        Some(cpu::CpuRecurrentEncoder {
+            head: crate::model::layers::conv::conv3x3_kernel(&self.encoder_head)?,
+            cells: self
+                .encoder
+                .iter()
+                .map(ConvRnnCell::cpu_kernels)
+                .collect::<Option<_>>()?,
+            binarizer: crate::model::layers::conv::conv1x1_kernel(&self.binarizer)?,
+            threads: threads.max(1),
+        })
+    }
+
     /// Whether the encoder's cells are present (false for a decoder-only cut).
     pub fn has_encoder(&self) -> bool {
         !self.encoder.is_empty()

@@ -38,20 +38,22 @@ pub(crate) fn f32_data<B: Backend, const D: usize>(
     t.into_data().convert::<f32>().into_vec::<f32>().ok()
 }
 
-/// The channels-last CPU kernel of a [`same_conv`] with a 3×3 kernel (`None` for any
+/// The channels-last CPU kernel of a 3×3 convolution with padding 1 and equal strides
+/// (a [`same_conv`], or the recurrent encoder's stride-2 convolutions; `None` for any
 /// other convolution, or weights the backend cannot read).
 pub(crate) fn conv3x3_kernel<B: Backend>(conv: &Conv2d<B>) -> Option<cvq_kernels::Conv3x3> {
     let padded = matches!(
         conv.padding,
         PaddingConfig2d::Same | PaddingConfig2d::Explicit(1, 1, 1, 1)
     );
-    if conv.kernel_size != [3, 3] || conv.stride != [1, 1] || conv.dilation != [1, 1] {
+    let [sy, sx] = conv.stride;
+    if conv.kernel_size != [3, 3] || sy != sx || sy == 0 || conv.dilation != [1, 1] {
         return None;
     }
     if conv.groups != 1 || !padded {
         return None;
     }
-    conv3x3_kernel_of(conv.weight.val(), conv.bias.as_ref().map(|b| b.val()))
+    Some(conv3x3_kernel_of(conv.weight.val(), conv.bias.as_ref().map(|b| b.val()))?.with_stride(sy))
 }
 
 /// The channels-last CPU kernel of a 1×1 convolution (stride 1, no padding; `None` for
