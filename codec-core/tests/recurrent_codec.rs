@@ -301,7 +301,8 @@ fn tiny_of(
 /// give the codes its Burn modules give, for both cells and the additive and one-shot
 /// modes: a code may take the other sign only where the binarizer's output is within
 /// float rounding of 0 (at most 1 % of them here; the test models give none on x86-64),
-/// and the file decodes like any other. A residual-scaling model encodes on Burn.
+/// and the file decodes like any other; a queued encode on the kernels writes the same
+/// file. A residual-scaling model encodes on Burn.
 #[test]
 fn the_cpu_kernels_encode_what_the_burn_modules_encode() {
     let img = image(96, 75);
@@ -332,6 +333,9 @@ fn the_cpu_kernels_encode_what_the_burn_modules_encode() {
             }
             let decoded = cpu.decode(&b.bytes).unwrap();
             assert_eq!((decoded.width, decoded.height), (96, 75));
+            // a queued encode on the kernels reads back the codes that encode writes
+            let queued = cpu.queue_encode(&img, 3).unwrap().finish().unwrap();
+            assert_eq!(queued.bytes, b.bytes, "{cell:?} {mode:?}");
         }
     }
     let (scaling, scaling_cpu) = tiny_of(CellKind::Lstm, ReconstructionMode::ResidualScaling);

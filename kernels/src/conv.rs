@@ -430,20 +430,9 @@ mod tests {
     use super::*;
     use ::tests::values;
 
-    /// The convolution by its definition, channels-first in and out (stride 1).
+    /// The convolution by its definition with `stride`, channels-first in and out:
+    /// `⌈h/s⌉ × ⌈w/s⌉` out.
     fn direct(
-        planes: &[f32],
-        weight: &[f32],
-        bias: &[f32],
-        cin: usize,
-        h: usize,
-        w: usize,
-    ) -> Vec<f32> {
-        direct_strided(planes, weight, bias, cin, (h, w), 1)
-    }
-
-    /// The convolution by its definition with `stride`: `⌈h/s⌉ × ⌈w/s⌉` out.
-    fn direct_strided(
         planes: &[f32],
         weight: &[f32],
         bias: &[f32],
@@ -479,82 +468,58 @@ mod tests {
         out
     }
 
+    /// Stride 1 and 2 (the decoder's and the encoder's), odd and even sizes, one position
+    /// and tall strips, 3, 32, 64 and 128 input channels (the last two on the fixed-size
+    /// and the any-count im2col paths): the definition within 1e-4, the same bits on 1
+    /// and 3 threads, and the residual and activation fused as added afterwards.
     #[test]
-    fn a_strided_convolution_matches_its_definition_with_residual_and_threads() {
-        // odd and even sizes; 3, 32, 64 and 128 input channels as in the recurrent
-        // encoder (the last two on the fixed-size and the any-count im2col paths)
-        for (cin, cout, h, w) in [
-            (3, 8, 9, 7),
-            (32, 16, 8, 8),
-            (64, 8, 5, 6),
-            (128, 4, 4, 3),
-            (5, 3, 1, 1),
-            (4, 6, 70, 2),
-        ] {
-            let planes = values(cin * h * w, 11);
-            let weight = values(cout * cin * 9, 12);
-            let bias = values(cout, 13);
-            let conv = Conv3x3::new(&weight, Some(&bias), cout, cin).with_stride(2);
-            let x = Maps::from_planes(&planes, cin, h, w);
-            let (ho, wo) = (h.div_ceil(2), w.div_ceil(2));
-            let expected = direct_strided(&planes, &weight, &bias, cin, (h, w), 2);
-            let plain = conv.forward(&x, None, Activation::Identity, 1);
-            assert_eq!((plain.height, plain.width, plain.channels), (ho, wo, cout));
-            let err = plain
-                .to_planes()
-                .iter()
-                .zip(&expected)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
-            assert!(err < 1e-4, "{cin}→{cout} {h}×{w} /2: {err}");
-            assert_eq!(conv.forward(&x, None, Activation::Identity, 3), plain);
-            let residual = Maps::from_planes(&values(cout * ho * wo, 14), cout, ho, wo);
-            let with = conv.forward(&x, Some(&residual), Activation::Identity, 2);
-            for ((a, b), r) in with.data.iter().zip(&plain.data).zip(&residual.data) {
-                assert!((a - (b + r)).abs() < 1e-5, "{cin}→{cout} residual");
-            }
-        }
-    }
-
-    #[test]
-    fn matches_the_definition_with_residual_activation_and_threads() {
-        for (cin, cout, h, w) in [
+    fn matches_the_definition_with_stride_residual_activation_and_threads() {
+        let sizes = [
             (3, 5, 7, 9),
             (8, 32, 1, 1),
             (4, 12, 2, 1),
             (16, 8, 40, 70),
             (2, 3, 130, 3),
-        ] {
-            let planes = values(cin * h * w, 1);
-            let weight = values(cout * cin * 9, 2);
-            let bias = values(cout, 3);
-            let conv = Conv3x3::new(&weight, Some(&bias), cout, cin);
-            let x = Maps::from_planes(&planes, cin, h, w);
-            let expected = direct(&planes, &weight, &bias, cin, h, w);
-            let plain = conv.forward(&x, None, Activation::Identity, 1);
-            let err = plain
-                .to_planes()
-                .iter()
-                .zip(&expected)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
-            assert!(err < 1e-4, "{cin}→{cout} {h}×{w}: {err}");
-            // Threads split rows, never sums: the same bits.
-            assert_eq!(conv.forward(&x, None, Activation::Identity, 3), plain);
-            let residual = Maps::from_planes(&values(cout * h * w, 4), cout, h, w);
-            let fused = conv.forward(&x, Some(&residual), Activation::LeakyRelu(0.1), 2);
-            for ((f, p), r) in fused.data.iter().zip(&plain.data).zip(&residual.data) {
-                let v = p + r;
-                let v = if v < 0.0 { v * 0.1 } else { v };
-                assert!((f - v).abs() < 1e-5, "{f} vs {v}");
-            }
-            let relu = conv.forward(&x, None, Activation::Relu, 1);
-            assert!(
-                relu.data
+            (3, 8, 9, 7),
+            (32, 16, 8, 8),
+            (64, 8, 5, 6),
+            (128, 4, 4, 3),
+            (4, 6, 70, 2),
+        ];
+        for stride in [1, 2] {
+            for (cin, cout, h, w) in sizes {
+                let planes = values(cin * h * w, 1);
+                let weight = values(cout * cin * 9, 2);
+                let bias = values(cout, 3);
+                let conv = Conv3x3::new(&weight, Some(&bias), cout, cin).with_stride(stride);
+                let x = Maps::from_planes(&planes, cin, h, w);
+                let (ho, wo) = (h.div_ceil(stride), w.div_ceil(stride));
+                let plain = conv.forward(&x, None, Activation::Identity, 1);
+                assert_eq!((plain.height, plain.width, plain.channels), (ho, wo, cout));
+                let err = plain
+                    .to_planes()
                     .iter()
-                    .zip(&plain.data)
-                    .all(|(r, p)| *r == p.max(0.0))
-            );
+                    .zip(&direct(&planes, &weight, &bias, cin, (h, w), stride))
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0f32, f32::max);
+                assert!(err < 1e-4, "{cin}→{cout} {h}×{w} /{stride}: {err}");
+                // Threads split rows, never sums: the same bits.
+                assert_eq!(conv.forward(&x, None, Activation::Identity, 3), plain);
+                let residual = Maps::from_planes(&values(cout * ho * wo, 4), cout, ho, wo);
+                let fused = conv.forward(&x, Some(&residual), Activation::LeakyRelu(0.1), 2);
+                for ((f, p), r) in fused.data.iter().zip(&plain.data).zip(&residual.data) {
+                    let v = p + r;
+                    let v = if v < 0.0 { v * 0.1 } else { v };
+                    assert!((f - v).abs() < 1e-5, "/{stride}: {f} vs {v}");
+                }
+                let relu = conv.forward(&x, None, Activation::Relu, 1);
+                assert!(
+                    relu.data
+                        .iter()
+                        .zip(&plain.data)
+                        .all(|(r, p)| *r == p.max(0.0))
+                );
+            }
         }
     }
 

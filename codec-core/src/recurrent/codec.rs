@@ -25,7 +25,7 @@ use cvq_entropy::{ModelKind, RecurrentModelFile, WeightPrecision};
 use cvq_kernels::Maps;
 
 use super::config::RecurrentConfig;
-use super::cpu::{CpuDecoderState, CpuRecurrentDecoder, CpuRecurrentEncoder};
+use super::cpu::{CpuCellStates, CpuRecurrentDecoder, CpuRecurrentEncoder};
 use super::{RecurrentCodec, RecurrentState};
 use crate::codec::{
     CodecError, RgbImage, STRIDE, header_dimension, image_region_maps, image_to_tensor,
@@ -100,7 +100,16 @@ impl BitsWriter {
     /// [`CodecError::Weights`] for data that is not the pending encode's; entropy or
     /// container errors.
     pub fn write(&self, data: TensorData) -> Result<RecurrentEncoded, CodecError> {
-        let bits = codes_to_bits(data)?;
+        self.write_bits(&codes_to_bits(data)?)
+    }
+
+    /// Entropy-codes the bits (`1` for +1) of every iteration, `[T·bits][h/16][w/16]`
+    /// iteration by iteration, and writes the `.cvq` file.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::write`].
+    pub fn write_bits(&self, bits: &[u8]) -> Result<RecurrentEncoded, CodecError> {
         let (b, h, w) = self.shape;
         let iterations = self.header.groups.len();
         if bits.len() != iterations * b * h * w {
@@ -152,7 +161,7 @@ enum Synthesis<B: Backend> {
     },
     /// The CPU kernels ([`RecurrentCodecModel::with_cpu_kernels`]).
     Cpu {
-        state: CpuDecoderState,
+        state: CpuCellStates,
         /// `H × W × 3` (padded size), values ≈ `0..1`.
         recon: Maps,
         device: B::Device,
@@ -331,7 +340,30 @@ impl<B: Backend> RecurrentCodecModel<B> {
         image: &RgbImage,
         iterations: usize,
     ) -> Result<RecurrentEncoded, CodecError> {
-        self.queue_encode(image, iterations)?.finish()
+        let writer = self.bits_writer(image, iterations)?;
+        match (&self.cpu_encoder, &self.cpu) {
+            (Some(enc), Some(dec)) => writer.write_bits(&cpu_bits(enc, dec, image, iterations)),
+            _ => self.queue_encode(image, iterations)?.finish(),
+        }
+    }
+
+    /// The writer of `image`'s file with `iterations` iterations, once the model can
+    /// encode them.
+    fn bits_writer(&self, image: &RgbImage, iterations: usize) -> Result<BitsWriter, CodecError> {
+        if !self.can_encode() {
+            return Err(CodecError::DecoderOnly {
+                model: self.id_string(),
+            });
+        }
+        self.check_iterations(iterations)?;
+        Ok(BitsWriter {
+            header: self.header(image.width, image.height, iterations)?,
+            shape: (
+                self.config.bits,
+                image.height.div_ceil(STRIDE),
+                image.width.div_ceil(STRIDE),
+            ),
+        })
     }
 
     /// [`Self::encode`] up to the codes, left on the backend ([`PendingRecurrentEncode`]):
@@ -346,19 +378,10 @@ impl<B: Backend> RecurrentCodecModel<B> {
         image: &RgbImage,
         iterations: usize,
     ) -> Result<PendingRecurrentEncode<B>, CodecError> {
-        if !self.can_encode() {
-            return Err(CodecError::DecoderOnly {
-                model: self.id_string(),
-            });
-        }
-        self.check_iterations(iterations)?;
-        let (lh, lw) = (image.height.div_ceil(STRIDE), image.width.div_ceil(STRIDE));
-        let writer = BitsWriter {
-            header: self.header(image.width, image.height, iterations)?,
-            shape: (self.config.bits, lh, lw),
-        };
+        let writer = self.bits_writer(image, iterations)?;
         if let (Some(enc), Some(dec)) = (&self.cpu_encoder, &self.cpu) {
-            let codes = cpu_codes(enc, dec, image, iterations);
+            let (_, lh, lw) = writer.shape;
+            let codes = code_values(&cpu_bits(enc, dec, image, iterations));
             let shape = [1, iterations * self.config.bits, lh, lw];
             return Ok(PendingRecurrentEncode {
                 codes: Tensor::from_data(TensorData::new(codes, shape), &self.device),
@@ -626,14 +649,14 @@ impl<B: Backend> RecurrentCodecModel<B> {
     }
 }
 
-/// [`RecurrentCodecModel::queue_encode`] on the CPU kernels: the codes (±1) of every
-/// iteration, channels-first `[T·bits, H/16, W/16]`, iteration by iteration.
-fn cpu_codes(
+/// [`RecurrentCodecModel::encode`]'s codes on the CPU kernels: the bits (`1` for +1) of
+/// every iteration, channels-first `[T·bits][H/16][W/16]`, iteration by iteration.
+fn cpu_bits(
     enc: &CpuRecurrentEncoder,
     dec: &CpuRecurrentDecoder,
     image: &RgbImage,
     iterations: usize,
-) -> Vec<f32> {
+) -> Vec<u8> {
     let (ph, pw) = (
         image.height.div_ceil(STRIDE) * STRIDE,
         image.width.div_ceil(STRIDE) * STRIDE,
@@ -649,7 +672,7 @@ fn cpu_codes(
         }
         let c = enc.encode_step(&residual, &mut enc_state);
         dec.decode_iteration(&c, &mut recon, &mut dec_state);
-        codes.extend(c.to_planes());
+        codes.extend(c.to_planes().iter().map(|&v| u8::from(v > 0.0)));
     }
     codes
 }

@@ -75,6 +75,29 @@ fn per_part(positions: usize, threads: usize) -> usize {
     positions.div_ceil(threads.max(1)).max(1)
 }
 
+/// The cells' states between iterations, one per cell (empty before the first): the
+/// encoder's and the decoder's.
+pub type CpuCellStates = Vec<Option<CpuCellState>>;
+
+/// `x` through `cells` in order, each from its state in `states` (replaced by the new
+/// one); `between` maps a cell's new `h` to the next cell's input (the decoder's
+/// depth-to-space, the encoder's identity). Returns the last cell's mapped output.
+fn run_cells(
+    cells: &[CpuCell],
+    mut x: Maps,
+    states: &mut CpuCellStates,
+    threads: usize,
+    between: impl Fn(&Maps) -> Maps,
+) -> Maps {
+    states.resize(cells.len(), None);
+    for (cell, s) in cells.iter().zip(states.iter_mut()) {
+        let next = cell.forward(&x, s.take(), threads);
+        x = between(&next.h);
+        *s = Some(next);
+    }
+    x
+}
+
 impl CpuCell {
     /// One step on `x` (`h × w × c_in`) from `prev` (`None`: the zero state): the state
     /// at `⌈h/s⌉ × ⌈w/s⌉` for the input convolution's stride `s`.
@@ -167,23 +190,15 @@ pub struct CpuRecurrentEncoder {
     pub(crate) threads: usize,
 }
 
-/// The encoder's cell states between iterations (empty before the first).
-pub type CpuEncoderState = Vec<Option<CpuCellState>>;
-
 impl CpuRecurrentEncoder {
     /// The encoder and binarizer on one residual (`H × W × 3`, `H`, `W` multiples of
     /// 16): the codes `H/16 × W/16 × bits`, ±1: the sign of the binarizer's output
     /// (0 → +1; `tanh` keeps the sign, so it is not computed).
-    pub fn encode_step(&self, residual: &Maps, state: &mut CpuEncoderState) -> Maps {
-        let mut x = self
+    pub fn encode_step(&self, residual: &Maps, states: &mut CpuCellStates) -> Maps {
+        let head = self
             .head
             .forward(residual, None, Activation::Identity, self.threads);
-        state.resize(self.cells.len(), None);
-        for (cell, s) in self.cells.iter().zip(state.iter_mut()) {
-            let next = cell.forward(&x, s.take(), self.threads);
-            x = next.h.clone();
-            *s = Some(next);
-        }
+        let x = run_cells(&self.cells, head, states, self.threads, Maps::clone);
         let mut codes = self
             .binarizer
             .forward(&x, None, Activation::Identity, self.threads);
@@ -205,22 +220,14 @@ pub struct CpuRecurrentDecoder {
     pub(crate) threads: usize,
 }
 
-/// The decoder's cell states between iterations (empty before the first).
-pub type CpuDecoderState = Vec<Option<CpuCellState>>;
-
 impl CpuRecurrentDecoder {
     /// The decoder on one iteration's codes (`H/16 × W/16 × bits`, ±1): its output
     /// `H × W × 3`, within ±0.5.
-    pub fn decode_step(&self, codes: &Maps, state: &mut CpuDecoderState) -> Maps {
-        let mut x = self
+    pub fn decode_step(&self, codes: &Maps, states: &mut CpuCellStates) -> Maps {
+        let head = self
             .head
             .forward(codes, None, Activation::Identity, self.threads);
-        state.resize(self.cells.len(), None);
-        for (cell, s) in self.cells.iter().zip(state.iter_mut()) {
-            let next = cell.forward(&x, s.take(), self.threads);
-            x = next.h.pixel_shuffle();
-            *s = Some(next);
-        }
+        let x = run_cells(&self.cells, head, states, self.threads, Maps::pixel_shuffle);
         let mut out = self
             .tail
             .forward(&x, None, Activation::Identity, self.threads);
@@ -229,7 +236,7 @@ impl CpuRecurrentDecoder {
     }
 
     /// The next reconstruction (`H × W × 3`, values ≈ `0..1`) from one iteration's codes.
-    pub fn decode_iteration(&self, codes: &Maps, recon: &mut Maps, state: &mut CpuDecoderState) {
+    pub fn decode_iteration(&self, codes: &Maps, recon: &mut Maps, state: &mut CpuCellStates) {
         let out = self.decode_step(codes, state);
         match self.mode {
             ReconstructionMode::OneShot => {
