@@ -195,33 +195,17 @@ impl<B: Backend> RecurrentCodec<B> {
         state: &mut RecurrentState<B>,
         stochastic: bool,
     ) -> Tensor<B, 4> {
-        let mut x = self.encoder_head.forward(residual);
-        state.encoder.resize(self.encoder.len(), None);
-        for (cell, s) in self.encoder.iter().zip(state.encoder.iter_mut()) {
-            let [b, _, h, w] = x.dims();
-            let prev = s
-                .take()
-                .unwrap_or_else(|| cell.zero_state(b, h, w, &x.device()));
-            let next = cell.forward(x, prev);
-            x = next.h.clone();
-            *s = Some(next);
-        }
+        let x = self.encoder_head.forward(residual);
+        let x = run_cells(&self.encoder, x, &mut state.encoder, |h| h);
         binarize(self.binarizer.forward(x).tanh(), stochastic)
     }
 
     /// The decoder on one iteration's codes: its output `[B, 3, H, W]`, within ±0.5.
     pub fn decode_step(&self, codes: Tensor<B, 4>, state: &mut RecurrentState<B>) -> Tensor<B, 4> {
-        let mut x = self.decoder_head.forward(codes);
-        state.decoder.resize(self.decoder.len(), None);
-        for (cell, s) in self.decoder.iter().zip(state.decoder.iter_mut()) {
-            let [b, _, h, w] = x.dims();
-            let prev = s
-                .take()
-                .unwrap_or_else(|| cell.zero_state(b, h, w, &x.device()));
-            let next = cell.forward(x, prev);
-            x = pixel_shuffle(next.h.clone(), 2);
-            *s = Some(next);
-        }
+        let x = self.decoder_head.forward(codes);
+        let x = run_cells(&self.decoder, x, &mut state.decoder, |h| {
+            pixel_shuffle(h, 2)
+        });
         // Bounded to ±0.5 per iteration (the reference implementations' tanh / 2): an
         // untrained decoder cannot add up to a reconstruction far outside 0..1.
         self.decoder_tail.forward(x).tanh().mul_scalar(0.5)
@@ -305,6 +289,29 @@ impl<B: Backend> RecurrentCodec<B> {
         }
         out
     }
+}
+
+/// `x` through `cells` in order, each from its state in `states` (the zero state before
+/// the first iteration; replaced by the new one); `between` maps a cell's new `h` to the
+/// next cell's input (the decoder's depth-to-space, the encoder's identity). Returns the
+/// last cell's mapped output.
+fn run_cells<B: Backend>(
+    cells: &[ConvRnnCell<B>],
+    mut x: Tensor<B, 4>,
+    states: &mut Vec<Option<CellState<B>>>,
+    between: impl Fn(Tensor<B, 4>) -> Tensor<B, 4>,
+) -> Tensor<B, 4> {
+    states.resize(cells.len(), None);
+    for (cell, s) in cells.iter().zip(states.iter_mut()) {
+        let [b, _, h, w] = x.dims();
+        let prev = s
+            .take()
+            .unwrap_or_else(|| cell.zero_state(b, h, w, &x.device()));
+        let next = cell.forward(x, prev);
+        x = between(next.h.clone());
+        *s = Some(next);
+    }
+    x
 }
 
 /// The binarizer's sign step on `b = tanh(·)` (see [`RecurrentCodec::encode_step`]).
