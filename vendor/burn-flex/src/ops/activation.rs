@@ -159,15 +159,9 @@ impl ActivationOps<Flex> for Flex {
     }
 }
 
-#[inline]
-fn sigmoid_f32(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
+// cvq patch: the branch-free, vectorising `fast_math::sigmoid_f32` (it was
+// `1 / (1 + exp(−x))` for x ≥ 0, else `e / (1 + e)` with `e = exp(x)`, on `f32::exp`).
+use super::fast_math::sigmoid_f32;
 
 #[inline]
 fn sigmoid_f64(x: f64) -> f64 {

@@ -138,10 +138,15 @@ where
                     result.push(op(src[block_start]));
                 }
             } else {
+                // cvq patch: one `extend` per block (it was a `push` per element), so the
+                // loop over a block vectorises (a channel slice of a gate tensor is one
+                // block per image)
                 for block_start in blocks.block_starts() {
-                    for i in 0..block_len {
-                        result.push(op(src[block_start + i]));
-                    }
+                    result.extend(
+                        src[block_start..block_start + block_len]
+                            .iter()
+                            .map(|&x| op(x)),
+                    );
                 }
             }
             debug_assert_eq!(result.len(), num_blocks * block_len);
@@ -163,7 +168,8 @@ where
 
 /// Exponential: e^x
 pub fn exp(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.exp(), |x| x.exp())
+    // cvq patch: f32 through the vectorising `fast_math::exp_f32`
+    unary_op(tensor, super::fast_math::exp_f32, |x| x.exp())
 }
 
 /// Natural logarithm: ln(x)
@@ -256,7 +262,8 @@ pub fn sinh(tensor: FlexTensor) -> FlexTensor {
 
 /// Hyperbolic tangent
 pub fn tanh(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.tanh(), |x| x.tanh())
+    // cvq patch: f32 through the vectorising `fast_math::tanh_f32`
+    unary_op(tensor, super::fast_math::tanh_f32, |x| x.tanh())
 }
 
 /// Inverse cosine (arccos)
