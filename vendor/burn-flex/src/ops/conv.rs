@@ -418,17 +418,20 @@ fn conv3d_impl<T: bytemuck::Pod + Clone + Copy + burn_backend::Element + Send + 
                         );
 
                         // Write results to output for this group's output channels
-                        for (local_idx, global_idx) in (tile_start..tile_end).enumerate() {
-                            for c_out in 0..out_channels_per_group {
-                                let dst_idx = b * channels_out * spatial_out
-                                    + (out_c_start + c_out) * spatial_out
-                                    + global_idx;
-                                let res_idx = c_out * tile_size + local_idx;
+                        // (cvq patch: channel by channel, each a contiguous run of the
+                        // tile's positions in both; it was position by position, a write
+                        // `spatial_out` apart for every channel)
+                        for c_out in 0..out_channels_per_group {
+                            let dst_start = b * channels_out * spatial_out
+                                + (out_c_start + c_out) * spatial_out
+                                + tile_start;
+                            let row = &result[c_out * tile_size..(c_out + 1) * tile_size];
+                            for (i, &v) in row.iter().enumerate() {
                                 unsafe {
                                     debug_assert!(
-                                        dst_idx < batch_size * channels_out * spatial_out
+                                        dst_start + i < batch_size * channels_out * spatial_out
                                     );
-                                    dst_ptr.write(dst_idx, result[res_idx]);
+                                    dst_ptr.write(dst_start + i, v);
                                 }
                             }
                         }
@@ -499,14 +502,14 @@ fn conv3d_impl<T: bytemuck::Pod + Clone + Copy + burn_backend::Element + Send + 
                         );
 
                         // Write results to output for this group's output channels
-                        for (local_idx, global_idx) in (tile_start..tile_end).enumerate() {
-                            for c_out in 0..out_channels_per_group {
-                                let dst_idx = b * channels_out * spatial_out
-                                    + (out_c_start + c_out) * spatial_out
-                                    + global_idx;
-                                let res_idx = c_out * tile_size + local_idx;
-                                output[dst_idx] = result[res_idx];
-                            }
+                        // (cvq patch: channel by channel, as in the parallel path)
+                        for c_out in 0..out_channels_per_group {
+                            let dst_start = b * channels_out * spatial_out
+                                + (out_c_start + c_out) * spatial_out
+                                + tile_start;
+                            output[dst_start..dst_start + tile_size].copy_from_slice(
+                                &result[c_out * tile_size..(c_out + 1) * tile_size],
+                            );
                         }
                     }
                 }
