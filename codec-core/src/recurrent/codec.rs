@@ -343,7 +343,7 @@ impl<B: Backend> RecurrentCodecModel<B> {
         let writer = self.bits_writer(image, iterations)?;
         match (&self.cpu_encoder, &self.cpu) {
             (Some(enc), Some(dec)) => writer.write_bits(&cpu_bits(enc, dec, image, iterations)),
-            _ => self.queue_encode(image, iterations)?.finish(),
+            _ => writer.write(self.burn_codes(image, iterations).into_data()),
         }
     }
 
@@ -388,6 +388,15 @@ impl<B: Backend> RecurrentCodecModel<B> {
                 writer,
             });
         }
+        Ok(PendingRecurrentEncode {
+            codes: self.burn_codes(image, iterations),
+            writer,
+        })
+    }
+
+    /// The codes (±1) of every iteration on the Burn modules, `[1, T·bits, h/16, w/16]`,
+    /// queued on the backend.
+    fn burn_codes(&self, image: &RgbImage, iterations: usize) -> Tensor<B, 4> {
         let x = image_to_tensor::<B>(image, &self.device);
         let mut state = RecurrentState::default();
         let mut recon = RecurrentCodec::<B>::initial_reconstruction(x.dims(), &self.device);
@@ -397,10 +406,7 @@ impl<B: Backend> RecurrentCodecModel<B> {
             recon = next;
             codes.push(c);
         }
-        Ok(PendingRecurrentEncode {
-            codes: Tensor::cat(codes, 1),
-            writer,
-        })
+        Tensor::cat(codes, 1)
     }
 
     fn header(
