@@ -159,9 +159,9 @@ impl ActivationOps<Flex> for Flex {
     }
 }
 
-// cvq patch: the branch-free, vectorising `fast_math::sigmoid_f32` (it was
+// cvq patch: the branch-free, vectorising `cvq_fastmath::sigmoid` (it was
 // `1 / (1 + exp(−x))` for x ≥ 0, else `e / (1 + e)` with `e = exp(x)`, on `f32::exp`).
-use super::fast_math::sigmoid_f32;
+use cvq_fastmath::sigmoid as sigmoid_f32;
 
 #[inline]
 fn sigmoid_f64(x: f64) -> f64 {

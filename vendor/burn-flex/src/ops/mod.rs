@@ -102,7 +102,6 @@ pub mod conv_transpose;
 pub mod cumulative;
 pub mod deform_conv;
 pub mod expand;
-mod fast_math;
 pub mod fft;
 pub mod flip;
 mod float;

@@ -168,8 +168,8 @@ where
 
 /// Exponential: e^x
 pub fn exp(tensor: FlexTensor) -> FlexTensor {
-    // cvq patch: f32 through the vectorising `fast_math::exp_f32`
-    unary_op(tensor, super::fast_math::exp_f32, |x| x.exp())
+    // cvq patch: f32 through the vectorising `cvq_fastmath::exp`
+    unary_op(tensor, cvq_fastmath::exp, |x| x.exp())
 }
 
 /// Natural logarithm: ln(x)
@@ -262,8 +262,8 @@ pub fn sinh(tensor: FlexTensor) -> FlexTensor {
 
 /// Hyperbolic tangent
 pub fn tanh(tensor: FlexTensor) -> FlexTensor {
-    // cvq patch: f32 through the vectorising `fast_math::tanh_f32`
-    unary_op(tensor, super::fast_math::tanh_f32, |x| x.tanh())
+    // cvq patch: f32 through the vectorising `cvq_fastmath::tanh`
+    unary_op(tensor, cvq_fastmath::tanh, |x| x.tanh())
 }
 
 /// Inverse cosine (arccos)
