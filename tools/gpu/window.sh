@@ -17,12 +17,18 @@
 #   SSIM_FROM  when the MS-SSIM fine-tune branches off the MSE trunk (0, the default: no
 #              fine-tune; worth it once the trunk is strong, not from a young trunk)
 #   DECODE_END end of the native decode timing; the kernel cache is packed after it
+#   RNN        1 (default): the recurrent family (issue #15) trains beside the trunk, on
+#              the same GPU for the same seconds, from RNN_FROM (default
+#              models/cvq-rnn.cvqm, the shipped model: f16 weights, fresh Adam moments)
+#              with RNN_CONFIG (models/cvq-rnn.json), batch RNN_BATCH × RNN_CROP² (16 ×
+#              256²), lr RNN_LR (5e-5); 0: the trunk alone
 # A cold machine spends ~160 s compiling and tuning kernels before the first step (first
 # GPU run), so BENCH_END leaves the first Burn bench time for that; the trunk then starts
 # on the compiled, tuned kernels of the same batch size.
-# Everything lands in $OUT (≤ 8 files): window.log, bench.json, torch.jsonl, dmon.txt,
-# trunk.tar (weights, state, metrics; no optimizer state), ssim.tar,
-# cubecl-cache.tar.xz, decode.json.
+# Everything lands in $OUT (≤ 8 files): window.log (with the decode timings), bench.json,
+# torch.jsonl, dmon.txt, trunk.tar (weights, state, metrics; no optimizer state),
+# rnn.tar (the recurrent run, f32 weights, no optimizer state), ssim.tar,
+# cubecl-cache.tar.xz.
 #
 # CPU dry run here (no GPU; tiny budgets; checks the plumbing):
 #   DRY=1 OUT=/tmp/out BIN=target/release/cvq-train bash tools/gpu/window.sh
@@ -38,6 +44,12 @@ BATCHES=${BATCHES:-"16 32 8"}
 TORCH_BATCHES=${TORCH_BATCHES:-"8 16 32 64"}
 CROP=${CROP:-256}
 DRY=${DRY:-0}
+RNN=${RNN:-1}
+RNN_FROM=${RNN_FROM:-models/cvq-rnn.cvqm}
+RNN_CONFIG=${RNN_CONFIG:-models/cvq-rnn.json}
+RNN_BATCH=${RNN_BATCH:-16}
+RNN_CROP=${RNN_CROP:-256}
+RNN_LR=${RNN_LR:-5e-5}
 OUT=${OUT:?set OUT}
 W=${W:-/tmp/cvq-window}
 mkdir -p "$OUT" "$W"
@@ -53,6 +65,8 @@ if [ "$DRY" = 1 ]; then
   BIN=$(realpath "${BIN:-target/release/cvq-train}")
   CROP=${CROP_DRY:-64}
   BATCHES=${BATCHES_DRY:-"2"}
+  RNN_BATCH=${RNN_BATCH_DRY:-1}
+  RNN_CROP=${RNN_CROP_DRY:-64}
 else
   BIN=/tmp/cvq-train
   python3 -c "import lzma,shutil;shutil.copyfileobj(lzma.open('.gpu/cvq-train.xz'),open('$BIN','wb'))" && chmod +x "$BIN"
@@ -63,7 +77,7 @@ fi
 
 # 2. Kernel caches: compiled PTX and autotune results persist between windows.
 CACHE=$W/cubecl-cache
-mkdir -p "$CACHE/ptx" "$CACHE/autotune"
+mkdir -p "$CACHE/ptx" "$CACHE/autotune" "$CACHE/rnn/ptx" "$CACHE/rnn/autotune"
 if [ -f tools/gpu/cubecl-cache.tar.xz ]; then
   tar -xJf tools/gpu/cubecl-cache.tar.xz -C "$CACHE" && log "kernel cache restored: $(du -sh "$CACHE" | cut -f1)"
 else
@@ -77,6 +91,16 @@ cache = { file = "$CACHE/ptx" }
 
 [autotune]
 cache = { file = "$CACHE/autotune" }
+EOF
+# The recurrent run (step 4) is a second process at the same time: its own caches (CubeCL's
+# are files that one process appends to), read from its own working directory.
+mkdir -p "$W/rnn-wd"
+cat > "$W/rnn-wd/cubecl.toml" <<EOF
+[compilation]
+cache = { file = "$CACHE/rnn/ptx" }
+
+[autotune]
+cache = { file = "$CACHE/rnn/autotune" }
 EOF
 DATA=$PWD/.gpu/train.cvqd
 REPO=$PWD
@@ -125,14 +149,32 @@ if [ "$DRY" != 1 ] && [ -f "$REPO/tools/torch_reference/cvqn_ref.py" ]; then
   done
 fi
 
-# 4. Train the trunk until TRAIN_END (or SSIM_FROM when the MS-SSIM fine-tune follows).
+# 4. Train the trunk until TRAIN_END (or SSIM_FROM when the MS-SSIM fine-tune follows),
+#    and the recurrent family beside it for the same seconds: a second process on the
+#    same GPU (its first kernels compile on the CPU while the trunk trains).
 end=$TRAIN_END
 [ "$SSIM_FROM" -gt 0 ] && end=$SSIM_FROM
 s=$(left "$end")
+RNN_PID=
+if [ "$RNN" = 1 ] && [ -f "$REPO/$RNN_FROM" ] && [ -f "$REPO/$RNN_CONFIG" ] && [ "$s" -gt 20 ]; then
+  # A new seed each window: new crops, not the last window's again.
+  rnn_seed=$(( T0 % 100000 ))
+  log "recurrent run beside the trunk for ${s}s from $RNN_FROM ($RNN_CONFIG, batch $RNN_BATCH × ${RNN_CROP}², lr $RNN_LR, seed $rnn_seed)"
+  (cd "$W/rnn-wd" && exec timeout $((s + 60)) "$BIN" train --out "$W/rnn" --init-from "$REPO/$RNN_FROM" --config "$REPO/$RNN_CONFIG" \
+    --data "$DATA" --batch-size "$RNN_BATCH" --crop "$RNN_CROP" --lr "$RNN_LR" --grad-clip 0.5 \
+    --binarizer deterministic --seed "$rnn_seed" --steps 100000000 --stop-after "$s" \
+    --log-every 20 --checkpoint-secs 60 --workers 4) > "$W/rnn.log" 2>&1 &
+  RNN_PID=$!
+fi
 log "train trunk for ${s}s from step $(python3 -c "import json;print(json.load(open('$TRUNK/checkpoint/state.json'))['step'])")"
 "$BIN" train --resume --out "$TRUNK" --data "$DATA" --steps 100000000 --stop-after "$s" --workers 12 > "$W/trunk.log" 2>&1
 log "trunk: $(tail -c 300 "$W/trunk.log" | tr '\r' '\n' | tail -n 2)"
 (cd "$W" && tar cf "$OUT/trunk.tar" --exclude optimizer.mpk --exclude checkpoint.old trunk trunk.log)
+if [ -n "$RNN_PID" ]; then
+  wait "$RNN_PID"
+  log "recurrent run: exit $?, $(tail -c 300 "$W/rnn.log" | tr '\r' '\n' | tail -n 2)"
+  (cd "$W" && tar cf "$OUT/rnn.tar" --exclude optimizer.mpk --exclude checkpoint.old rnn rnn.log)
+fi
 
 # 5. MS-SSIM model: fine-tuned from the MSE trunk (fresh optimizer), not kept as a trunk.
 if [ "$SSIM_FROM" -gt 0 ]; then
@@ -159,8 +201,7 @@ if [ -f examples/balloons.png ] && [ "$(left "$DECODE_END")" -gt 15 ]; then
   "$BIN" export --run "$TRUNK" --quality 3 -o "$W/trunk.cvqm" > /dev/null 2>&1
   for m in "$W/trunk.cvqm" "$REPO/models/cvq-compact-q3.cvqm"; do
     s=$(left "$DECODE_END"); [ "$s" -gt 5 ] || break
-    [ -f "$m" ] && (cd "$W" && timeout "$s" "$BIN" speed --model "$m" "$REPO/examples/balloons.png" --runs 5) \
-      >> "$OUT/decode.jsonl" 2>> "$OUT/window.log"
+    [ -f "$m" ] && log "decode speed: $(cd "$W" && timeout "$s" "$BIN" speed --model "$m" "$REPO/examples/balloons.png" --runs 5 2>&1 | tr '\n' ' ')"
   done
 fi
 
