@@ -39,7 +39,9 @@ fi
 # web gallery, fixtures, vendor/: the binary is built here) is removed from the working
 # tree for the call and restored from git afterwards with
 # `bash tools/gpu/prepare.sh --restore`.
-KEEP='^(models/trunk/|models/cvq-rnn\.(json|cvqm)$|tools/gpu/|tools/torch_reference/|examples/balloons\.png$)'
+# Every .gitignore stays: without them, ignored build output (target/, node_modules/)
+# would count as untracked files and travel.
+KEEP='^(models/trunk/|models/cvq-rnn\.(json|cvqm)$|tools/gpu/|tools/torch_reference/|examples/balloons\.png$)|(^|/)\.gitignore$'
 if [ "${1:-}" = --restore ]; then
   # Only files missing from the working tree: local edits elsewhere stay.
   git ls-files -d -z | xargs -0 -r git checkout -- && echo restored
@@ -56,7 +58,7 @@ if [ -n "$aside" ]; then
 fi
 
 # What travels: tracked files + untracked files git does not ignore + the carried .gpu.
-tree=$(git ls-files -co --exclude-standard -z | xargs -0 stat -c %s 2>/dev/null | awk '{s+=$1} END {print s+0}' || true)
+tree=$(git ls-files -co --exclude-standard -z | xargs -0 stat -c %s 2>/dev/null | awk '{s+=$1} END {printf "%d", s}' || true)
 gpu=$(find .gpu -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 total=$((tree + gpu))
 printf 'working tree %.1f MiB + .gpu %.1f MiB = %.1f MiB (limit 64 MiB)\n' \
