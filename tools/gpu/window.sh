@@ -77,31 +77,21 @@ fi
 
 # 2. Kernel caches: compiled PTX and autotune results persist between windows.
 CACHE=$W/cubecl-cache
-mkdir -p "$CACHE/ptx" "$CACHE/autotune" "$CACHE/rnn/ptx" "$CACHE/rnn/autotune"
+mkdir -p "$CACHE"
 if [ -f tools/gpu/cubecl-cache.tar.xz ]; then
   tar -xJf tools/gpu/cubecl-cache.tar.xz -C "$CACHE" && log "kernel cache restored: $(du -sh "$CACHE" | cut -f1)"
 else
   log "no kernel cache yet (cold start)"
 fi
 # CubeCL reads cubecl.toml from the working directory (or a parent): every run below
-# starts in $W.
-cat > "$W/cubecl.toml" <<EOF
-[compilation]
-cache = { file = "$CACHE/ptx" }
-
-[autotune]
-cache = { file = "$CACHE/autotune" }
-EOF
-# The recurrent run (step 4) is a second process at the same time: its own caches (CubeCL's
-# are files that one process appends to), read from its own working directory.
-mkdir -p "$W/rnn-wd"
-cat > "$W/rnn-wd/cubecl.toml" <<EOF
-[compilation]
-cache = { file = "$CACHE/rnn/ptx" }
-
-[autotune]
-cache = { file = "$CACHE/rnn/autotune" }
-EOF
+# starts in $W, except the recurrent run (step 4), a second process at the same time with
+# its own caches (CubeCL's are files that one process appends to) read from $W/rnn-wd.
+cubecl_toml() { # DIR CACHE_DIR
+  mkdir -p "$1" "$2/ptx" "$2/autotune"
+  printf '[compilation]\ncache = { file = "%s/ptx" }\n\n[autotune]\ncache = { file = "%s/autotune" }\n' "$2" "$2" > "$1/cubecl.toml"
+}
+cubecl_toml "$W" "$CACHE"
+cubecl_toml "$W/rnn-wd" "$CACHE/rnn"
 DATA=$PWD/.gpu/train.cvqd
 REPO=$PWD
 TRUNK=$W/trunk
