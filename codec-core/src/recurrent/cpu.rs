@@ -4,9 +4,9 @@
 //! convolution added onto the 1×1 hidden-state convolution) and one pass over the gates
 //! per position, where Burn's Flex backend spends most of a decode in separate
 //! element-wise passes and their allocations. The gates' sigmoid and tanh are built on
-//! [`cvq_fastmath::exp`] (plain `f32` arithmetic), the output's tanh is `libm::tanhf`, so the pixels
-//! are the same on every target; products are summed in another order than Burn's, so
-//! they may differ from the Burn path's by ±1 where float rounding tips them.
+//! [`cvq_fastmath::exp`] (plain `f32` arithmetic), the output's tanh is `libm::tanhf`, so
+//! the pixels are the same on every target; products are summed in another order than
+//! Burn's, so they may differ from the Burn path's by ±1 where float rounding tips them.
 //!
 //! Shapes (channels-last [`Maps`], one image): codes `H/16 × W/16 × bits` → head →
 //! `H/16 × W/16 × decoder_head` → cells with depth-to-space ×2 after each →
