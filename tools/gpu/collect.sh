@@ -68,5 +68,9 @@ mkdir -p "$D"
 for f in window.log bench.json torch.jsonl dmon.txt more.log; do
   [ -f "$IN/$f" ] && cp "$IN/$f" "$D/"
 done
-[ -f "${R:-}/rnn/metrics.csv" ] && cp "$R/rnn/metrics.csv" "$D/rnn-metrics.csv" && cp "$R/rnn.log" "$D/rnn.log"
+if [ -f "${R:-}/rnn/metrics.csv" ]; then
+  cp "$R/rnn/metrics.csv" "$D/rnn-metrics.csv"
+  # rnn2.log: the recurrent run's part of a more.sh call, when there was one.
+  for f in rnn.log rnn2.log; do [ -f "$R/$f" ] && cp "$R/$f" "$D/"; done
+fi
 echo "window logs in $D; next: cvq-bench, models/README.md, README tables, web fixtures (docs/TRAINING.md)"
