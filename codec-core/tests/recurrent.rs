@@ -10,7 +10,8 @@ use cvq_core::recurrent::config::{
     CellKind, ReconstructionMode, RecurrentConfig, RecurrentConfigError, RecurrentPreset,
 };
 use cvq_core::recurrent::{
-    IterationWeighting, RecurrentCodec, RecurrentOutput, iteration_cost, residual_l1, residual_loss,
+    IterationWeighting, RecurrentCodec, RecurrentOutput, iteration_cost, iteration_ms_ssim,
+    residual_l1, residual_loss,
 };
 
 type B = Flex;
@@ -123,6 +124,54 @@ fn relative_weighting_keeps_the_value_and_lifts_the_small_residuals_gradient() {
             }
         }
     }
+}
+
+/// `iteration_ms_ssim` gives one batch-mean MS-SSIM per iteration, equal to
+/// `ms_ssim_rgb8` of the 8-bit images: 1 for an exact reconstruction, less for a noisy
+/// one; its gradient reaches the reconstruction; crops under 161 px are refused.
+#[test]
+fn iteration_ms_ssim_is_the_metric_of_each_reconstruction() {
+    let device = Default::default();
+    let _guard = seeded(7);
+    let uniform = || Tensor::<AB, 4>::random([1, 3, 176, 176], Distribution::Default, &device);
+    let image = uniform();
+    let noisy = (image.clone() + uniform().sub_scalar(0.5).mul_scalar(0.2))
+        .clamp(0.0, 1.0)
+        .require_grad();
+    let out = RecurrentOutput {
+        codes: Vec::new(),
+        reconstructions: vec![noisy.clone(), image.clone()],
+        residuals: Vec::new(),
+    };
+    let values = iteration_ms_ssim(image.clone(), &out).unwrap();
+    assert_eq!(values.dims(), [2]);
+    let v: Vec<f32> = values.clone().into_data().into_vec().unwrap();
+    assert!((v[1] - 1.0).abs() < 1e-5, "{v:?}");
+    let rgb8 = |t: Tensor<AB, 4>| -> Vec<u8> {
+        let chw: Vec<f32> = t.inner().into_data().into_vec().unwrap();
+        let plane = 176 * 176;
+        (0..plane * 3)
+            .map(|i| (chw[(i % 3) * plane + i / 3] * 255.0 + 0.5).floor() as u8)
+            .collect()
+    };
+    let reference =
+        cvq_core::metrics::ms_ssim_rgb8(&rgb8(image.clone()), &rgb8(noisy.clone()), 176, 176)
+            .unwrap();
+    assert!(
+        (f64::from(v[0]) - reference).abs() < 1e-4 && reference < 0.99,
+        "{} vs {reference}",
+        v[0]
+    );
+    let grads = values.sum().backward();
+    let g: Vec<f32> = noisy.grad(&grads).unwrap().into_data().into_vec().unwrap();
+    assert!(g.iter().any(|x| *x != 0.0) && g.iter().all(|x| x.is_finite()));
+    let small = Tensor::<AB, 4>::full([1, 3, 160, 160], 0.5, &device);
+    let out = RecurrentOutput {
+        codes: Vec::new(),
+        reconstructions: vec![small.clone()],
+        residuals: Vec::new(),
+    };
+    assert!(iteration_ms_ssim(small, &out).is_err());
 }
 
 #[test]

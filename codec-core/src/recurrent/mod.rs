@@ -346,6 +346,32 @@ pub fn residual_l1<B: Backend>(out: &RecurrentOutput<B>) -> Tensor<B, 1> {
         .div_scalar(t)
 }
 
+/// MS-SSIM of every iteration's reconstruction against `image` (`[B, 3, H, W]`, values
+/// `0..1`, `min(H, W) ≥` [`MS_SSIM_MIN_SIDE`](crate::metrics::MS_SSIM_MIN_SIDE)),
+/// averaged over the batch: `[T]`, differentiable. Both images go through
+/// [`round_to_8bit`](crate::loss::round_to_8bit) first, as in CVQN's MS-SSIM loss, so a
+/// reconstruction outside `0..1` gets no gradient from this term (the L1 term still
+/// pulls it back). A fine-tuning loss is `L1 + α · (1 − mean_t MS-SSIM_t)`.
+///
+/// # Errors
+///
+/// Images smaller than MS-SSIM's minimum side.
+pub fn iteration_ms_ssim<B: Backend>(
+    image: Tensor<B, 4>,
+    out: &RecurrentOutput<B>,
+) -> Result<Tensor<B, 1>, crate::metrics::MetricError> {
+    let reference = crate::loss::round_to_8bit(image).detach();
+    let per_iteration = out
+        .reconstructions
+        .iter()
+        .map(|r| {
+            crate::metrics::ms_ssim_tensor(reference.clone(), crate::loss::round_to_8bit(r.clone()))
+                .map(|v| v.mean())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Tensor::cat(per_iteration, 0))
+}
+
 /// How [`residual_loss`] weights the iterations' mean absolute residuals `L_t`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -58,9 +58,10 @@ struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum LossKind {
-    /// λ·255²·MSE + rate.
+    /// λ·255²·MSE + rate (recurrent: the seed's L1 of the residuals alone).
     Mse,
-    /// α·(1 − MS-SSIM) + rate (crops ≥ 176).
+    /// α·(1 − MS-SSIM) + rate (recurrent: L1 + α·(1 − MS-SSIM) averaged over the
+    /// iterations); crops ≥ 176.
     MsSsim,
 }
 
@@ -229,6 +230,9 @@ impl StepArgs {
             IterationWeightingKind::Equal => IterationWeighting::Equal,
             IterationWeightingKind::Relative => IterationWeighting::Relative,
         };
+        if matches!(self.loss, LossKind::MsSsim) {
+            cfg.ms_ssim_weight = self.weight;
+        }
         if let Some(w) = self.workers {
             cfg.workers = w;
         }

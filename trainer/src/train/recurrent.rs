@@ -10,7 +10,9 @@
 //! `metrics.csv` the columns mean: `loss` = `distortion` = the L1 averaged over the
 //! iterations (either weighting), `rate` 0 (no rate term: the rate is fixed by the
 //! iteration count), `bpp` the raw code bits of all iterations (`iterations × bits /
-//! 256`), `psnr` after the last iteration.
+//! 256`), `psnr` after the last iteration. With `ms_ssim_weight` α > 0 the loss adds
+//! `α · (1 − mean_t MS-SSIM_t)` ([`iteration_ms_ssim`]): `loss` is the sum,
+//! `distortion` the L1 part, `ms_ssim` the batch's MS-SSIM after the last iteration.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,8 +23,9 @@ use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::ElementConversion;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use cvq_core::metrics::MS_SSIM_MIN_SIDE;
 use cvq_core::recurrent::config::RecurrentConfig;
-use cvq_core::recurrent::{IterationWeighting, RecurrentCodec, residual_loss};
+use cvq_core::recurrent::{IterationWeighting, RecurrentCodec, iteration_ms_ssim, residual_loss};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, CheckpointState};
@@ -68,6 +71,11 @@ pub struct RecurrentTrainConfig {
     /// How the loss weights the iterations (runs written before this field: `equal`).
     #[serde(default)]
     pub iteration_weighting: IterationWeighting,
+    /// Weight α of an MS-SSIM term added to the L1: `α · (1 − mean_t MS-SSIM_t)` over
+    /// the iterations' reconstructions (0: the seed's loss alone; crops ≥ 176 when
+    /// positive). Runs written before this field: 0.
+    #[serde(default)]
+    pub ms_ssim_weight: f64,
 }
 
 fn stochastic_by_default() -> bool {
@@ -93,6 +101,7 @@ impl RecurrentTrainConfig {
             workers: 2,
             stochastic_binarizer: true,
             iteration_weighting: IterationWeighting::Equal,
+            ms_ssim_weight: 0.0,
         }
     }
 
@@ -112,6 +121,19 @@ impl RecurrentTrainConfig {
                     "{name} must be positive and finite (got {v})"
                 )));
             }
+        }
+        if !(self.ms_ssim_weight.is_finite() && self.ms_ssim_weight >= 0.0) {
+            return Err(TrainConfigError(format!(
+                "ms_ssim_weight must be ≥ 0 (got {})",
+                self.ms_ssim_weight
+            )));
+        }
+        if self.ms_ssim_weight > 0.0 && self.crop < MS_SSIM_MIN_SIDE {
+            return Err(TrainConfigError(format!(
+                "the MS-SSIM term needs crops of at least {MS_SSIM_MIN_SIDE} (got {}; \
+                 crops are multiples of 16, so 176)",
+                self.crop
+            )));
         }
         if !(self.grad_clip.is_finite() && self.grad_clip >= 0.0) {
             return Err(TrainConfigError(format!(
@@ -155,10 +177,14 @@ pub fn read_recurrent_config(run: &Path) -> Result<RecurrentTrainConfig, TrainEr
 /// What one recurrent step measured on its batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RecurrentStepStats {
-    /// The loss (weighted L1 over the iterations).
+    /// The loss: the weighted L1 over the iterations, plus the MS-SSIM term if any.
     pub loss: f64,
+    /// The weighted L1 alone.
+    pub l1: f64,
     /// Mean squared error after the last iteration (`0..1` images).
     pub mse_last: f64,
+    /// MS-SSIM after the last iteration (batch mean), when the loss has an MS-SSIM term.
+    pub ms_ssim_last: Option<f64>,
 }
 
 /// One optimisation step on `batch` (`[B, 3, crop, crop]`); returns the updated model.
@@ -182,7 +208,22 @@ where
         cfg.model.iterations,
         cfg.stochastic_binarizer,
     );
-    let loss = residual_loss(&out, cfg.iteration_weighting);
+    let l1 = residual_loss(&out, cfg.iteration_weighting);
+    let ms_ssim = (cfg.ms_ssim_weight > 0.0)
+        .then(|| iteration_ms_ssim(batch.clone(), &out))
+        .transpose()
+        .map_err(|e| TrainError::Loss(e.to_string()))?;
+    let loss = match &ms_ssim {
+        Some(m) => {
+            l1.clone()
+                + m.clone()
+                    .mean()
+                    .neg()
+                    .add_scalar(1.0)
+                    .mul_scalar(cfg.ms_ssim_weight)
+        }
+        None => l1.clone(),
+    };
     let last = out
         .residuals
         .last()
@@ -192,14 +233,19 @@ where
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let lr = cfg.lr * multistep_factor(&cfg.lr_milestones, cfg.lr_gamma, step);
     let model = optimizer.step(lr, model, grads);
-    let values: Vec<f32> = burn::tensor::Tensor::cat(vec![loss.detach(), mse], 0)
+    let t = cfg.model.iterations;
+    let mut read = vec![loss.detach(), l1.detach(), mse];
+    read.extend(ms_ssim.map(|m| m.detach().narrow(0, t - 1, 1)));
+    let values: Vec<f32> = burn::tensor::Tensor::cat(read, 0)
         .into_data()
         .convert::<f32>()
         .into_vec()
         .map_err(|e| TrainError::Loss(format!("{e:?}")))?;
     let stats = RecurrentStepStats {
         loss: values[0].elem::<f64>(),
-        mse_last: values[1].elem::<f64>(),
+        l1: values[1].elem::<f64>(),
+        mse_last: values[2].elem::<f64>(),
+        ms_ssim_last: values.get(3).map(|v| v.elem::<f64>()),
     };
     if !stats.loss.is_finite() {
         return Err(TrainError::Diverged(step + 1));
@@ -304,16 +350,16 @@ pub fn train_recurrent<B: AutodiffBackend>(
                 seconds,
                 lr: cfg.lr * multistep_factor(&cfg.lr_milestones, cfg.lr_gamma, step - 1),
                 loss: stats.loss,
-                distortion: stats.loss,
+                distortion: stats.l1,
                 rate: 0.0,
                 bpp: raw_bpp,
                 psnr,
-                ms_ssim: None,
+                ms_ssim: stats.ms_ssim_last,
                 rate_point: None,
             });
         }
         bar.set_position(step);
-        bar.set_message(format!("L1 {:.4} psnr {:.2} dB", e.0, e.1));
+        bar.set_message(format!("loss {:.4} psnr {:.2} dB", e.0, e.1));
         let stopping =
             stop.load(Ordering::SeqCst) || opts.stop_after.is_some_and(|d| session.elapsed() >= d);
         if stopping
@@ -326,7 +372,7 @@ pub fn train_recurrent<B: AutodiffBackend>(
             last_checkpoint = Instant::now();
             if opts.progress && !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                 eprintln!(
-                    "step {step}/{} {seconds:.0} s: L1 {:.4} psnr {:.2} dB",
+                    "step {step}/{} {seconds:.0} s: loss {:.4} psnr {:.2} dB",
                     cfg.steps, e.0, e.1
                 );
             }
@@ -379,6 +425,28 @@ mod tests {
         let cfg: RecurrentTrainConfig = serde_json::from_str(text).unwrap();
         assert!(cfg.stochastic_binarizer);
         assert_eq!(cfg.iteration_weighting, IterationWeighting::Equal);
+        assert_eq!(cfg.ms_ssim_weight, 0.0);
+        cfg.validate().unwrap();
+    }
+
+    /// The MS-SSIM weight must be finite and ≥ 0, and a positive one needs crops of at
+    /// least MS-SSIM's minimum side.
+    #[test]
+    fn the_ms_ssim_weight_is_validated() {
+        let mut cfg = RecurrentTrainConfig::new(RecurrentConfig::preset(
+            cvq_core::recurrent::config::RecurrentPreset::Tiny,
+        ));
+        cfg.crop = 176;
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            cfg.ms_ssim_weight = bad;
+            assert!(cfg.validate().is_err(), "{bad}");
+        }
+        cfg.ms_ssim_weight = 1.0;
+        cfg.validate().unwrap();
+        cfg.crop = 160;
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("176"), "{err}");
+        cfg.ms_ssim_weight = 0.0;
         cfg.validate().unwrap();
     }
 }
