@@ -21,7 +21,9 @@
 #              the same GPU for the same seconds, from RNN_FROM (default
 #              models/cvq-rnn.cvqm, the shipped model: f16 weights, fresh Adam moments)
 #              with RNN_CONFIG (models/cvq-rnn.json), batch RNN_BATCH × RNN_CROP² (16 ×
-#              256²), lr RNN_LR (5e-5); 0: the trunk alone
+#              256²), lr RNN_LR (5e-5), plus RNN_SSIM·(1 − MS-SSIM) in the loss
+#              (RNN_SSIM, default 1: the shipped model's recipe; 0: the L1 alone); RNN=0: the
+#              trunk alone
 # A cold machine spends ~160 s compiling and tuning kernels before the first step (first
 # GPU run), so BENCH_END leaves the first Burn bench time for that; the trunk then starts
 # on the compiled, tuned kernels of the same batch size.
@@ -50,6 +52,7 @@ RNN_CONFIG=${RNN_CONFIG:-models/cvq-rnn.json}
 RNN_BATCH=${RNN_BATCH:-16}
 RNN_CROP=${RNN_CROP:-256}
 RNN_LR=${RNN_LR:-5e-5}
+RNN_SSIM=${RNN_SSIM:-1}
 OUT=${OUT:?set OUT}
 W=${W:-/tmp/cvq-window}
 mkdir -p "$OUT" "$W"
@@ -67,6 +70,7 @@ if [ "$DRY" = 1 ]; then
   BATCHES=${BATCHES_DRY:-"2"}
   RNN_BATCH=${RNN_BATCH_DRY:-1}
   RNN_CROP=${RNN_CROP_DRY:-64}
+  RNN_SSIM=${RNN_SSIM_DRY:-0}   # MS-SSIM needs crops ≥ 176
 else
   BIN=/tmp/cvq-train
   python3 -c "import lzma,shutil;shutil.copyfileobj(lzma.open('.gpu/cvq-train.xz'),open('$BIN','wb'))" && chmod +x "$BIN"
@@ -149,10 +153,12 @@ RNN_PID=
 if [ "$RNN" = 1 ] && [ -f "$REPO/$RNN_FROM" ] && [ -f "$REPO/$RNN_CONFIG" ] && [ "$s" -gt 20 ]; then
   # A new seed each window: new crops, not the last window's again.
   rnn_seed=$(( T0 % 100000 ))
-  log "recurrent run beside the trunk for ${s}s from $RNN_FROM ($RNN_CONFIG, batch $RNN_BATCH × ${RNN_CROP}², lr $RNN_LR, seed $rnn_seed)"
+  rnn_loss=()
+  if [ "$RNN_SSIM" != 0 ]; then rnn_loss=(--loss ms-ssim --weight "$RNN_SSIM"); fi
+  log "recurrent run beside the trunk for ${s}s from $RNN_FROM ($RNN_CONFIG, batch $RNN_BATCH × ${RNN_CROP}², lr $RNN_LR, MS-SSIM weight $RNN_SSIM, seed $rnn_seed)"
   (cd "$W/rnn-wd" && exec timeout $((s + 60)) "$BIN" train --out "$W/rnn" --init-from "$REPO/$RNN_FROM" --config "$REPO/$RNN_CONFIG" \
     --data "$DATA" --batch-size "$RNN_BATCH" --crop "$RNN_CROP" --lr "$RNN_LR" --grad-clip 0.5 \
-    --binarizer deterministic --seed "$rnn_seed" --steps 100000000 --stop-after "$s" \
+    --binarizer deterministic "${rnn_loss[@]}" --seed "$rnn_seed" --steps 100000000 --stop-after "$s" \
     --log-every 20 --checkpoint-secs 60 --workers 4) > "$W/rnn.log" 2>&1 &
   RNN_PID=$!
 fi
