@@ -98,12 +98,8 @@ impl TrainConfig {
             .validate()
             .map_err(|e| TrainConfigError(e.to_string()))?;
         check_batch(self.batch_size, self.crop)?;
-        if matches!(self.loss.distortion, Distortion::MsSsim { .. }) && self.crop < MS_SSIM_MIN_SIDE
-        {
-            return err(format!(
-                "the MS-SSIM loss needs crops of at least {MS_SSIM_MIN_SIDE} (got {})",
-                self.crop
-            ));
+        if matches!(self.loss.distortion, Distortion::MsSsim { .. }) {
+            check_ms_ssim_crop(self.crop)?;
         }
         let k = self.model.num_rate_points();
         if k > 1 && self.rate_weights.len() != k {
@@ -200,6 +196,22 @@ pub fn check_batch(batch_size: usize, crop: usize) -> Result<(), TrainConfigErro
     if crop == 0 || !crop.is_multiple_of(16) || crop > 4096 {
         return Err(TrainConfigError(format!(
             "crop {crop} must be a positive multiple of 16, at most 4096"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks that `crop` is large enough for a loss with an MS-SSIM term (MS-SSIM's five
+/// scales need [`MS_SSIM_MIN_SIDE`] pixels).
+///
+/// # Errors
+///
+/// A smaller crop.
+pub fn check_ms_ssim_crop(crop: usize) -> Result<(), TrainConfigError> {
+    if crop < MS_SSIM_MIN_SIDE {
+        return Err(TrainConfigError(format!(
+            "the MS-SSIM loss needs crops of at least {MS_SSIM_MIN_SIDE} (got {crop}; crops \
+             are multiples of 16, so 176)"
         )));
     }
     Ok(())

@@ -23,13 +23,14 @@ use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::ElementConversion;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use cvq_core::metrics::MS_SSIM_MIN_SIDE;
 use cvq_core::recurrent::config::RecurrentConfig;
 use cvq_core::recurrent::{IterationWeighting, RecurrentCodec, iteration_ms_ssim, residual_loss};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, CheckpointState};
-use super::config::{TrainConfigError, check_batch, check_cadence, multistep_factor};
+use super::config::{
+    TrainConfigError, check_batch, check_cadence, check_ms_ssim_crop, multistep_factor,
+};
 use super::{
     CONFIG_FILE, MetricsRow, RunConfig, TrainError, TrainOptions, TrainSummary, append_metrics,
     batch_tensor, read_config, start_session, truncate_metrics,
@@ -128,12 +129,8 @@ impl RecurrentTrainConfig {
                 self.ms_ssim_weight
             )));
         }
-        if self.ms_ssim_weight > 0.0 && self.crop < MS_SSIM_MIN_SIDE {
-            return Err(TrainConfigError(format!(
-                "the MS-SSIM term needs crops of at least {MS_SSIM_MIN_SIDE} (got {}; \
-                 crops are multiples of 16, so 176)",
-                self.crop
-            )));
+        if self.ms_ssim_weight > 0.0 {
+            check_ms_ssim_crop(self.crop)?;
         }
         if !(self.grad_clip.is_finite() && self.grad_clip >= 0.0) {
             return Err(TrainConfigError(format!(
