@@ -225,6 +225,57 @@ fn presets_validate_and_report_their_cost() {
     assert!(RecurrentCodec::<B>::new(&bad, &Default::default()).is_err());
 }
 
+/// Widening the last decoder cell keeps what the networks compute (same codes, same
+/// reconstructions to float rounding) and adds the new units' parameters; any other
+/// change of the configuration is refused.
+#[test]
+fn a_wider_last_decoder_cell_computes_what_the_narrow_one_did() {
+    let _rng = seeded(7);
+    let device = Default::default();
+    for cell in [CellKind::Lstm, CellKind::Gru] {
+        let mut cfg = RecurrentConfig::preset(RecurrentPreset::Tiny);
+        cfg.cell = cell;
+        let mut wider = cfg.clone();
+        wider.decoder_states[3] = 16;
+        let narrow = RecurrentCodec::<B>::new(&cfg, &device).unwrap();
+        let x = Tensor::<B, 4>::random([1, 3, 48, 64], Distribution::Default, &device);
+        // (the forward pass initialises the lazy parameters before they are cloned)
+        let a = narrow.forward(x.clone(), 3, false);
+        let wide = narrow
+            .clone()
+            .with_wider_last_decoder_cell(&cfg, &wider, &device)
+            .unwrap();
+        let cost = iteration_cost(&wider);
+        assert_eq!(wide.num_params(), cost.encoder_params + cost.decoder_params);
+        assert!(wide.num_params() > narrow.num_params());
+        let b = wide.forward(x, 3, false);
+        for t in 0..3 {
+            let codes = |o: &RecurrentOutput<B>| o.codes[t].clone().into_data();
+            assert_eq!(codes(&a), codes(&b), "{cell:?} codes of iteration {t}");
+            let diff: f32 = (a.reconstructions[t].clone() - b.reconstructions[t].clone())
+                .abs()
+                .max()
+                .into_scalar();
+            assert!(diff < 1e-5, "{cell:?} iteration {t}: {diff}");
+        }
+        for change in [
+            |c: &mut RecurrentConfig| c.decoder_states[3] = 4,
+            |c: &mut RecurrentConfig| c.decoder_states[2] = 16,
+            |c: &mut RecurrentConfig| c.bits = 8,
+        ] {
+            let mut other = wider.clone();
+            change(&mut other);
+            assert_eq!(
+                narrow
+                    .clone()
+                    .with_wider_last_decoder_cell(&cfg, &other, &device)
+                    .err(),
+                Some(RecurrentConfigError::NotAWidening)
+            );
+        }
+    }
+}
+
 /// A tiny model learns one crop: the weighted L1 of the residuals over 4 iterations falls
 /// by a quarter within 60 Adam steps (stochastic binarizer, straight-through gradient).
 #[test]

@@ -108,6 +108,71 @@ impl<B: Backend> ConvRnnCell<B> {
 }
 
 impl<B: Backend> ConvRnnCell<B> {
+    /// Hidden channels.
+    pub fn hidden(&self) -> usize {
+        self.hidden
+    }
+
+    /// `wider` (a cell of the same kind, input and stride with at least as many hidden
+    /// channels) carrying this cell's weights in the first `hidden` units of each gate:
+    /// the old units compute exactly what they did (the new units' state reaches them
+    /// through zero weights), the new units keep `wider`'s fresh weights.
+    ///
+    /// # Panics
+    ///
+    /// If `wider` does not fit (kind, input channels, stride, fewer hidden channels).
+    pub fn widened_into(&self, wider: Self) -> Self {
+        assert!(
+            wider.kind == self.kind && wider.stride == self.stride && wider.hidden >= self.hidden,
+            "a wider cell of the same kind and stride"
+        );
+        let (n, m, g) = (self.hidden, wider.hidden, gates(self.kind));
+        let rows = |k: usize, width: usize| k * width..k * width + n;
+        // Gate rows of the old units take the old rows; the rest stays fresh.
+        let copy_rows4 = |old: Tensor<B, 4>, new: Tensor<B, 4>, cols: usize| {
+            let [_, _, kh, kw] = new.dims();
+            (0..g).fold(new, |acc, k| {
+                acc.slice_assign(
+                    [rows(k, m), 0..cols, 0..kh, 0..kw],
+                    old.clone().slice([rows(k, n), 0..cols, 0..kh, 0..kw]),
+                )
+            })
+        };
+        let copy_rows1 = |old: Tensor<B, 1>, new: Tensor<B, 1>| {
+            (0..g).fold(new, |acc, k| {
+                acc.slice_assign([rows(k, m)], old.clone().slice([rows(k, n)]))
+            })
+        };
+        let c_in = self.input.weight.dims()[1];
+        let mut out = wider;
+        let old_in = self.input.weight.val();
+        out.input.weight = out.input.weight.map(|w| copy_rows4(old_in, w, c_in));
+        let old_hidden = self.hidden_conv.weight.val();
+        out.hidden_conv.weight = out.hidden_conv.weight.map(|w| {
+            // old units: old weights from the old units, zero from the new ones
+            let zero_cols = (0..g).fold(w, |acc, k| {
+                let [_, _, kh, kw] = acc.dims();
+                let shape = [n, m - n, kh, kw];
+                acc.slice_assign(
+                    [rows(k, m), n..m, 0..kh, 0..kw],
+                    Tensor::zeros(shape, &old_hidden.device()),
+                )
+            });
+            copy_rows4(old_hidden, zero_cols, n)
+        });
+        if let (Some(old), Some(new)) = (&self.input.bias, out.input.bias.take()) {
+            let old = old.val();
+            out.input.bias = Some(new.map(|b| copy_rows1(old, b)));
+        }
+        if let (Some(old), Some(new)) = (&self.hidden_conv.bias, out.hidden_conv.bias.take()) {
+            let old = old.val();
+            out.hidden_conv.bias = Some(new.map(|b| copy_rows1(old, b)));
+        }
+        out
+    }
+}
+
+impl<B: Backend> ConvRnnCell<B> {
     /// The cell's channels-last CPU kernels (`None` for weights the backend cannot
     /// read).
     pub(crate) fn cpu_kernels(&self) -> Option<super::cpu::CpuCell> {

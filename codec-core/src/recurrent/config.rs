@@ -108,6 +108,9 @@ pub enum RecurrentConfigError {
         /// Its width.
         value: usize,
     },
+    /// A configuration that is not the other's with a wider last decoder cell.
+    #[error("the wider configuration must differ only by a larger last decoder state")]
+    NotAWidening,
     /// More iterations than a file can hold.
     #[error("iterations must be 1..={max} with iterations × bits ≤ 1024, got {got}")]
     Iterations {

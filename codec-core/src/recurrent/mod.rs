@@ -132,6 +132,49 @@ impl<B: Backend> RecurrentCodec<B> {
         })
     }
 
+    /// These networks (of `config`) with the last decoder cell widened to `wider`'s
+    /// `decoder_states[3]` hidden channels, computing exactly what they did: the old
+    /// units keep their weights, the new ones start from fresh weights and reach the
+    /// output through zero tail weights, so training can grow them from a trained model
+    /// (`rnn_widen` example). `wider` must equal `config` in every other field.
+    ///
+    /// # Errors
+    ///
+    /// [`RecurrentConfigError::NotAWidening`], or an invalid `wider`.
+    pub fn with_wider_last_decoder_cell(
+        mut self,
+        config: &RecurrentConfig,
+        wider: &RecurrentConfig,
+        device: &B::Device,
+    ) -> Result<Self, RecurrentConfigError> {
+        let (n, m) = (config.decoder_states[3], wider.decoder_states[3]);
+        let mut same = wider.clone();
+        same.decoder_states[3] = n;
+        if same != *config || m < n {
+            return Err(RecurrentConfigError::NotAWidening);
+        }
+        let fresh = Self::new(wider, device)?;
+        let wide_cell = fresh
+            .decoder
+            .into_iter()
+            .last()
+            .expect("four decoder cells");
+        let last = self.decoder.pop().expect("four decoder cells");
+        self.decoder.push(last.widened_into(wide_cell));
+        // The tail reads the depth-to-space of the last cell: the old units' n/4
+        // channels first, then the new units' (PyTorch's channel order).
+        let old_tail = self.decoder_tail.weight.val();
+        let mut tail = fresh.decoder_tail;
+        tail.weight = tail.weight.map(|w| {
+            let [o, _, kh, kw] = w.dims();
+            Tensor::zeros(w.dims(), &w.device())
+                .slice_assign([0..o, 0..n / 4, 0..kh, 0..kw], old_tail)
+        });
+        tail.bias = self.decoder_tail.bias.take();
+        self.decoder_tail = tail;
+        Ok(self)
+    }
+
     /// The networks without the encoder's recurrent cells (most of the encoder's
     /// weights): what a decoder-only model file stores. The small encoder head and
     /// binarizer convolutions stay, so the record keeps its layout. Such a codec cannot
