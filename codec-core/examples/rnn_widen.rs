@@ -26,14 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let net = codec
         .net
         .with_wider_last_decoder_cell(&codec.config, &wider, &device)?;
-    let (_, file) = RecurrentCodecModel::freeze(net, wider, WeightPrecision::F32, &device)?;
+    let (codec, file) = RecurrentCodecModel::freeze(net, wider, WeightPrecision::F32, &device)?;
     std::fs::write(out, file.to_bytes()?)?;
-    println!(
-        "{out}: {}",
-        file.hash()?
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    println!("{out}: {}", codec.id_string());
     Ok(())
 }

@@ -248,7 +248,7 @@ fn a_wider_last_decoder_cell_computes_what_the_narrow_one_did() {
         let cost = iteration_cost(&wider);
         assert_eq!(wide.num_params(), cost.encoder_params + cost.decoder_params);
         assert!(wide.num_params() > narrow.num_params());
-        let b = wide.forward(x, 3, false);
+        let b = wide.forward(x.clone(), 3, false);
         for t in 0..3 {
             let codes = |o: &RecurrentOutput<B>| o.codes[t].clone().into_data();
             assert_eq!(codes(&a), codes(&b), "{cell:?} codes of iteration {t}");
@@ -258,6 +258,22 @@ fn a_wider_last_decoder_cell_computes_what_the_narrow_one_did() {
                 .into_scalar();
             assert!(diff < 1e-5, "{cell:?} iteration {t}: {diff}");
         }
+        // The same width is a widening by nothing.
+        let same = narrow
+            .clone()
+            .with_wider_last_decoder_cell(&cfg, &cfg, &device)
+            .unwrap();
+        assert_eq!(same.num_params(), narrow.num_params());
+        let c = same.forward(x.clone(), 3, false);
+        assert_eq!(
+            a.codes[2].clone().into_data(),
+            c.codes[2].clone().into_data()
+        );
+        let diff: f32 = (a.reconstructions[2].clone() - c.reconstructions[2].clone())
+            .abs()
+            .max()
+            .into_scalar();
+        assert!(diff < 1e-5, "{cell:?} same width: {diff}");
         for change in [
             |c: &mut RecurrentConfig| c.decoder_states[3] = 4,
             |c: &mut RecurrentConfig| c.decoder_states[2] = 16,

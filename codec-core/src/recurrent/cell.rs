@@ -1,7 +1,7 @@
 //! Convolutional recurrent cells (ConvLSTM, ConvGRU): a 3×3 input convolution (stride 1
 //! or 2) and a 1×1 hidden-state convolution produce the gates.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Tensor, activation, backend::Backend};
@@ -108,11 +108,6 @@ impl<B: Backend> ConvRnnCell<B> {
 }
 
 impl<B: Backend> ConvRnnCell<B> {
-    /// Hidden channels.
-    pub fn hidden(&self) -> usize {
-        self.hidden
-    }
-
     /// `wider` (a cell of the same kind, input and stride with at least as many hidden
     /// channels) carrying this cell's weights in the first `hidden` units of each gate:
     /// the old units compute exactly what they did (the new units' state reaches them
@@ -122,9 +117,13 @@ impl<B: Backend> ConvRnnCell<B> {
     ///
     /// If `wider` does not fit (kind, input channels, stride, fewer hidden channels).
     pub fn widened_into(&self, wider: Self) -> Self {
+        let c_in = self.input.weight.dims()[1];
         assert!(
-            wider.kind == self.kind && wider.stride == self.stride && wider.hidden >= self.hidden,
-            "a wider cell of the same kind and stride"
+            wider.kind == self.kind
+                && wider.stride == self.stride
+                && wider.input.weight.dims()[1] == c_in
+                && wider.hidden >= self.hidden,
+            "a wider cell of the same kind, input and stride"
         );
         let (n, m, g) = (self.hidden, wider.hidden, gates(self.kind));
         let rows = |k: usize, width: usize| k * width..k * width + n;
@@ -143,31 +142,30 @@ impl<B: Backend> ConvRnnCell<B> {
                 acc.slice_assign([rows(k, m)], old.clone().slice([rows(k, n)]))
             })
         };
-        let c_in = self.input.weight.dims()[1];
+        let widen_bias = |old: &Option<Param<Tensor<B, 1>>>, new: Option<Param<Tensor<B, 1>>>| {
+            match (old, new) {
+                (Some(old), Some(new)) => {
+                    let old = old.val();
+                    Some(new.map(|b| copy_rows1(old, b)))
+                }
+                (_, new) => new,
+            }
+        };
         let mut out = wider;
         let old_in = self.input.weight.val();
         out.input.weight = out.input.weight.map(|w| copy_rows4(old_in, w, c_in));
         let old_hidden = self.hidden_conv.weight.val();
         out.hidden_conv.weight = out.hidden_conv.weight.map(|w| {
             // old units: old weights from the old units, zero from the new ones
+            let [_, _, kh, kw] = w.dims();
+            let zeros = Tensor::<B, 4>::zeros([n, m - n, kh, kw], &w.device());
             let zero_cols = (0..g).fold(w, |acc, k| {
-                let [_, _, kh, kw] = acc.dims();
-                let shape = [n, m - n, kh, kw];
-                acc.slice_assign(
-                    [rows(k, m), n..m, 0..kh, 0..kw],
-                    Tensor::zeros(shape, &old_hidden.device()),
-                )
+                acc.slice_assign([rows(k, m), n..m, 0..kh, 0..kw], zeros.clone())
             });
             copy_rows4(old_hidden, zero_cols, n)
         });
-        if let (Some(old), Some(new)) = (&self.input.bias, out.input.bias.take()) {
-            let old = old.val();
-            out.input.bias = Some(new.map(|b| copy_rows1(old, b)));
-        }
-        if let (Some(old), Some(new)) = (&self.hidden_conv.bias, out.hidden_conv.bias.take()) {
-            let old = old.val();
-            out.hidden_conv.bias = Some(new.map(|b| copy_rows1(old, b)));
-        }
+        out.input.bias = widen_bias(&self.input.bias, out.input.bias.take());
+        out.hidden_conv.bias = widen_bias(&self.hidden_conv.bias, out.hidden_conv.bias.take());
         out
     }
 }
