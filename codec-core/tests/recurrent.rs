@@ -248,32 +248,30 @@ fn a_wider_last_decoder_cell_computes_what_the_narrow_one_did() {
         let cost = iteration_cost(&wider);
         assert_eq!(wide.num_params(), cost.encoder_params + cost.decoder_params);
         assert!(wide.num_params() > narrow.num_params());
-        let b = wide.forward(x.clone(), 3, false);
-        for t in 0..3 {
-            let codes = |o: &RecurrentOutput<B>| o.codes[t].clone().into_data();
-            assert_eq!(codes(&a), codes(&b), "{cell:?} codes of iteration {t}");
-            let diff: f32 = (a.reconstructions[t].clone() - b.reconstructions[t].clone())
-                .abs()
-                .max()
-                .into_scalar();
-            assert!(diff < 1e-5, "{cell:?} iteration {t}: {diff}");
-        }
+        // Every iteration: the codes equal, the reconstructions within float rounding.
+        let same_as_narrow = |o: &RecurrentOutput<B>, what: &str| {
+            for t in 0..3 {
+                let codes = |o: &RecurrentOutput<B>| o.codes[t].clone().into_data();
+                assert_eq!(
+                    codes(&a),
+                    codes(o),
+                    "{cell:?} {what}: codes of iteration {t}"
+                );
+                let diff: f32 = (a.reconstructions[t].clone() - o.reconstructions[t].clone())
+                    .abs()
+                    .max()
+                    .into_scalar();
+                assert!(diff < 1e-5, "{cell:?} {what}: iteration {t}: {diff}");
+            }
+        };
+        same_as_narrow(&wide.forward(x.clone(), 3, false), "wider");
         // The same width is a widening by nothing.
         let same = narrow
             .clone()
             .with_wider_last_decoder_cell(&cfg, &cfg, &device)
             .unwrap();
         assert_eq!(same.num_params(), narrow.num_params());
-        let c = same.forward(x.clone(), 3, false);
-        assert_eq!(
-            a.codes[2].clone().into_data(),
-            c.codes[2].clone().into_data()
-        );
-        let diff: f32 = (a.reconstructions[2].clone() - c.reconstructions[2].clone())
-            .abs()
-            .max()
-            .into_scalar();
-        assert!(diff < 1e-5, "{cell:?} same width: {diff}");
+        same_as_narrow(&same.forward(x.clone(), 3, false), "same width");
         for change in [
             |c: &mut RecurrentConfig| c.decoder_states[3] = 4,
             |c: &mut RecurrentConfig| c.decoder_states[2] = 16,
