@@ -21,8 +21,10 @@ BIN=${BIN:-target/release/cvq-train}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-if [ -f "$IN/trunk.tar" ]; then
-  tar -xf "$IN/trunk.tar" -C "$T"
+# trunk.tar.xz from windows since 2026-12-01; trunk.tar from earlier ones.
+TRUNK_TAR=$(ls "$IN/trunk.tar.xz" "$IN/trunk.tar" 2>/dev/null | head -n 1)
+if [ -n "$TRUNK_TAR" ]; then
+  tar -xf "$TRUNK_TAR" -C "$T"
   rm -rf models/trunk.new && mkdir -p models/trunk.new/checkpoint
   cp "$T/trunk/train.json" "$T/trunk/metrics.csv" models/trunk.new/
   cp "$T/trunk/checkpoint/model.mpk" "$T/trunk/checkpoint/state.json" models/trunk.new/checkpoint/

@@ -8,7 +8,7 @@
 #
 #   run(command="bash tools/gpu/more.sh SECONDS", carry=[".gpu"], timeout_s=SECONDS+80)
 #
-# Then collect.sh takes this call's trunk.tar, rnn.tar and cubecl-cache.tar.xz (copy them
+# Then collect.sh takes this call's trunk.tar.xz, rnn.tar and cubecl-cache.tar.xz (copy them
 # over the window's files first: the window's logs stay).
 set -u
 SECS=${1:?training seconds}
@@ -27,7 +27,7 @@ cd "$W"
 timeout $((SECS + 50)) "$BIN" train --resume --out "$W/trunk" --data "$R/.gpu/train.cvqd" --steps 100000000 \
   --stop-after "$SECS" --workers 12 > "$W/trunk2.log" 2>&1
 tail -c 400 "$W/trunk2.log" | tr '\r' '\n' | tail -n 3 | tee -a "$OUT/more.log"
-tar cf "$OUT/trunk.tar" --exclude optimizer.mpk --exclude checkpoint.old trunk trunk.log trunk2.log
+XZ_OPT="-T0 -6" tar cJf "$OUT/trunk.tar.xz" --exclude optimizer.mpk --exclude checkpoint.old trunk trunk.log trunk2.log
 if [ -n "$RNN_PID" ]; then
   wait "$RNN_PID"
   tail -c 400 "$W/rnn2.log" | tr '\r' '\n' | tail -n 3 | tee -a "$OUT/more.log"

@@ -28,7 +28,7 @@
 # GPU run), so BENCH_END leaves the first Burn bench time for that; the trunk then starts
 # on the compiled, tuned kernels of the same batch size.
 # Everything lands in $OUT (≤ 8 files): window.log (with the decode timings), bench.json,
-# torch.jsonl, dmon.txt, trunk.tar (weights, state, metrics; no optimizer state),
+# torch.jsonl, dmon.txt, trunk.tar.xz (weights, state, metrics; no optimizer state),
 # rnn.tar (the recurrent run, f32 weights, no optimizer state), ssim.tar,
 # cubecl-cache.tar.xz.
 #
@@ -165,7 +165,10 @@ fi
 log "train trunk for ${s}s from step $(python3 -c "import json;print(json.load(open('$TRUNK/checkpoint/state.json'))['step'])")"
 "$BIN" train --resume --out "$TRUNK" --data "$DATA" --steps 100000000 --stop-after "$s" --workers 12 > "$W/trunk.log" 2>&1
 log "trunk: $(tail -c 300 "$W/trunk.log" | tr '\r' '\n' | tail -n 2)"
-(cd "$W" && tar cf "$OUT/trunk.tar" --exclude optimizer.mpk --exclude checkpoint.old trunk trunk.log)
+# xz, so that a wider trunk (16.55 MB of f32 weights, docs/TRAINING.md "How far a layout
+# can go") would also come back in one file under 16 MiB (15.3 MB in the CPU dry run).
+(cd "$W" && XZ_OPT="-T0 -6" tar cJf "$OUT/trunk.tar.xz" --exclude optimizer.mpk --exclude checkpoint.old trunk trunk.log)
+log "trunk.tar.xz: $(stat -c %s "$OUT/trunk.tar.xz") bytes (limit 16777216)"
 if [ -n "$RNN_PID" ]; then
   wait "$RNN_PID"
   log "recurrent run: exit $?, $(tail -c 300 "$W/rnn.log" | tr '\r' '\n' | tail -n 2)"
