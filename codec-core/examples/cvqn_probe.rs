@@ -19,16 +19,16 @@ use std::error::Error;
 use burn::backend::Flex;
 use burn::tensor::Tensor;
 use cvq_core::codec::{CodecModel, RgbImage, image_to_tensor};
+use cvq_core::metrics::psnr_tensor;
+use cvq_core::model::split_merge::permute_channels;
 use cvq_core::model::synthesis::gain_at;
 
 type B = Flex;
 
-fn psnr(x: &Tensor<B, 4>, y: Tensor<B, 4>) -> f64 {
-    let mse: f32 = (x.clone() - y.clamp(0.0, 1.0))
-        .powf_scalar(2.0)
-        .mean()
-        .into_scalar();
-    -10.0 * f64::from(mse).log10()
+/// PSNR of a reconstruction (`0..1`, clamped) against the input `x`, both `[1, 3, H, W]`.
+fn psnr(x: &Tensor<B, 4>, y: Tensor<B, 4>) -> Result<f64, Box<dyn Error>> {
+    let db: f32 = psnr_tensor(x.clone() * 255.0, y.clamp(0.0, 1.0) * 255.0)?.into_scalar();
+    Ok(f64::from(db))
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -55,24 +55,26 @@ fn main() -> Result<(), Box<dyn Error>> {
             let out = m.forward_at(x.clone(), rate);
             let b: f32 = out.bpp().into_scalar();
             bpp += f64::from(b);
-            pq += psnr(&x, out.reconstruction.clone());
-            let latent = m.encoder.forward(x.clone());
-            let noq = match (&m.gain, &m.inv_gain) {
-                (Some(g), Some(ig)) => latent.clone() * gain_at(g, rate) * gain_at(ig, rate),
-                _ => latent.clone(),
+            pq += psnr(&x, out.reconstruction.clone())?;
+            // `out.latent` is the encoder output times the rate point's gain: the
+            // inverse gain alone brings it to what the decoder sees, unquantized.
+            let noq = match &m.inv_gain {
+                Some(ig) => out.latent.clone() * gain_at(ig, rate),
+                None => out.latent.clone(),
             };
-            pn += psnr(&x, m.decoder.forward(noq));
-            let q = m.quantize_at(x, rate);
-            for (g, (_, symbols)) in q.groups.iter().enumerate() {
-                let s: Vec<i64> = symbols.clone().into_data().convert::<i64>().to_vec()?;
+            pn += psnr(&x, m.decoder.forward(noq))?;
+            for (g, group) in out.groups.iter().enumerate() {
+                let s: Vec<i64> = group
+                    .symbols
+                    .clone()
+                    .into_data()
+                    .convert::<i64>()
+                    .to_vec()?;
                 for v in s {
                     hist[g][v as usize] += 1.0;
                 }
             }
-            let parts = groups.split(cvq_core::model::split_merge::permute_channels(
-                q.latent.clone(),
-                q.order.clone(),
-            ));
+            let parts = groups.split(permute_channels(out.latent, out.order));
             for (g, p) in parts.into_iter().enumerate() {
                 let v: Vec<f32> = p.into_data().to_vec()?;
                 let n = v.len() as f64;

@@ -16,6 +16,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use cvq_core::codec::{RgbImage, image_to_tensor};
 use cvq_core::config::CvqnConfig;
+use cvq_core::metrics::psnr_tensor;
 use cvq_core::model::Cvqn;
 use cvq_train::data::Dataset;
 use cvq_train::train::batch_tensor;
@@ -28,6 +29,7 @@ const BATCH: usize = 4;
 const CROP: usize = 128;
 const LOG: u64 = 100;
 
+/// PSNR of a mean squared error of `0..1` images.
 fn psnr(mse: f64) -> f64 {
     -10.0 * mse.log10()
 }
@@ -75,18 +77,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     }
     if !images.is_empty() {
+        let m = burn::module::AutodiffModule::valid(&model);
         let mut total = 0.0;
         for path in images {
             let img = image::open(path)?.to_rgb8();
             let (w, h) = (img.width() as usize, img.height() as usize);
             let x = image_to_tensor::<Flex>(&RgbImage::new(w, h, img.into_raw())?, &device);
-            let m = burn::module::AutodiffModule::valid(&model);
             let y = m
                 .decoder
                 .forward(m.encoder.forward(x.clone()))
                 .clamp(0.0, 1.0);
-            let mse: f32 = (y - x).powf_scalar(2.0).mean().into_scalar();
-            total += psnr(f64::from(mse));
+            let db: f32 = psnr_tensor(x * 255.0, y * 255.0)?.into_scalar();
+            total += f64::from(db);
         }
         println!("images: mean PSNR {:.2} dB", total / images.len() as f64);
     }
